@@ -1,0 +1,136 @@
+//! The whole gateway as one tower service, kept apart from `main` so tests can drive it
+//! in-process with `oneshot` or serve it on a real socket.
+//!
+//! ```text
+//!   request ──► Dispatch ──/vmrest/**──► Transcode ► Proxy ► Upstream ──► Unity Connection
+//!                  │            (errors rendered as JSON here)
+//!                  │
+//!                  └── anything else ──► the gateway's own routes (/, /healthz, 404)
+//! ```
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo(upstream: cupi_gateway::upstream::Upstream) {
+//! use std::sync::Arc;
+//! use tower::ServiceExt;
+//! use cupi_gateway::{app, transcode::{Limits, Schema}};
+//!
+//! let gateway = app::app(upstream, Arc::new(Schema::builtin()), Limits {
+//!     max_request_body: 1 << 20,
+//!     max_response_body: 64 << 20,
+//! });
+//! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
+//! let response = gateway.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use http::{Request, Response, StatusCode};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+use crate::error::{error_response, GatewayError};
+use crate::proxy::Proxy;
+use crate::transcode::{Limits, Schema, TranscodeLayer};
+use crate::upstream::Upstream;
+use crate::BoxFuture;
+
+/// The gateway as a cloneable service that never fails: errors are already JSON responses.
+pub type App = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// The `/vmrest` stack before its errors are rendered.
+type Vmrest = BoxCloneSyncService<Request<Body>, Response<Body>, GatewayError>;
+
+/// Builds the gateway in front of `upstream`.
+pub fn app(upstream: Upstream, schema: Arc<Schema>, limits: Limits) -> App {
+    let upstream_origin = upstream.origin().to_string();
+    let vmrest = ServiceBuilder::new()
+        .layer(TranscodeLayer::new(schema, limits))
+        .service(Proxy::new(upstream));
+    BoxCloneSyncService::new(Dispatch {
+        vmrest: BoxCloneSyncService::new(vmrest),
+        own: own_routes(upstream_origin),
+    })
+}
+
+/// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.
+pub fn is_vmrest(path: &str) -> bool {
+    path == "/vmrest" || path.starts_with("/vmrest/")
+}
+
+/// Sends `/vmrest` traffic to the proxy stack and everything else to the gateway's own routes.
+#[derive(Clone)]
+struct Dispatch {
+    vmrest: Vmrest,
+    own: Router,
+}
+
+impl Service<Request<Body>> for Dispatch {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Readiness is checked on the chosen branch in `call` (via `oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if is_vmrest(request.uri().path()) {
+            let response = self.vmrest.clone().oneshot(request);
+            // The one place where a typed error becomes the JSON error response.
+            Box::pin(async move { Ok(response.await.unwrap_or_else(GatewayError::into_response)) })
+        } else {
+            let own = self.own.clone();
+            Box::pin(async move { own.oneshot(request).await })
+        }
+    }
+}
+
+fn own_routes(upstream: String) -> Router {
+    let index = move || {
+        let upstream = upstream.clone();
+        async move {
+            Json(serde_json::json!({
+                "name": "cupi-gateway",
+                "version": env!("CARGO_PKG_VERSION"),
+                "upstream": upstream,
+                "try": ["/vmrest/portgroups", "/vmrest/ports", "/healthz"],
+            }))
+        }
+    };
+    Router::new()
+        .route("/", get(index))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .fallback(|request: Request<Body>| async move {
+            GatewayError::NotFound {
+                path: request.uri().path().to_owned(),
+            }
+            .into_response()
+        })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route only answers GET",
+            )
+        })
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> axum::response::Response {
+        GatewayError::into_response(self)
+    }
+}

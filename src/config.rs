@@ -1,0 +1,206 @@
+//! Command-line flags, each with an environment-variable twin (`CUPI_GATEWAY_*`), so the same
+//! binary is configured by flags on a laptop and by environment in a container.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::simulator::SimulatorConfig;
+use crate::transcode::Limits;
+use crate::upstream::tls::TlsVerification;
+use crate::upstream::Origin;
+
+/// A JSON gateway for the Cisco Unity Connection provisioning API (CUPI).
+///
+/// Forwards /vmrest to Unity Connection and transcodes its XML to JSON and back. With no
+/// upstream configured it starts an embedded CUPI simulator and serves that.
+#[derive(Debug, Parser)]
+#[command(name = "cupi-gateway", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run only the CUPI simulator (XML, like a real Unity Connection), for frontend work
+    /// without a server.
+    Simulate(SimulateArgs),
+}
+
+/// Settings of the gateway.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Address to listen on. Use 0.0.0.0:8080 in a container.
+    #[arg(long, env = "CUPI_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Unity Connection's origin, e.g. https://cuc.example.com or https://cuc:8443.
+    /// Without it, the embedded simulator is started and used.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM")]
+    pub upstream: Option<Origin>,
+
+    /// PEM file with the CA certificate(s) to trust for the upstream, instead of the
+    /// system's roots (for self-signed and internal-CA servers).
+    #[arg(
+        long,
+        env = "CUPI_GATEWAY_UPSTREAM_CA_FILE",
+        conflicts_with = "upstream_insecure_skip_verify"
+    )]
+    pub upstream_ca_file: Option<PathBuf>,
+
+    /// Do not verify the upstream's TLS certificate at all. Lab use only: logged as a warning.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_INSECURE_SKIP_VERIFY")]
+    pub upstream_insecure_skip_verify: bool,
+
+    /// Time allowed to open the TCP connection to the upstream.
+    #[arg(long, env = "CUPI_GATEWAY_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Time allowed for the upstream to answer with a response head.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// Largest JSON request body, in bytes, the gateway transcodes (larger: 413).
+    #[arg(long, env = "CUPI_GATEWAY_MAX_REQUEST_BODY", default_value_t = 1024 * 1024)]
+    pub max_request_body: usize,
+
+    /// Largest XML response body, in bytes, the gateway transcodes (larger: 502).
+    #[arg(long, env = "CUPI_GATEWAY_MAX_RESPONSE_BODY", default_value_t = 64 * 1024 * 1024)]
+    pub max_response_body: usize,
+
+    /// On SIGTERM, how long in-flight requests get to finish.
+    #[arg(long, env = "CUPI_GATEWAY_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Embedded simulator only: how many extra port groups to generate.
+    #[arg(long, env = "CUPI_GATEWAY_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
+    pub simulator_port_groups: usize,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "CUPI_GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl GatewayArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_request_body: self.max_request_body,
+            max_response_body: self.max_response_body,
+        }
+    }
+
+    pub fn tls_verification(&self) -> TlsVerification {
+        match (&self.upstream_ca_file, self.upstream_insecure_skip_verify) {
+            (_, true) => TlsVerification::Disabled,
+            (Some(path), false) => TlsVerification::CaFile(path.clone()),
+            (None, false) => TlsVerification::SystemRoots,
+        }
+    }
+}
+
+/// Settings of the stand-alone simulator.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CUPI_SIMULATOR_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+
+    /// User name the simulator accepts (Basic auth).
+    #[arg(long, env = "CUPI_SIMULATOR_USERNAME", default_value = "admin")]
+    pub username: String,
+
+    /// Password the simulator accepts (Basic auth).
+    #[arg(long, env = "CUPI_SIMULATOR_PASSWORD", default_value = "password")]
+    pub password: String,
+
+    /// How many extra port groups to generate, beside the Cisco page's PhoneSystem-1.
+    #[arg(long, env = "CUPI_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
+    pub port_groups: usize,
+
+    /// How many ports each generated port group has.
+    #[arg(long, env = "CUPI_SIMULATOR_PORTS_PER_GROUP", default_value_t = 2)]
+    pub ports_per_group: usize,
+}
+
+impl SimulateArgs {
+    pub fn simulator_config(&self) -> SimulatorConfig {
+        SimulatorConfig {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            generated_port_groups: self.port_groups,
+            ports_per_generated_group: self.ports_per_group,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_parse_into_settings() {
+        let cli = Cli::try_parse_from([
+            "cupi-gateway",
+            "--upstream",
+            "https://cuc.example.com:8443",
+            "--upstream-ca-file",
+            "/etc/ca.pem",
+            "--connect-timeout",
+            "2s",
+            "--max-request-body",
+            "10",
+        ])
+        .unwrap();
+        let gateway = cli.gateway;
+        assert_eq!(
+            gateway.upstream.as_ref().unwrap().to_string(),
+            "https://cuc.example.com:8443"
+        );
+        assert_eq!(
+            gateway.tls_verification(),
+            TlsVerification::CaFile("/etc/ca.pem".into())
+        );
+        assert_eq!(gateway.connect_timeout, Duration::from_secs(2));
+        assert_eq!(gateway.limits().max_request_body, 10);
+        assert!(Cli::try_parse_from(["cupi-gateway", "--upstream", "https://cuc/vmrest"]).is_err());
+        assert!(Cli::try_parse_from([
+            "cupi-gateway",
+            "--upstream-ca-file",
+            "x",
+            "--upstream-insecure-skip-verify"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn simulate_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["cupi-gateway", "simulate", "--port-groups", "3"]).unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            panic!("expected simulate");
+        };
+        assert_eq!(args.simulator_config().generated_port_groups, 3);
+        assert_eq!(args.listen.port(), 8081);
+    }
+}

@@ -1,0 +1,219 @@
+//! The gateway's errors and their one JSON shape.
+//!
+//! Every error a client can get, from the gateway or (transcoded) from Unity Connection, has
+//! the shape CUPI's own `ErrorDetails` takes in JSON:
+//!
+//! ```json
+//! {"errors": [{"code": "upstream_unreachable", "message": "..."}]}
+//! ```
+//!
+//! Services inside the stack return `Result<Response, GatewayError>`; the error is turned into
+//! a response in exactly one place ([`GatewayError::into_response`]), where it is also logged.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::transcode::{JsonError, XmlError};
+
+/// A boxed error, as hyper and tower pass them around.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Everything that can go wrong between the client and Unity Connection.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{path} is not served here: the gateway forwards /vmrest and nothing else")]
+    NotFound { path: String },
+    #[error("{0}")]
+    InvalidJson(#[from] JsonError),
+    #[error("the request body is larger than the gateway's limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("reading the request body failed: {0}")]
+    RequestBody(#[source] BoxError),
+    #[error("the upstream could not be reached: {}", describe_chain(.0.as_ref()))]
+    UpstreamUnreachable(#[source] BoxError),
+    #[error("the TLS handshake with the upstream failed: {}", describe_chain(.0.as_ref()))]
+    UpstreamTls(#[source] BoxError),
+    #[error("the upstream did not answer within {}", humantime::format_duration(*.0))]
+    UpstreamTimeout(Duration),
+    #[error("the upstream's XML could not be transcoded: {0}")]
+    UpstreamInvalidXml(#[source] XmlError),
+    #[error("the upstream's response body is larger than the gateway's limit of {limit} bytes")]
+    UpstreamResponseTooLarge { limit: usize },
+    #[error("reading the upstream's response body failed: {}", describe_chain(.0.as_ref()))]
+    UpstreamBody(#[source] BoxError),
+    #[error(
+        "the upstream sent an XML body with Content-Encoding {0:?}, which cannot be transcoded"
+    )]
+    UpstreamEncoded(String),
+}
+
+impl GatewayError {
+    /// The stable, machine-readable code frontends switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound { .. } => "not_found",
+            GatewayError::InvalidJson(_) => "invalid_json",
+            GatewayError::PayloadTooLarge { .. } => "payload_too_large",
+            GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
+            GatewayError::RequestBody(_) => "request_body_error",
+            GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
+            GatewayError::UpstreamTls(_) => "upstream_tls_error",
+            GatewayError::UpstreamTimeout(_) => "upstream_timeout",
+            GatewayError::UpstreamInvalidXml(_) => "upstream_invalid_xml",
+            GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
+            GatewayError::UpstreamBody(_) => "upstream_body_error",
+            GatewayError::UpstreamEncoded(_) => "upstream_unsupported_encoding",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::InvalidJson(_) | GatewayError::RequestBody(_) => StatusCode::BAD_REQUEST,
+            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::UpstreamUnreachable(_)
+            | GatewayError::UpstreamTls(_)
+            | GatewayError::UpstreamInvalidXml(_)
+            | GatewayError::UpstreamResponseTooLarge { .. }
+            | GatewayError::UpstreamBody(_)
+            | GatewayError::UpstreamEncoded(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Classifies a failure of the upstream client by walking its `source()` chain: a TLS
+    /// error anywhere in it is a TLS failure, a timed-out connect is a timeout.
+    pub fn from_upstream(error: BoxError, connect_timeout: Duration) -> Self {
+        if find_source::<rustls::Error>(error.as_ref()).is_some() {
+            return GatewayError::UpstreamTls(error);
+        }
+        let timed_out = find_source::<std::io::Error>(error.as_ref())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        if timed_out {
+            return GatewayError::UpstreamTimeout(connect_timeout);
+        }
+        GatewayError::UpstreamUnreachable(error)
+    }
+
+    /// The JSON error response; server-side errors are logged with their whole cause chain.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::debug!(code = self.code(), error = %self, "request refused");
+        }
+        error_response(status, self.code(), &self.to_string())
+    }
+}
+
+/// Builds a response in the gateway's JSON error shape.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = error_body(code, message);
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `{"errors":[{"code":…,"message":…}]}` as bytes.
+pub fn error_body(code: &str, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The first error of type `E` in `error`'s `source()` chain, `error` included.
+///
+/// An `io::Error` wrapping another error (as tokio-rustls wraps `rustls::Error`) reports the
+/// *inner error's* source from `source()`, skipping the inner error itself, so the walk steps
+/// into `io::Error::get_ref()` instead.
+pub fn find_source<'a, E: StdError + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// "outer: inner: root cause", since hyper's top-level messages alone say little.
+fn describe_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut current = error.source();
+    while let Some(e) = current {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        current = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_is_classified() {
+        // tokio-rustls hands TLS failures up as an io::Error wrapping the rustls::Error.
+        let tls: BoxError = Box::new(std::io::Error::other(rustls::Error::General("x".into())));
+        assert_eq!(
+            GatewayError::from_upstream(tls, Duration::from_secs(1)).code(),
+            "upstream_tls_error"
+        );
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct Wrapper(#[source] rustls::Error);
+        let wrapped: BoxError = Box::new(Wrapper(rustls::Error::General("bad cert".into())));
+        assert_eq!(
+            GatewayError::from_upstream(wrapped, Duration::from_secs(1)).code(),
+            "upstream_tls_error"
+        );
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct IoWrapper(#[source] std::io::Error);
+        let timeout: BoxError = Box::new(IoWrapper(std::io::ErrorKind::TimedOut.into()));
+        assert_eq!(
+            GatewayError::from_upstream(timeout, Duration::from_secs(1)).status(),
+            504
+        );
+        let refused: BoxError = Box::new(IoWrapper(std::io::ErrorKind::ConnectionRefused.into()));
+        let refused = GatewayError::from_upstream(refused, Duration::from_secs(1));
+        assert_eq!(
+            (refused.code(), refused.status().as_u16()),
+            ("upstream_unreachable", 502)
+        );
+    }
+
+    #[test]
+    fn error_body_has_the_shared_shape() {
+        let body: serde_json::Value = serde_json::from_slice(&error_body("c", "m\"")).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"errors": [{"code": "c", "message": "m\""}]})
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! cupi-gateway: a JSON gateway in front of Cisco Unity Connection's provisioning API (CUPI).
+//!
+//! The data path, one module each:
+//!
+//! - [`server`]: accepts connections, graceful shutdown;
+//! - [`app`]: the tower stack, and the split between `/vmrest` and the gateway's own routes;
+//! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
+//! - [`proxy`]: header rewriting and forwarding;
+//! - [`upstream`]: the pooled HTTPS client to Unity Connection;
+//! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
+//! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod proxy;
+pub mod server;
+pub mod simulator;
+pub mod transcode;
+pub mod upstream;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use config::{GatewayArgs, SimulateArgs};
+use upstream::{Upstream, UpstreamConfig};
+
+/// The boxed, `Send` future our services return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("upstream TLS configuration: {0}")]
+    Tls(#[from] upstream::tls::TlsConfigError),
+}
+
+/// Runs the gateway until `shutdown` resolves. Without an upstream, the embedded simulator is
+/// started on a free loopback port and used as the upstream.
+pub async fn run_gateway(
+    args: GatewayArgs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let origin = match args.upstream.clone() {
+        Some(origin) => origin,
+        None => start_embedded_simulator(&args).await?,
+    };
+    let upstream = Upstream::new(&UpstreamConfig {
+        origin: origin.clone(),
+        verification: args.tls_verification(),
+        connect_timeout: args.connect_timeout,
+        response_timeout: args.upstream_timeout,
+    })?;
+    let listener = bind(args.listen).await?;
+    let local = listener.local_addr().unwrap_or(args.listen);
+    tracing::info!(listen = %local, upstream = %origin, "cupi-gateway is ready");
+    print_try_me(local);
+    let gateway = app::app(
+        upstream,
+        Arc::new(transcode::Schema::builtin()),
+        args.limits(),
+    );
+    server::serve(listener, gateway, shutdown, args.drain_timeout).await;
+    Ok(())
+}
+
+/// Runs the stand-alone simulator until `shutdown` resolves.
+pub async fn run_simulator(
+    args: SimulateArgs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let listener = bind(args.listen).await?;
+    let local = listener.local_addr().unwrap_or(args.listen);
+    tracing::info!(listen = %local, "CUPI simulator is ready");
+    tokio::select! {
+        result = simulator::serve(listener, args.simulator_config()) => {
+            if let Err(error) = result {
+                tracing::error!(%error, "simulator stopped");
+            }
+        }
+        () = shutdown => {}
+    }
+    Ok(())
+}
+
+async fn start_embedded_simulator(args: &GatewayArgs) -> Result<upstream::Origin, StartError> {
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let listener = bind(addr).await?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let config = simulator::SimulatorConfig {
+        generated_port_groups: args.simulator_port_groups,
+        ..simulator::SimulatorConfig::default()
+    };
+    tracing::warn!(
+        simulator = %local,
+        "no upstream configured (--upstream / CUPI_GATEWAY_UPSTREAM): serving the embedded CUPI \
+         simulator, user admin, password password"
+    );
+    tokio::spawn(async move {
+        if let Err(error) = simulator::serve(listener, config).await {
+            tracing::error!(%error, "embedded simulator stopped");
+        }
+    });
+    Ok(format!("http://{local}")
+        .parse()
+        .expect("a socket address is a valid origin"))
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+fn print_try_me(local: std::net::SocketAddr) {
+    let base = format!("http://{local}");
+    println!("cupi-gateway listening on {base}");
+    println!("try:");
+    println!("  curl -u admin:password {base}/vmrest/portgroups");
+    println!("  curl -u admin:password {base}/vmrest/ports");
+    println!("  curl -u admin:password -H 'Accept: application/xml' {base}/vmrest/ports");
+    println!("  curl {base}/healthz");
+}

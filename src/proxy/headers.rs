@@ -1,0 +1,189 @@
+//! Header rewriting for the forwarded request and its response.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
+use http::Uri;
+
+use crate::server::ConnectionInfo;
+use crate::upstream::Origin;
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
+/// proxy-auth pair, which is for the proxy and never for the server behind it.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Removes hop-by-hop headers, including any header the `Connection` header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Makes the client's headers fit for the upstream.
+pub fn prepare_request(headers: &mut HeaderMap, upstream: &Origin, connection: &ConnectionInfo) {
+    remove_hop_by_hop(headers);
+    let original_host = headers.remove(header::HOST);
+    // The upstream is the server's own name for itself: Tomcat builds URIs from it.
+    if let Ok(host) = HeaderValue::from_str(upstream.authority().as_str()) {
+        headers.insert(header::HOST, host);
+    }
+    if let Some(host) = original_host {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    headers.insert(
+        X_FORWARDED_PROTO.clone(),
+        HeaderValue::from_static(connection.scheme),
+    );
+    if let Some(remote) = connection.remote {
+        let client_ip = remote.ip().to_string();
+        // Append to what earlier proxies wrote, as each hop does.
+        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(earlier) => format!("{earlier}, {client_ip}"),
+            None => client_ip,
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+    }
+}
+
+/// Makes the upstream's headers fit for the client.
+pub fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Option<&str>) {
+    remove_hop_by_hop(headers);
+    let Some(location) = headers.get(header::LOCATION) else {
+        return;
+    };
+    let Some(uri) = location.to_str().ok().and_then(|l| l.parse::<Uri>().ok()) else {
+        return;
+    };
+    if !upstream.is_origin_of(&uri) {
+        return;
+    }
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    // Without a usable Host from the client, a relative reference still resolves to us.
+    let rewritten = match gateway {
+        Some(origin) => format!("{origin}{path}"),
+        None => path.to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&rewritten) {
+        headers.insert(header::LOCATION, value);
+    }
+}
+
+/// The gateway's own origin as the client reached it (`http://127.0.0.1:8080`), from `Host`.
+pub fn gateway_origin(headers: &HeaderMap, scheme: &str) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let authority: Authority = host.parse().ok()?;
+    // An authority with user info is not a Host header; refuse rather than echo it.
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (k, v) in pairs {
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn request_headers_are_rewritten() {
+        let upstream: Origin = "https://cuc.example.com:8443".parse().unwrap();
+        let mut headers = map(&[
+            ("host", "gw.local:8080"),
+            ("connection", "keep-alive, x-custom-hop"),
+            ("x-custom-hop", "1"),
+            ("te", "trailers"),
+            ("proxy-authorization", "Basic Zm9v"),
+            ("authorization", "Basic YWRtaW46cGFzc3dvcmQ="),
+            ("cookie", "JSESSIONID=abc; JSESSIONIDSSO=def"),
+            ("x-forwarded-for", "10.0.0.1"),
+        ]);
+        let connection = ConnectionInfo {
+            remote: Some("192.0.2.7:5555".parse::<SocketAddr>().unwrap()),
+            scheme: "http",
+        };
+        prepare_request(&mut headers, &upstream, &connection);
+        assert_eq!(headers["host"], "cuc.example.com:8443");
+        assert_eq!(headers["x-forwarded-host"], "gw.local:8080");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
+        assert_eq!(headers["authorization"], "Basic YWRtaW46cGFzc3dvcmQ=");
+        assert_eq!(headers["cookie"], "JSESSIONID=abc; JSESSIONIDSSO=def");
+        for gone in ["connection", "x-custom-hop", "te", "proxy-authorization"] {
+            assert!(!headers.contains_key(gone), "{gone} should be removed");
+        }
+    }
+
+    #[test]
+    fn location_pointing_upstream_is_rewritten() {
+        let upstream: Origin = "https://cuc.example.com".parse().unwrap();
+        let rewrite = |location: &str, gateway: Option<&str>| {
+            let mut headers = map(&[("location", location), ("transfer-encoding", "chunked")]);
+            prepare_response(&mut headers, &upstream, gateway);
+            assert!(!headers.contains_key("transfer-encoding"));
+            headers["location"].to_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            rewrite(
+                "https://cuc.example.com:443/vmrest/users/1?x=y",
+                Some("http://gw:8080")
+            ),
+            "http://gw:8080/vmrest/users/1?x=y"
+        );
+        assert_eq!(
+            rewrite("https://cuc.example.com/vmrest/users/1", None),
+            "/vmrest/users/1"
+        );
+        assert_eq!(
+            rewrite("https://elsewhere.example.com/a", Some("http://gw")),
+            "https://elsewhere.example.com/a"
+        );
+        assert_eq!(
+            rewrite("/vmrest/users/1", Some("http://gw")),
+            "/vmrest/users/1"
+        );
+    }
+
+    #[test]
+    fn gateway_origin_comes_from_a_valid_host() {
+        assert_eq!(
+            gateway_origin(&map(&[("host", "127.0.0.1:8080")]), "http").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(gateway_origin(&map(&[("host", "a b")]), "http"), None);
+        assert_eq!(gateway_origin(&map(&[("host", "u@evil")]), "http"), None);
+        assert_eq!(gateway_origin(&HeaderMap::new(), "http"), None);
+    }
+}

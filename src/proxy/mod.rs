@@ -1,0 +1,89 @@
+//! The forwarding service: turns a client's request into the upstream's request and the
+//! upstream's response back into the client's.
+//!
+//! The path and query go upstream byte for byte; `Authorization`, cookies and `Set-Cookie`
+//! pass untouched. What changes is what a proxy must change ([`headers`]): hop-by-hop headers
+//! are dropped both ways, `Host` becomes the upstream's, `X-Forwarded-*` tell the upstream who
+//! asked, and a `Location` pointing at the upstream is rewritten to point at the gateway.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo(upstream: cupi_gateway::upstream::Upstream) {
+//! use tower::ServiceExt;
+//! use cupi_gateway::proxy::Proxy;
+//!
+//! let request = http::Request::get("/vmrest/ports").body(axum::body::Body::empty()).unwrap();
+//! let response = Proxy::new(upstream).oneshot(request).await;
+//! # }
+//! ```
+
+pub mod headers;
+
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::uri::PathAndQuery;
+use http::{Request, Response};
+use tower::Service;
+
+use crate::error::GatewayError;
+use crate::server::ConnectionInfo;
+use crate::upstream::Upstream;
+use crate::BoxFuture;
+
+/// Forwards every request it gets to the upstream. Routing (only `/vmrest`) happens before it.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    upstream: Upstream,
+}
+
+impl Proxy {
+    pub fn new(upstream: Upstream) -> Self {
+        Proxy { upstream }
+    }
+}
+
+impl Service<Request<Body>> for Proxy {
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        // The pooled client has no readiness of its own; limits come in front of the proxy.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let upstream = self.upstream.clone();
+        Box::pin(async move {
+            let connection = request
+                .extensions()
+                .get::<ConnectionInfo>()
+                .copied()
+                .unwrap_or_default();
+            let gateway_origin = headers::gateway_origin(request.headers(), connection.scheme);
+            let (mut parts, body) = request.into_parts();
+            let path_and_query = parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            parts.uri = upstream.origin().uri_for(path_and_query);
+            headers::prepare_request(&mut parts.headers, upstream.origin(), &connection);
+            parts.version = http::Version::HTTP_11;
+            // Extensions are per-hop data of ours; none of them is for the upstream.
+            parts.extensions = http::Extensions::new();
+
+            let response = upstream.send(Request::from_parts(parts, body)).await?;
+
+            let (mut parts, body) = response.into_parts();
+            headers::prepare_response(
+                &mut parts.headers,
+                upstream.origin(),
+                gateway_origin.as_deref(),
+            );
+            Ok(Response::from_parts(parts, Body::new(body)))
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! [`TranscodeLayer`]: builds [`Transcode`] around an inner service.
+
+use std::sync::Arc;
+
+use tower::Layer;
+
+use super::{Schema, Transcode};
+
+/// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
+/// streamed and not limited here.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest JSON request body accepted for transcoding (larger → 413).
+    pub max_request_body: usize,
+    /// Largest XML response body accepted for transcoding (larger → 502).
+    pub max_response_body: usize,
+}
+
+/// Adds JSON ↔ XML transcoding to a service that speaks CUPI XML.
+#[derive(Clone, Debug)]
+pub struct TranscodeLayer {
+    schema: Arc<Schema>,
+    limits: Limits,
+}
+
+impl TranscodeLayer {
+    pub fn new(schema: Arc<Schema>, limits: Limits) -> Self {
+        TranscodeLayer { schema, limits }
+    }
+}
+
+impl<S> Layer<S> for TranscodeLayer {
+    type Service = Transcode<S>;
+
+    fn layer(&self, inner: S) -> Transcode<S> {
+        Transcode::new(inner, self.schema.clone(), self.limits)
+    }
+}

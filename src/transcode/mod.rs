@@ -1,0 +1,33 @@
+//! Transcoding middleware: JSON for the client, XML for Unity Connection.
+//!
+//! [`TranscodeLayer`] sits between the client and the [`crate::proxy`] service. On the way in it
+//! turns a JSON request body into CUPI XML; on the way out it turns the upstream's XML into
+//! JSON when the client wants JSON (see [`negotiate`]). Bodies that are neither (greeting audio,
+//! multipart uploads, plain text) pass through untouched and streamed.
+//!
+//! The conversions themselves are plain functions, [`xml_to_json()`] and [`json_to_xml()`],
+//! typed by the [`Schema`] table. The mapping is specified in `docs/json-mapping.md`.
+//!
+//! # Example
+//!
+//! ```
+//! use cupi_gateway::transcode::{xml_to_json, Schema};
+//!
+//! let xml = br#"<Ports total="1"><Port><PortNumInGroup>1</PortNumInGroup></Port></Ports>"#;
+//! let json = xml_to_json(xml, &Schema::builtin()).unwrap();
+//! assert_eq!(json, br#"{"@total":1,"Port":[{"PortNumInGroup":1}]}"#);
+//! ```
+
+mod error_page;
+mod json_to_xml;
+mod layer;
+pub mod negotiate;
+mod schema;
+mod service;
+mod xml_to_json;
+
+pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
+pub use layer::{Limits, TranscodeLayer};
+pub use schema::{FieldType, Resource, Schema};
+pub use service::Transcode;
+pub use xml_to_json::{xml_to_json, XmlError, MAX_DEPTH};

@@ -1,0 +1,216 @@
+//! [`Transcode`]: the service that rewrites bodies on their way through.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::Service;
+
+use super::error_page::message_from_error_page;
+use super::negotiate::{self, BodyKind, ResponseFormat};
+use super::{json_to_xml, xml_to_json, Limits, Schema};
+use crate::error::{error_body, BoxError, GatewayError};
+use crate::BoxFuture;
+
+/// Transcodes JSON request bodies to XML and XML responses to JSON around `S`.
+/// Built by [`super::TranscodeLayer`].
+#[derive(Clone, Debug)]
+pub struct Transcode<S> {
+    inner: S,
+    schema: Arc<Schema>,
+    limits: Limits,
+}
+
+impl<S> Transcode<S> {
+    pub fn new(inner: S, schema: Arc<Schema>, limits: Limits) -> Self {
+        Transcode {
+            inner,
+            schema,
+            limits,
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for Transcode<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    // The body work is async and stateful; a boxed future keeps this readable.
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone took no readiness; swap so the driven service is the one polled ready.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let schema = self.schema.clone();
+        let limits = self.limits;
+        Box::pin(async move {
+            let format = ResponseFormat::from_headers(request.headers());
+            let is_head = request.method() == Method::HEAD;
+            let request = transcode_request(request, &schema, limits).await?;
+            let response = inner.call(request).await?;
+            if is_head || format == ResponseFormat::Xml {
+                return Ok(response);
+            }
+            transcode_response(response, &schema, limits).await
+        })
+    }
+}
+
+/// Asks the upstream for XML and turns a JSON body into CUPI XML.
+async fn transcode_request(
+    mut request: Request<Body>,
+    schema: &Schema,
+    limits: Limits,
+) -> Result<Request<Body>, GatewayError> {
+    match negotiate::upstream_accept(request.headers()) {
+        Some(accept) => request.headers_mut().insert(ACCEPT, accept),
+        None => None,
+    };
+    if BodyKind::of(request.headers()) != BodyKind::Json {
+        return Ok(request);
+    }
+    if negotiate::is_encoded(request.headers()) {
+        return Err(GatewayError::UnsupportedMediaType(
+            "a JSON body with a Content-Encoding cannot be transcoded: send it uncompressed".into(),
+        ));
+    }
+    if let Some(charset) = negotiate::charset(request.headers()) {
+        if charset != "utf-8" && charset != "utf8" {
+            return Err(GatewayError::UnsupportedMediaType(format!(
+                "JSON bodies must be UTF-8, not {charset}"
+            )));
+        }
+    }
+    let (mut parts, body) = request.into_parts();
+    let limit = limits.max_request_body;
+    if declared_length(&parts.headers).is_some_and(|len| len > limit as u64) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    let json = collect_limited(body, limit).await.map_err(|e| match e {
+        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
+        CollectError::Body(e) => GatewayError::RequestBody(e),
+    })?;
+    if json.is_empty() {
+        return Ok(Request::from_parts(parts, Body::empty()));
+    }
+    let root = schema.root_for_path(parts.uri.path());
+    let xml = json_to_xml(&json, root)?;
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(xml.len()));
+    Ok(Request::from_parts(parts, Body::from(xml)))
+}
+
+/// Turns an XML response into JSON and an HTML/text error page into the JSON error shape;
+/// everything else (audio, empty bodies, JSON) passes through untouched and streamed.
+async fn transcode_response(
+    response: Response<Body>,
+    schema: &Schema,
+    limits: Limits,
+) -> Result<Response<Body>, GatewayError> {
+    let status = response.status();
+    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok(response);
+    }
+    let kind = BodyKind::of(response.headers());
+    let is_error_page = matches!(kind, BodyKind::Html | BodyKind::PlainText)
+        && (status.is_client_error() || status.is_server_error());
+    if kind != BodyKind::Xml && !is_error_page {
+        return Ok(response);
+    }
+    if negotiate::is_encoded(response.headers()) {
+        let encoding = response.headers()[http::header::CONTENT_ENCODING]
+            .to_str()
+            .unwrap_or("?")
+            .to_owned();
+        return Err(GatewayError::UpstreamEncoded(encoding));
+    }
+    let limit = limits.max_response_body;
+    let (mut parts, body) = response.into_parts();
+    if kind == BodyKind::Xml && declared_length(&parts.headers).is_some_and(|l| l > limit as u64) {
+        return Err(GatewayError::UpstreamResponseTooLarge { limit });
+    }
+    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
+        CollectError::TooLarge => GatewayError::UpstreamResponseTooLarge { limit },
+        CollectError::Body(e) => GatewayError::UpstreamBody(e),
+    })?;
+    let json = if is_error_page {
+        let message = message_from_error_page(&bytes, kind == BodyKind::Html);
+        error_body(&status_code_name(status), &message)
+    } else if bytes.is_empty() {
+        parts.headers.remove(CONTENT_TYPE);
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+        return Ok(Response::from_parts(parts, Body::empty()));
+    } else {
+        xml_to_json(&bytes, schema).map_err(GatewayError::UpstreamInvalidXml)?
+    };
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
+    Ok(Response::from_parts(parts, Body::from(json)))
+}
+
+/// `401` → `unauthorized`, `503` → `service_unavailable`: the code for a transcoded error page.
+fn status_code_name(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => reason.to_ascii_lowercase().replace([' ', '-'], "_"),
+        None => format!("http_{}", status.as_u16()),
+    }
+}
+
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+enum CollectError {
+    TooLarge,
+    Body(BoxError),
+}
+
+/// Reads a whole body, failing as soon as it passes `limit` bytes.
+async fn collect_limited(body: Body, limit: usize) -> Result<Bytes, CollectError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(CollectError::TooLarge),
+        Err(e) => Err(CollectError::Body(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names() {
+        assert_eq!(status_code_name(StatusCode::UNAUTHORIZED), "unauthorized");
+        assert_eq!(
+            status_code_name(StatusCode::SERVICE_UNAVAILABLE),
+            "service_unavailable"
+        );
+        assert_eq!(
+            status_code_name(StatusCode::from_u16(599).unwrap()),
+            "http_599"
+        );
+    }
+}

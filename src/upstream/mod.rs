@@ -1,0 +1,235 @@
+//! The upstream client: one pooled HTTP/1.1 client to the configured Unity Connection server.
+//!
+//! Everything about reaching the server lives here: its [`Origin`], TLS ([`tls`]), the connect
+//! timeout and the time allowed for the response head. The proxy hands it a finished request
+//! and gets back the response or a classified [`GatewayError`].
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cupi_gateway::upstream::{Upstream, UpstreamConfig, tls::TlsVerification};
+//!
+//! let upstream = Upstream::new(&UpstreamConfig {
+//!     origin: "https://cuc.example.com:8443".parse().unwrap(),
+//!     verification: TlsVerification::SystemRoots,
+//!     connect_timeout: Duration::from_secs(5),
+//!     response_timeout: Duration::from_secs(60),
+//! }).unwrap();
+//! ```
+
+pub mod tls;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::GatewayError;
+use tls::{TlsConfigError, TlsVerification};
+
+/// Where and how to reach Unity Connection.
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    pub origin: Origin,
+    pub verification: TlsVerification,
+    /// Time allowed for the TCP connect.
+    pub connect_timeout: Duration,
+    /// Time allowed from sending the request to receiving the response head.
+    pub response_timeout: Duration,
+}
+
+/// A cheap-to-clone handle on the pooled client.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    origin: Origin,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+}
+
+impl Upstream {
+    pub fn new(config: &UpstreamConfig) -> Result<Self, TlsConfigError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        // TLS is only configured (and system roots only loaded) for an https upstream.
+        let tls = match config.origin.scheme == Scheme::HTTPS {
+            true => tls::client_config(&config.verification)?,
+            false => tls::trust_nothing_config()?,
+        };
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(Upstream {
+            client,
+            origin: config.origin.clone(),
+            connect_timeout: config.connect_timeout,
+            response_timeout: config.response_timeout,
+        })
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Sends a request whose URI is already absolute (see [`Origin::uri_for`]).
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, GatewayError> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(GatewayError::from_upstream(
+                Box::new(error),
+                self.connect_timeout,
+            )),
+            Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.response_timeout)),
+        }
+    }
+}
+
+/// The scheme and authority of the upstream, e.g. `https://cuc.example.com:8443`.
+///
+/// Only an origin is accepted: the path of every request comes from the client, byte for byte,
+/// and credentials belong in the client's `Authorization` header, not in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    scheme: Scheme,
+    authority: Authority,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OriginError {
+    #[error("not a URL: {0}")]
+    Invalid(String),
+    #[error("the upstream URL must start with https:// or http://")]
+    Scheme,
+    #[error("the upstream URL must not carry credentials; clients send their own Basic auth")]
+    Credentials,
+    #[error("the upstream URL must be an origin only (no path or query): paths come from clients")]
+    Path,
+}
+
+impl FromStr for Origin {
+    type Err = OriginError;
+
+    fn from_str(s: &str) -> Result<Self, OriginError> {
+        let uri: Uri = s
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| OriginError::Invalid(e.to_string()))?;
+        let scheme = uri.scheme().cloned().ok_or(OriginError::Scheme)?;
+        if scheme != Scheme::HTTPS && scheme != Scheme::HTTP {
+            return Err(OriginError::Scheme);
+        }
+        let authority = uri.authority().cloned().ok_or(OriginError::Scheme)?;
+        if authority.as_str().contains('@') {
+            return Err(OriginError::Credentials);
+        }
+        let path_is_empty = matches!(uri.path(), "" | "/") && uri.query().is_none();
+        if !path_is_empty {
+            return Err(OriginError::Path);
+        }
+        Ok(Origin { scheme, authority })
+    }
+}
+
+impl Origin {
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        self.authority
+            .port_u16()
+            .unwrap_or(if self.scheme == Scheme::HTTPS {
+                443
+            } else {
+                80
+            })
+    }
+
+    /// The absolute URI of `path_and_query` on this origin.
+    pub fn uri_for(&self, path_and_query: PathAndQuery) -> Uri {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .expect("scheme, authority and path were each validated")
+    }
+
+    /// Whether `uri` points at this origin (same scheme, host and effective port).
+    pub fn is_origin_of(&self, uri: &Uri) -> bool {
+        let (Some(scheme), Some(host)) = (uri.scheme(), uri.host()) else {
+            return false;
+        };
+        let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+        *scheme == self.scheme
+            && host.eq_ignore_ascii_case(self.authority.host())
+            && uri.port_u16().unwrap_or(default_port) == self.port()
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_validated() {
+        let origin: Origin = "https://cuc.example.com:8443".parse().unwrap();
+        assert_eq!(origin.to_string(), "https://cuc.example.com:8443");
+        assert_eq!(
+            "https://cuc.example.com/".parse::<Origin>().unwrap().port(),
+            443
+        );
+        assert_eq!("http://127.0.0.1".parse::<Origin>().unwrap().port(), 80);
+        assert_eq!("ftp://x".parse::<Origin>(), Err(OriginError::Scheme));
+        assert_eq!(
+            "cuc.example.com".parse::<Origin>(),
+            Err(OriginError::Scheme)
+        );
+        assert_eq!(
+            "https://u:p@cuc".parse::<Origin>(),
+            Err(OriginError::Credentials)
+        );
+        assert_eq!(
+            "https://cuc/vmrest".parse::<Origin>(),
+            Err(OriginError::Path)
+        );
+        assert_eq!("https://cuc/?a=1".parse::<Origin>(), Err(OriginError::Path));
+    }
+
+    #[test]
+    fn origin_matches_default_and_explicit_ports() {
+        let origin: Origin = "https://CUC.example.com".parse().unwrap();
+        assert!(origin.is_origin_of(&"https://cuc.example.com/vmrest/x".parse().unwrap()));
+        assert!(origin.is_origin_of(&"https://cuc.example.com:443/x".parse().unwrap()));
+        assert!(!origin.is_origin_of(&"http://cuc.example.com/x".parse().unwrap()));
+        assert!(!origin.is_origin_of(&"https://cuc.example.com:8443/x".parse().unwrap()));
+        assert!(!origin.is_origin_of(&"https://other.example.com/x".parse().unwrap()));
+        assert!(!origin.is_origin_of(&"/vmrest/x".parse().unwrap()));
+    }
+}

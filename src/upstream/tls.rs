@@ -1,0 +1,178 @@
+//! The rustls client configuration for the upstream connection.
+//!
+//! Unity Connection servers usually present self-signed or internal-CA certificates, and the
+//! usual client habit is to turn verification off. The gateway offers, in order of preference:
+//! the system's roots (default), a CA file (PEM, replaces the system roots so only that CA is
+//! trusted), and, loudly logged, no verification at all.
+//!
+//! Only the `ring` provider is linked: with two providers, rustls cannot pick a default and
+//! panics, so every config here is built with an explicit provider.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// How the upstream's certificate is checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TlsVerification {
+    /// Against the operating system's trusted roots.
+    #[default]
+    SystemRoots,
+    /// Against the CA certificates in this PEM file only.
+    CaFile(PathBuf),
+    /// Not at all. For lab servers only; logged as a warning at start-up.
+    Disabled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("cannot read CA file {path}: {source}")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("CA file {0} holds no certificate")]
+    EmptyCaFile(PathBuf),
+    #[error("CA file {path} holds a certificate rustls rejects: {source}")]
+    BadCertificate {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("no trusted root certificates found on this system; pass a CA file instead")]
+    NoSystemRoots,
+    #[error("rustls refused the protocol versions: {0}")]
+    Protocol(#[from] rustls::Error),
+}
+
+/// Builds the client config for `verification`, offering HTTP/1.1 only (CUPI's protocol).
+pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, TlsConfigError> {
+    let provider = Arc::new(ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let mut config = match verification {
+        TlsVerification::SystemRoots => builder
+            .with_root_certificates(system_roots()?)
+            .with_no_client_auth(),
+        TlsVerification::CaFile(path) => builder
+            .with_root_certificates(roots_from_file(path)?)
+            .with_no_client_auth(),
+        TlsVerification::Disabled => {
+            tracing::warn!(
+                "UPSTREAM TLS CERTIFICATE VERIFICATION IS DISABLED: anyone on the network path can \
+                 impersonate Unity Connection and read its credentials. Use a CA file instead."
+            );
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth()
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// For a plain-HTTP upstream, where TLS is never started: the connector still needs a config,
+/// and one that trusts no certificate could never complete a handshake by accident.
+pub fn trust_nothing_config() -> Result<ClientConfig, TlsConfigError> {
+    Ok(
+        ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth(),
+    )
+}
+
+fn system_roots() -> Result<RootCertStore, TlsConfigError> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::debug!(%error, "skipped a system root certificate source");
+    }
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    tracing::debug!(added, ignored, "loaded system root certificates");
+    if roots.is_empty() {
+        return Err(TlsConfigError::NoSystemRoots);
+    }
+    Ok(roots)
+}
+
+fn roots_from_file(path: &Path) -> Result<RootCertStore, TlsConfigError> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|source| TlsConfigError::CaFile {
+        path: path.into(),
+        source,
+    })?;
+    for cert in certs {
+        let cert = cert.map_err(|source| TlsConfigError::CaFile {
+            path: path.into(),
+            source,
+        })?;
+        roots
+            .add(cert)
+            .map_err(|source| TlsConfigError::BadCertificate {
+                path: path.into(),
+                source,
+            })?;
+    }
+    if roots.is_empty() {
+        return Err(TlsConfigError::EmptyCaFile(path.into()));
+    }
+    Ok(roots)
+}
+
+/// Accepts any certificate, but still checks that the handshake is signed by the key in the
+/// certificate presented, so the session is at least bound to that certificate.
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
