@@ -1,0 +1,252 @@
+//! Shared test harness: the real gateway and simulator on real loopback sockets, and a
+//! hand-rolled upstream whose every answer a test scripts.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cupi_gateway::simulator::{self, SimulatorConfig};
+use cupi_gateway::transcode::{Limits, Schema};
+use cupi_gateway::upstream::tls::TlsVerification;
+use cupi_gateway::upstream::{Upstream, UpstreamConfig};
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const AUTH: (&str, &str) = ("admin", "password");
+pub const PORT_GROUP_ID: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
+pub const PORT_1_ID: &str = "2806ecdc-0a3d-43f3-a2c8-93d786fa506b";
+pub const PORT_2_ID: &str = "f87ad180-7d06-48c9-b9bd-e6b5cd2311bc";
+
+/// Gateway settings a test may change.
+#[derive(Clone)]
+pub struct GatewayOptions {
+    pub limits: Limits,
+    pub verification: TlsVerification,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            limits: Limits {
+                max_request_body: 1024 * 1024,
+                max_response_body: 8 * 1024 * 1024,
+            },
+            verification: TlsVerification::SystemRoots,
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves the simulator on a free loopback port; returns its origin (`http://127.0.0.1:N`).
+pub async fn start_simulator(config: SimulatorConfig) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(simulator::serve(listener, config));
+    format!("http://{addr}")
+}
+
+/// Serves the gateway in front of `upstream_origin` on a free loopback port; returns its base URL.
+pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> String {
+    let upstream = Upstream::new(&UpstreamConfig {
+        origin: upstream_origin.parse().expect("valid origin"),
+        verification: options.verification,
+        connect_timeout: options.connect_timeout,
+        response_timeout: options.response_timeout,
+    })
+    .expect("upstream client");
+    let app = cupi_gateway::app::app(upstream, Arc::new(Schema::builtin()), options.limits);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(cupi_gateway::server::serve(
+        listener,
+        app,
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    format!("http://{addr}")
+}
+
+/// Simulator + gateway, the stack a newcomer starts.
+pub async fn start_stack() -> String {
+    let simulator = start_simulator(SimulatorConfig::default()).await;
+    start_gateway(&simulator, GatewayOptions::default()).await
+}
+
+/// A client that neither follows redirects nor keeps cookies, so tests see raw responses.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// GET with Basic auth.
+pub async fn get(url: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The body as JSON, after checking the response says it is JSON.
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type}"
+    );
+    let bytes = response.bytes().await.unwrap();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// Asserts the gateway's JSON error shape and returns the first error's code.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body = json(response).await;
+    let errors = body["errors"].as_array().expect("errors array");
+    assert!(!errors.is_empty(), "errors is empty: {body}");
+    assert!(errors[0]["message"].is_string(), "message missing: {body}");
+    errors[0]["code"].as_str().expect("code").to_owned()
+}
+
+/// What the hand-rolled upstream received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: http::Method,
+    /// The request target exactly as received on the wire.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A scripted upstream: every request is recorded, every answer comes from `respond`.
+pub struct FakeUpstream {
+    pub origin: String,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeUpstream {
+    pub async fn start<F>(respond: F) -> FakeUpstream
+    where
+        F: Fn(&Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let respond = Arc::new(respond);
+        let recorded = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let respond = respond.clone();
+                let recorded = recorded.clone();
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let respond = respond.clone();
+                    let recorded = recorded.clone();
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let request = Recorded {
+                            method: parts.method,
+                            target: parts.uri.to_string(),
+                            headers: parts.headers,
+                            body,
+                        };
+                        let response = respond(&request);
+                        recorded.lock().unwrap().push(request);
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                tokio::spawn(async move {
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FakeUpstream {
+            origin: format!("http://{addr}"),
+            requests,
+        }
+    }
+
+    pub fn last(&self) -> Recorded {
+        self.requests
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("upstream saw a request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+/// An upstream that reads a request head and answers with raw bytes, then closes: for bodies
+/// that lie about their length, end early, or never come.
+pub async fn raw_upstream(answer: &'static [u8], delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                let _ = stream.write_all(answer).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A response with a status, a content type and a body.
+pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    if !content_type.is_empty() {
+        builder = builder.header("content-type", content_type);
+    }
+    builder.body(Full::new(body.into())).unwrap()
+}
+
+/// A listener address that refuses connections: bound, then dropped.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
