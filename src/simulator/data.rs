@@ -391,8 +391,8 @@ fn group_traits(k: usize) -> GroupTraits {
         switch_id,
         switch_name,
         // 1 = SCCP, 2 = SIP.
-        integration: if k % 2 == 0 { 2 } else { 1 },
-        enable_mwi: k % 4 != 0,
+        integration: if k.is_multiple_of(2) { 2 } else { 1 },
+        enable_mwi: !k.is_multiple_of(4),
         mwi_port_specific: k % 3 != 1,
         prefix: format!("gen{k}-VI"),
     }
@@ -416,7 +416,7 @@ pub(crate) fn generated_port_group(k: usize, ports: usize) -> Record {
         .f("CcmDoAutoFailback", k % 2 == 1)
         .f(
             "MwiOnCode",
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 format!("{}", 600 + k % 100)
             } else {
                 String::new()
@@ -424,7 +424,7 @@ pub(crate) fn generated_port_group(k: usize, ports: usize) -> Record {
         )
         .f(
             "MwiOffCode",
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 format!("{}", 700 + k % 100)
             } else {
                 String::new()
@@ -435,18 +435,21 @@ pub(crate) fn generated_port_group(k: usize, ports: usize) -> Record {
         .f("ObjectId", &t.id)
         .f(
             "SipTransportProtocolEnum",
-            if sip && k % 4 == 0 { 11 } else { 10 },
+            if sip && k.is_multiple_of(4) { 11 } else { 10 },
         )
-        .f("SipRegisterWithProxyServer", sip && k % 3 == 0)
-        .f("SipDoAuthenticate", sip && k % 5 == 0)
+        .f("SipRegisterWithProxyServer", sip && k.is_multiple_of(3))
+        .f("SipDoAuthenticate", sip && k.is_multiple_of(5))
         .f("SkinnyDevicePrefix", &t.prefix)
-        .f("MwiMinRequestIntervalMs", if k % 6 == 0 { 100 } else { 0 })
+        .f(
+            "MwiMinRequestIntervalMs",
+            if k.is_multiple_of(6) { 100 } else { 0 },
+        )
         .f("MwiMaxConcurrentRequests", k % 4)
         .f("MediaSwitchDisplayName", &t.switch_name)
         .f("PortCount", ports)
-        .f("SipDoSRTP", k % 2 == 0)
+        .f("SipDoSRTP", k.is_multiple_of(2))
         .f("SipTLSModeEnum", 11 + (k % 2))
-        .f("ResetStatusEnum", usize::from(k % 7 == 0));
+        .f("ResetStatusEnum", usize::from(k.is_multiple_of(7)));
     port_group_extras(b, k).done()
 }
 
@@ -472,12 +475,12 @@ pub(crate) fn generated_port(k: usize, i: usize, per_group: usize) -> Record {
         .f("DisplayName", format!("{}-{i:03}", t.name))
         .f("SkinnyDeviceName", format!("{}{i}", t.prefix))
         .f("PimgPortNumber", i)
-        .f("CapAnswer", i % 4 != 0)
-        .f("CapNotification", i % 2 == 0)
+        .f("CapAnswer", !i.is_multiple_of(4))
+        .f("CapNotification", i.is_multiple_of(2))
         .f("CapMWI", i % 3 != 2)
-        .f("CapEnabled", n % 10 != 0)
-        .f("CapDeliverAmis", n % 13 == 0)
-        .f("CapTrapConnection", i % 5 != 0)
+        .f("CapEnabled", !n.is_multiple_of(10))
+        .f("CapDeliverAmis", n.is_multiple_of(13))
+        .f("CapTrapConnection", !i.is_multiple_of(5))
         .f("MediaSwitchDisplayName", &t.switch_name)
         .f("MediaSwitchObjectId", &t.switch_id)
         .f(

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
@@ -77,10 +77,12 @@ async fn transcode_request(
     schema: &Schema,
     limits: Limits,
 ) -> Result<Request<Body>, GatewayError> {
-    match negotiate::upstream_accept(request.headers()) {
-        Some(accept) => request.headers_mut().insert(ACCEPT, accept),
-        None => None,
-    };
+    if let Some(accept) = negotiate::upstream_accept(request.headers()) {
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, accept);
+        // A compressed XML answer could not be transcoded, so none is asked for.
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
     if BodyKind::of(request.headers()) != BodyKind::Json {
         return Ok(request);
     }

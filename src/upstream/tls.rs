@@ -51,12 +51,13 @@ pub enum TlsConfigError {
     Protocol(#[from] rustls::Error),
 }
 
-/// Builds the client config for `verification`, offering HTTP/1.1 only (CUPI's protocol).
+/// Builds the client config for `verification`. ALPN is left to the connector, which offers
+/// HTTP/1.1 only (CUPI's protocol).
 pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, TlsConfigError> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let mut config = match verification {
+    let config = match verification {
         TlsVerification::SystemRoots => builder
             .with_root_certificates(system_roots()?)
             .with_no_client_auth(),
@@ -74,7 +75,6 @@ pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, Tls
                 .with_no_client_auth()
         }
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -1,0 +1,191 @@
+//! The upstream over HTTPS: a test CA and a TLS server made here with rcgen and tokio-rustls.
+
+mod support;
+
+use std::sync::Arc;
+
+use cupi_gateway::upstream::tls::TlsVerification;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::*;
+use tokio::net::TcpListener;
+
+struct TestPki {
+    ca_pem: String,
+    leaf_pem: String,
+    leaf_key_pem: String,
+}
+
+/// A CA and a server certificate it signed for `names`.
+fn make_pki(names: &[&str]) -> TestPki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "cupi-gateway test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    TestPki {
+        ca_pem: ca.pem(),
+        leaf_pem: leaf.pem(),
+        leaf_key_pem: leaf_key.serialize_pem(),
+    }
+}
+
+/// An HTTPS upstream presenting the PKI's leaf certificate; returns its port.
+async fn tls_upstream(pki: &TestPki) -> u16 {
+    let certs = vec![CertificateDer::from_pem_slice(pki.leaf_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(pki.leaf_key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|_: Request<Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/xml")
+                            .body(Full::new(bytes::Bytes::from_static(
+                                b"<Ports total=\"0\"/>",
+                            )))
+                            .unwrap(),
+                    )
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+fn write_ca(pki: &TestPki) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "cupi-gateway-test-ca-{}-{}.pem",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::write(&path, &pki.ca_pem).unwrap();
+    path
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn gateway_for(origin: &str, verification: TlsVerification) -> String {
+    start_gateway(
+        origin,
+        GatewayOptions {
+            verification,
+            ..GatewayOptions::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn ca_file_makes_an_internal_ca_trusted() {
+    let pki = make_pki(&["localhost"]);
+    let port = tls_upstream(&pki).await;
+    let ca = write_ca(&pki);
+    let gateway = gateway_for(
+        &format!("https://localhost:{port}"),
+        TlsVerification::CaFile(ca),
+    )
+    .await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        json(response).await,
+        serde_json::json!({"@total": 0, "Port": []})
+    );
+}
+
+#[tokio::test]
+async fn unknown_ca_is_a_tls_error() {
+    let pki = make_pki(&["localhost"]);
+    let port = tls_upstream(&pki).await;
+    // The CA file holds a different CA than the one that signed the server's certificate.
+    let other = write_ca(&make_pki(&["localhost"]));
+    let gateway = gateway_for(
+        &format!("https://localhost:{port}"),
+        TlsVerification::CaFile(other),
+    )
+    .await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_tls_error");
+}
+
+#[tokio::test]
+async fn wrong_name_is_a_tls_error() {
+    let pki = make_pki(&["cuc.example.com"]);
+    let port = tls_upstream(&pki).await;
+    let ca = write_ca(&pki);
+    let gateway = gateway_for(
+        &format!("https://localhost:{port}"),
+        TlsVerification::CaFile(ca),
+    )
+    .await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_tls_error");
+}
+
+#[tokio::test]
+async fn skipping_verification_accepts_any_certificate() {
+    let pki = make_pki(&["cuc.example.com"]);
+    let port = tls_upstream(&pki).await;
+    let gateway = gateway_for(
+        &format!("https://127.0.0.1:{port}"),
+        TlsVerification::Disabled,
+    )
+    .await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn unreadable_or_empty_ca_file_fails_at_start_up() {
+    use cupi_gateway::upstream::tls::{client_config, TlsConfigError};
+    let missing = client_config(&TlsVerification::CaFile("/nonexistent/ca.pem".into()));
+    assert!(matches!(missing, Err(TlsConfigError::CaFile { .. })));
+    let empty = std::env::temp_dir().join(format!("cupi-gateway-empty-{}.pem", rand_suffix()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    assert!(matches!(
+        client_config(&TlsVerification::CaFile(empty)),
+        Err(TlsConfigError::EmptyCaFile(_))
+    ));
+}
