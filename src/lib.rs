@@ -82,6 +82,11 @@ pub async fn run_simulator(
     let listener = bind(args.listen).await?;
     let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(listen = %local, "CUPI simulator is ready");
+    println!("CUPI simulator listening on http://{local}");
+    println!(
+        "try:  curl -u {}:{} http://{local}/vmrest/ports",
+        args.username, args.password
+    );
     tokio::select! {
         result = simulator::serve(listener, args.simulator_config()) => {
             if let Err(error) = result {

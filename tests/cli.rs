@@ -1,0 +1,173 @@
+//! The binary as a newcomer runs it: flags and environment, start-up messages, the embedded
+//! simulator, the `simulate` subcommand, and a clean exit on SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cupi-gateway");
+
+/// Starts the binary, reads stdout up to the line containing `last_line`, and returns the
+/// child, the base URL from its "listening on" line, and the lines read.
+async fn start(
+    args: &[&str],
+    env: &[(&str, &str)],
+    last_line: &str,
+) -> (Child, String, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut base = None;
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            printed.push(line.clone());
+            if let Some(url) = line.split(" listening on ").nth(1) {
+                base = Some(url.trim().to_owned());
+            }
+            if line.contains(last_line) {
+                return base.expect("'listening on' comes first");
+            }
+        }
+        panic!("stdout ended early: {printed:?}");
+    })
+    .await
+    .expect("started within 20 s");
+    // Keep reading so the child never blocks on a full pipe.
+    let rest = tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    drop(rest);
+    (child, base, printed)
+}
+
+/// Sends SIGTERM and returns (exit success, everything the process logged).
+async fn terminate(mut child: Child) -> (bool, String) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    (exit.success(), stderr)
+}
+
+#[tokio::test]
+async fn starts_on_the_embedded_simulator_configured_by_environment() {
+    // The listen address comes from the environment twin of --listen.
+    let (child, base, printed) =
+        start(&[], &[("CUPI_GATEWAY_LISTEN", "127.0.0.1:0")], "/healthz").await;
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("curl -u admin:password") && l.contains("/vmrest/portgroups")),
+        "prints URLs to try: {printed:?}"
+    );
+    let response = reqwest::Client::new()
+        .get(format!("{base}/vmrest/portgroups"))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["PortGroup"][0]["EnableMWI"], true);
+
+    let (clean_exit, log) = terminate(child).await;
+    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
+    assert!(
+        log.contains("embedded CUPI simulator"),
+        "says so in its log:\n{log}"
+    );
+    assert!(log.contains("SIGTERM"), "{log}");
+}
+
+#[tokio::test]
+async fn skipping_tls_verification_is_logged_loudly() {
+    let (child, _, _) = start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "https://127.0.0.1:9",
+            "--upstream-insecure-skip-verify",
+        ],
+        &[],
+        "listening on",
+    )
+    .await;
+    let (_, log) = terminate(child).await;
+    assert!(log.contains("VERIFICATION IS DISABLED"), "{log}");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_a_reason() {
+    let output = Command::new(BIN)
+        .args(["--upstream", "https://cuc.example.com/vmrest"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("origin only"), "{stderr}");
+
+    let output = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "https://cuc.example.com",
+            "--upstream-ca-file",
+            "/nonexistent.pem",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent.pem"), "{stderr}");
+}
+
+#[tokio::test]
+async fn simulate_subcommand_serves_cupi_xml() {
+    let (child, base, _) = start(
+        &["simulate", "--listen", "127.0.0.1:0", "--port-groups", "3"],
+        &[],
+        "try:",
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .get(format!("{base}/vmrest/portgroups"))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("xml"));
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"<PortGroups total="4">"#), "{body}");
+    let (clean_exit, _) = terminate(child).await;
+    assert!(clean_exit);
+}
