@@ -114,14 +114,12 @@ async fn query_sort_and_paging_reach_the_upstream() {
 async fn put_in_json_is_sent_as_xml_and_persists() {
     let gateway = start_stack().await;
     let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
-    let response = client()
-        .put(&url)
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(r#"{"MwiOnCode": "007", "MwiOffCode": 876}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = put(
+        &url,
+        "application/json",
+        r#"{"MwiOnCode": "007", "MwiOffCode": 876}"#,
+    )
+    .await;
     assert_eq!(response.status(), 204);
     let group = json(get(&url).await).await;
     assert_eq!(
@@ -131,14 +129,12 @@ async fn put_in_json_is_sent_as_xml_and_persists() {
     assert_eq!(group["MwiOffCode"], "876");
 
     // The wrapped form is accepted too.
-    let response = client()
-        .put(&url)
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(r#"{"PortGroup": {"MwiOnCode": "5"}}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = put(
+        &url,
+        "application/json",
+        r#"{"PortGroup": {"MwiOnCode": "5"}}"#,
+    )
+    .await;
     assert_eq!(response.status(), 204);
     assert_eq!(json(get(&url).await).await["MwiOnCode"], "5");
 }
@@ -147,14 +143,12 @@ async fn put_in_json_is_sent_as_xml_and_persists() {
 async fn put_in_xml_is_forwarded_untouched() {
     let gateway = start_stack().await;
     let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
-    let response = client()
-        .put(&url)
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/xml")
-        .body("<PortGroup><MwiOnCode>678</MwiOnCode><MwiOffCode>876</MwiOffCode></PortGroup>")
-        .send()
-        .await
-        .unwrap();
+    let response = put(
+        &url,
+        "application/xml",
+        "<PortGroup><MwiOnCode>678</MwiOnCode><MwiOffCode>876</MwiOffCode></PortGroup>",
+    )
+    .await;
     assert_eq!(response.status(), 204);
     let group = json(get(&url).await).await;
     assert_eq!(
@@ -246,20 +240,17 @@ async fn session_cookies_pass_both_ways() {
 #[tokio::test]
 async fn cupi_errors_become_the_json_error_shape() {
     let gateway = start_stack().await;
-    let c = client();
 
     let missing = get(&format!("{gateway}/vmrest/portgroups/no-such-id")).await;
     assert_eq!(missing.status(), 404);
     assert_eq!(error_code(missing).await, "NOT_FOUND");
 
-    let other_field = c
-        .put(format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(r#"{"DisplayName": "renamed"}"#)
-        .send()
-        .await
-        .unwrap();
+    let other_field = put(
+        &format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"),
+        "application/json",
+        r#"{"DisplayName": "renamed"}"#,
+    )
+    .await;
     assert_eq!(other_field.status(), 400);
     let body = json(other_field).await;
     assert!(
@@ -270,14 +261,12 @@ async fn cupi_errors_become_the_json_error_shape() {
         "{body}"
     );
 
-    let port_write = c
-        .put(format!("{gateway}/vmrest/ports/{PORT_1_ID}"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(r#"{"HuntOrder": 1}"#)
-        .send()
-        .await
-        .unwrap();
+    let port_write = put(
+        &format!("{gateway}/vmrest/ports/{PORT_1_ID}"),
+        "application/json",
+        r#"{"HuntOrder": 1}"#,
+    )
+    .await;
     assert_eq!(port_write.status(), 405);
     assert!(port_write.headers()["allow"]
         .to_str()
@@ -285,14 +274,12 @@ async fn cupi_errors_become_the_json_error_shape() {
         .contains("GET"));
     error_code(port_write).await;
 
-    let not_xml = c
-        .put(format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "text/plain")
-        .body("MwiOnCode=1")
-        .send()
-        .await
-        .unwrap();
+    let not_xml = put(
+        &format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"),
+        "text/plain",
+        "MwiOnCode=1",
+    )
+    .await;
     assert_eq!(not_xml.status(), 415);
     error_code(not_xml).await;
 }
@@ -300,19 +287,13 @@ async fn cupi_errors_become_the_json_error_shape() {
 #[tokio::test]
 async fn gateway_refuses_bad_json_itself() {
     let gateway = start_stack().await;
-    let put = |body: &'static str, content_type: &'static str| {
-        client()
-            .put(format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"))
-            .basic_auth(AUTH.0, Some(AUTH.1))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-    };
-    let broken = put(r#"{"MwiOnCode": "#, "application/json").await.unwrap();
+    let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
+    let put = |body: &'static str, content_type: &'static str| put(&url, content_type, body);
+    let broken = put(r#"{"MwiOnCode": "#, "application/json").await;
     assert_eq!(broken.status(), 400);
     assert_eq!(error_code(broken).await, "invalid_json");
 
-    let bad_key = put(r#"{"Mwi On": "1"}"#, "application/json").await.unwrap();
+    let bad_key = put(r#"{"Mwi On": "1"}"#, "application/json").await;
     assert_eq!(bad_key.status(), 400);
     let body = json(bad_key).await;
     assert_eq!(body["errors"][0]["code"], "invalid_json");
@@ -324,9 +305,7 @@ async fn gateway_refuses_bad_json_itself() {
         "{body}"
     );
 
-    let array = put(r#"[{"MwiOnCode": "1"}]"#, "application/json")
-        .await
-        .unwrap();
+    let array = put(r#"[{"MwiOnCode": "1"}]"#, "application/json").await;
     assert_eq!(array.status(), 400);
     assert!(json(array).await["errors"][0]["message"]
         .as_str()
@@ -337,8 +316,7 @@ async fn gateway_refuses_bad_json_itself() {
         r#"{"MwiOnCode": "1"}"#,
         "application/json; charset=iso-8859-1",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(latin1.status(), 415);
     assert_eq!(error_code(latin1).await, "unsupported_media_type");
 }
@@ -350,14 +328,8 @@ async fn too_large_json_body_is_413() {
     options.limits.max_request_body = 64;
     let gateway = start_gateway(&simulator, options).await;
     let body = format!(r#"{{"MwiOnCode": "{}"}}"#, "9".repeat(100));
-    let response = client()
-        .put(format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
+    let response = put(&url, "application/json", body).await;
     assert_eq!(response.status(), 413);
     assert_eq!(error_code(response).await, "payload_too_large");
 }

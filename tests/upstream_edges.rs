@@ -94,14 +94,13 @@ async fn response_headers_are_rewritten_and_cookies_kept() {
     })
     .await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
-    let response = client()
-        .post(format!("{gateway}/vmrest/users"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "application/json")
-        .body(r#"{"User": {"Alias": "jdoe"}}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        reqwest::Method::POST,
+        &format!("{gateway}/vmrest/users"),
+        "application/json",
+        r#"{"User": {"Alias": "jdoe"}}"#,
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let headers = response.headers().clone();
     assert_eq!(
@@ -287,28 +286,20 @@ async fn non_xml_bodies_stream_through_untouched_both_ways() {
         "binary Accept is forwarded"
     );
 
-    let upload = client()
-        .put(&url)
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "audio/wav")
-        .body(audio.clone())
-        .send()
-        .await
-        .unwrap();
+    let upload = put(&url, "audio/wav", audio.clone()).await;
     assert_eq!(upload.status(), 204);
     let seen = upstream.last();
     assert_eq!(seen.headers["content-type"], "audio/wav");
     assert!(seen.body == audio, "upload arrived unchanged");
 
     let multipart = "--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n{\"not\": \"json to transcode\"}\r\n--b--\r\n";
-    let response = client()
-        .post(format!("{gateway}/vmrest/voicefiles"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("content-type", "multipart/form-data; boundary=b")
-        .body(multipart)
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        reqwest::Method::POST,
+        &format!("{gateway}/vmrest/voicefiles"),
+        "multipart/form-data; boundary=b",
+        multipart,
+    )
+    .await;
     assert_eq!(response.status(), 204);
     assert_eq!(upstream.last().body, multipart.as_bytes());
 }

@@ -99,6 +99,32 @@ pub async fn get(url: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// A request with Basic auth, a `Content-Type` and a body.
+pub async fn send(
+    method: reqwest::Method,
+    url: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client()
+        .request(method, url)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// PUT with Basic auth, a `Content-Type` and a body.
+pub async fn put(
+    url: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    send(reqwest::Method::PUT, url, content_type, body).await
+}
+
 /// The body as JSON, after checking the response says it is JSON.
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let content_type = response.headers()["content-type"]
