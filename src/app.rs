@@ -67,6 +67,30 @@ pub fn is_vmrest(path: &str) -> bool {
     path == "/vmrest" || path.starts_with("/vmrest/")
 }
 
+/// Refuses paths that a server behind us could resolve to somewhere outside `/vmrest`:
+/// Tomcat normalises `/vmrest/../x` (also spelled `%2e%2e`, or `..;` with a path parameter)
+/// to `/x`, and decodes `%2F` and `%5C` to separators. CUPI paths are ids and names, so none
+/// of these occur in a legitimate request.
+pub fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.contains("//") {
+        return Err("empty path segments ('//') are not allowed");
+    }
+    for segment in path.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        let dots = lower.replace("%2e", ".");
+        if dots == "." || dots == ".." {
+            return Err("dot segments ('.', '..') are not allowed in the path");
+        }
+        if lower.contains(';') {
+            return Err("path parameters (';') are not allowed in the path");
+        }
+        if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+            return Err("encoded slashes and backslashes are not allowed in the path");
+        }
+    }
+    Ok(())
+}
+
 /// Sends `/vmrest` traffic to the proxy stack and everything else to the gateway's own routes.
 #[derive(Clone)]
 struct Dispatch {
@@ -86,6 +110,10 @@ impl Service<Request<Body>> for Dispatch {
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if is_vmrest(request.uri().path()) {
+            if let Err(reason) = check_path(request.uri().path()) {
+                let error = GatewayError::InvalidPath(reason);
+                return Box::pin(async move { Ok(error.into_response()) });
+            }
             let response = self.vmrest.clone().oneshot(request);
             // The one place where a typed error becomes the JSON error response.
             Box::pin(async move { Ok(response.await.unwrap_or_else(GatewayError::into_response)) })
@@ -132,5 +160,37 @@ fn own_routes(upstream: String) -> Router {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> axum::response::Response {
         GatewayError::into_response(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_could_leave_vmrest_are_refused() {
+        for ok in [
+            "/vmrest",
+            "/vmrest/",
+            "/vmrest/ports/abc-1",
+            "/vmrest/users/a%20b",
+            "/vmrest/x.y",
+        ] {
+            assert_eq!(check_path(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/vmrest/../cuadmin",
+            "/vmrest/%2e%2e/cuadmin",
+            "/vmrest/%2E./x",
+            "/vmrest/./ports",
+            "/vmrest/..;/cuadmin",
+            "/vmrest/ports;jsessionid=1",
+            "/vmrest/a%2fb",
+            "/vmrest/a%5Cb",
+            "/vmrest/a\\b",
+            "/vmrest//evil.example.com/x",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -34,12 +34,18 @@ pub enum GatewayError {
     UnsupportedMediaType(String),
     #[error("reading the request body failed: {0}")]
     RequestBody(#[source] BoxError),
+    #[error("the client stopped sending its request body")]
+    RequestTimeout,
+    #[error("{0}")]
+    InvalidPath(&'static str),
     #[error("the upstream could not be reached: {}", describe_chain(.0.as_ref()))]
     UpstreamUnreachable(#[source] BoxError),
     #[error("the TLS handshake with the upstream failed: {}", describe_chain(.0.as_ref()))]
     UpstreamTls(#[source] BoxError),
     #[error("the upstream did not answer within {}", humantime::format_duration(*.0))]
     UpstreamTimeout(Duration),
+    #[error("the upstream stopped sending its response body")]
+    UpstreamStalled,
     #[error("the upstream's XML could not be transcoded: {0}")]
     UpstreamInvalidXml(#[source] XmlError),
     #[error("the upstream's response body is larger than the gateway's limit of {limit} bytes")]
@@ -61,9 +67,11 @@ impl GatewayError {
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
             GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
             GatewayError::RequestBody(_) => "request_body_error",
+            GatewayError::RequestTimeout => "request_timeout",
+            GatewayError::InvalidPath(_) => "invalid_path",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
             GatewayError::UpstreamTls(_) => "upstream_tls_error",
-            GatewayError::UpstreamTimeout(_) => "upstream_timeout",
+            GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => "upstream_timeout",
             GatewayError::UpstreamInvalidXml(_) => "upstream_invalid_xml",
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
@@ -74,10 +82,15 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
-            GatewayError::InvalidJson(_) | GatewayError::RequestBody(_) => StatusCode::BAD_REQUEST,
+            GatewayError::InvalidJson(_)
+            | GatewayError::RequestBody(_)
+            | GatewayError::InvalidPath(_) => StatusCode::BAD_REQUEST,
+            GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             GatewayError::UpstreamUnreachable(_)
             | GatewayError::UpstreamTls(_)
             | GatewayError::UpstreamInvalidXml(_)
@@ -90,6 +103,10 @@ impl GatewayError {
     /// Classifies a failure of the upstream client by walking its `source()` chain: a TLS
     /// error anywhere in it is a TLS failure, a timed-out connect is a timeout.
     pub fn from_upstream(error: BoxError, connect_timeout: Duration) -> Self {
+        // The client's own body stalled while it was being forwarded: not the upstream's fault.
+        if find_source::<tower_http::timeout::TimeoutError>(error.as_ref()).is_some() {
+            return GatewayError::RequestTimeout;
+        }
         if find_source::<rustls::Error>(error.as_ref()).is_some() {
             return GatewayError::UpstreamTls(error);
         }
@@ -111,6 +128,11 @@ impl GatewayError {
         }
         error_response(status, self.code(), &self.to_string())
     }
+}
+
+/// Whether a body error is a [`tower_http::timeout::TimeoutBody`] running out of time.
+pub fn is_body_timeout(error: &(dyn StdError + 'static)) -> bool {
+    find_source::<tower_http::timeout::TimeoutError>(error).is_some()
 }
 
 /// Builds a response in the gateway's JSON error shape.

@@ -55,6 +55,10 @@ pub async fn run_gateway(
         Some(origin) => origin,
         None => start_embedded_simulator(&args).await?,
     };
+    let tls_options_given = args.upstream_ca_file.is_some() || args.upstream_insecure_skip_verify;
+    if tls_options_given && origin.scheme() != &http::uri::Scheme::HTTPS {
+        tracing::warn!(upstream = %origin, "the upstream is plain HTTP: TLS options are ignored");
+    }
     let upstream = Upstream::new(&UpstreamConfig {
         origin: origin.clone(),
         verification: args.tls_verification(),

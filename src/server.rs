@@ -19,6 +19,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
+use tower_http::timeout::TimeoutBody;
 
 /// Who is on the other end of the connection a request came in on.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +42,9 @@ impl Default for ConnectionInfo {
 /// How long a client may take to send a request head: slow-header clients cannot hold a
 /// connection forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a client may pause while sending a request body (→ 408 `request_timeout`).
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains for up to `drain_timeout`.
 pub async fn serve<S>(
@@ -82,7 +86,8 @@ pub async fn serve<S>(
         };
         let app = app.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let mut request = request.map(Body::new);
+            let mut request =
+                request.map(|body| Body::new(TimeoutBody::new(BODY_IDLE_TIMEOUT, body)));
             request.extensions_mut().insert(info);
             app.clone().oneshot(request)
         });

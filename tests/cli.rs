@@ -171,3 +171,47 @@ async fn simulate_subcommand_serves_cupi_xml() {
     let (clean_exit, _) = terminate(child).await;
     assert!(clean_exit);
 }
+
+#[tokio::test]
+async fn help_documents_every_flag_with_its_environment_twin() {
+    let output = Command::new(BIN).arg("--help").output().await.unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, env) in [
+        ("--listen", "CUPI_GATEWAY_LISTEN"),
+        ("--upstream", "CUPI_GATEWAY_UPSTREAM"),
+        ("--upstream-ca-file", "CUPI_GATEWAY_UPSTREAM_CA_FILE"),
+        (
+            "--upstream-insecure-skip-verify",
+            "CUPI_GATEWAY_UPSTREAM_INSECURE_SKIP_VERIFY",
+        ),
+        ("--connect-timeout", "CUPI_GATEWAY_CONNECT_TIMEOUT"),
+        ("--upstream-timeout", "CUPI_GATEWAY_UPSTREAM_TIMEOUT"),
+        ("--max-request-body", "CUPI_GATEWAY_MAX_REQUEST_BODY"),
+        ("--max-response-body", "CUPI_GATEWAY_MAX_RESPONSE_BODY"),
+        ("--drain-timeout", "CUPI_GATEWAY_DRAIN_TIMEOUT"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+        assert!(
+            help.contains(&format!("[env: {env}=")),
+            "{env} missing from --help"
+        );
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for line in help
+        .lines()
+        .filter(|l| l.trim_start().starts_with("[env: "))
+    {
+        let env = line
+            .trim()
+            .trim_start_matches("[env: ")
+            .split('=')
+            .next()
+            .unwrap();
+        assert!(
+            readme.contains(env),
+            "{env} is not documented in the README"
+        );
+    }
+}

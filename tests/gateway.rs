@@ -272,7 +272,7 @@ async fn cupi_errors_become_the_json_error_shape() {
         .to_str()
         .unwrap()
         .contains("GET"));
-    error_code(port_write).await;
+    assert_eq!(error_code(port_write).await, "METHOD_NOT_ALLOWED");
 
     let not_xml = put(
         &format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}"),
@@ -281,7 +281,7 @@ async fn cupi_errors_become_the_json_error_shape() {
     )
     .await;
     assert_eq!(not_xml.status(), 415);
-    error_code(not_xml).await;
+    assert_eq!(error_code(not_xml).await, "UNSUPPORTED_MEDIA_TYPE");
 }
 
 #[tokio::test]

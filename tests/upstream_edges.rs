@@ -205,10 +205,10 @@ async fn malformed_or_truncated_xml_is_a_502_json_error() {
 #[tokio::test]
 async fn body_that_ends_early_is_a_502_never_half_json() {
     // Declares 500 bytes, sends 60, closes.
-    let upstream = raw_upstream(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 500\r\n\r\n<Ports total=\"2\"><Port><ObjectId>p1</ObjectId></Port><Port>",
+    let upstream = raw_upstream(vec![(
         Duration::ZERO,
-    )
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 500\r\n\r\n<Ports total=\"2\"><Port><ObjectId>p1</ObjectId></Port><Port>",
+    )])
     .await;
     let gateway = start_gateway(&upstream, GatewayOptions::default()).await;
     let response = get(&format!("{gateway}/vmrest/ports")).await;
@@ -224,10 +224,10 @@ async fn upstream_down_is_502_and_slow_upstream_is_504() {
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "upstream_unreachable");
 
-    let slow = raw_upstream(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    let slow = raw_upstream(vec![(
         Duration::from_secs(10),
-    )
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    )])
     .await;
     let options = GatewayOptions {
         response_timeout: Duration::from_millis(300),
@@ -360,4 +360,256 @@ async fn json_from_the_upstream_passes_through() {
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
     let response = get(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.text().await.unwrap(), r#"{"@total":"1"}"#);
+}
+
+#[tokio::test]
+async fn common_accept_headers_still_get_json_made_from_xml() {
+    let upstream = FakeUpstream::start(|_| respond(200, "application/xml", PORTS_XML)).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    for accept in [
+        // axios's default
+        "application/json, text/plain, */*",
+        // Chrome navigating to the URL
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+        "*/*",
+    ] {
+        let response = client()
+            .get(format!("{gateway}/vmrest/ports"))
+            .basic_auth(AUTH.0, Some(AUTH.1))
+            .header("accept", accept)
+            .header("accept-encoding", "gzip, deflate, br")
+            .send()
+            .await
+            .unwrap();
+        let body = json(response).await;
+        assert_eq!(body["Port"][0]["PortNumInGroup"], 1, "{accept}");
+        let seen = upstream.last();
+        // XML first and alone at q=1; other concrete types the client named (the browser's
+        // images) follow at q=0.5, so binary-only resources still negotiate.
+        let upstream_accept = seen.headers["accept"].to_str().unwrap();
+        assert!(
+            upstream_accept.starts_with("application/xml"),
+            "{accept} → {upstream_accept}"
+        );
+        assert!(
+            upstream_accept
+                .split(',')
+                .skip(1)
+                .all(|r| r.ends_with(";q=0.5")),
+            "{accept} → {upstream_accept}"
+        );
+        assert!(!upstream_accept.contains("json") && !upstream_accept.contains("html"));
+        assert_eq!(seen.headers["accept-encoding"], "identity", "{accept}");
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_upstream_body_times_out() {
+    let script = |content_type: &'static str| {
+        let head: &'static [u8] = match content_type {
+            "xml" => b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 100\r\n\r\n<Ports total=\"1\">",
+            _ => b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 100\r\n\r\nRIFF0000WAVE",
+        };
+        vec![
+            (Duration::ZERO, head),
+            (Duration::from_secs(30), b"never".as_slice()),
+        ]
+    };
+    let options = GatewayOptions {
+        response_timeout: Duration::from_millis(300),
+        ..GatewayOptions::default()
+    };
+
+    let xml = raw_upstream(script("xml")).await;
+    let gateway = start_gateway(&xml, options.clone()).await;
+    let response = tokio::time::timeout(
+        Duration::from_secs(20),
+        get(&format!("{gateway}/vmrest/ports")),
+    )
+    .await
+    .expect("answers instead of waiting for the upstream");
+    assert_eq!(response.status(), 504);
+    assert_eq!(error_code(response).await, "upstream_timeout");
+
+    // A streamed body has already started: the stream is cut instead, so the client sees an
+    // error, never a body it could take for complete.
+    let audio = raw_upstream(script("audio")).await;
+    let gateway = start_gateway(&audio, options).await;
+    let response = get(&format!("{gateway}/vmrest/greeting")).await;
+    assert_eq!(response.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(20), response.bytes()).await;
+    assert!(body.expect("the stream ends, not hangs").is_err());
+}
+
+#[tokio::test]
+async fn paths_that_could_leave_vmrest_are_refused() {
+    let upstream = FakeUpstream::start(|_| respond(200, "application/xml", PORTS_XML)).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    for target in [
+        "/vmrest/../cuadmin/home.do",
+        "/vmrest/%2e%2e/cuadmin/home.do",
+        "/vmrest/..;/cuadmin/home.do",
+        "/vmrest/ports/%2F..%2Fcuadmin",
+        "/vmrest//cuadmin",
+    ] {
+        let answer = raw_request(
+            &gateway,
+            &format!("GET {target} HTTP/1.1\r\nHost: gw\r\nAuthorization: Basic YWRtaW46cGFzc3dvcmQ=\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{target}: {answer}");
+        assert!(
+            answer.contains(r#""code":"invalid_path""#),
+            "{target}: {answer}"
+        );
+    }
+    assert_eq!(upstream.count(), 0, "nothing reached the upstream");
+}
+
+#[tokio::test]
+async fn every_method_is_forwarded() {
+    let upstream = FakeUpstream::start(|request| match request.method.as_str() {
+        "HEAD" | "DELETE" => respond(204, "", Bytes::new()),
+        _ => respond(200, "application/xml", "<Ok><Method>x</Method></Ok>"),
+    })
+    .await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = client()
+            .request(method.clone(), format!("{gateway}/vmrest/users/u1?x=1"))
+            .basic_auth(AUTH.0, Some(AUTH.1))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{method}");
+        let seen = upstream.last();
+        assert_eq!(seen.method.as_str(), method.as_str());
+        assert_eq!(seen.target, "/vmrest/users/u1?x=1");
+    }
+}
+
+#[tokio::test]
+async fn head_on_an_xml_resource_does_not_claim_the_xml_length() {
+    let upstream = FakeUpstream::start(|_| {
+        let mut response = respond(200, "application/xml", Bytes::new());
+        response
+            .headers_mut()
+            .insert("content-length", "1234".parse().unwrap());
+        response
+    })
+    .await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let response = client()
+        .head(format!("{gateway}/vmrest/ports"))
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_ne!(
+        response
+            .headers()
+            .get("content-length")
+            .map(|v| v.to_str().unwrap()),
+        Some("1234")
+    );
+}
+
+#[tokio::test]
+async fn xml_request_bodies_are_forwarded_byte_for_byte() {
+    let upstream = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    // Odd but valid: a declaration, a comment, CRLF line ends, an entity.
+    let xml = "<?xml version=\"1.0\"?>\r\n<!-- c -->\r\n<PortGroup>  <MwiOnCode>6&amp;7</MwiOnCode>\r\n</PortGroup>\r\n";
+    let response = put(
+        &format!("{gateway}/vmrest/portgroups/x"),
+        "text/xml; charset=utf-8",
+        xml,
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    let seen = upstream.last();
+    assert_eq!(seen.body, xml.as_bytes());
+    assert_eq!(seen.headers["content-type"], "text/xml; charset=utf-8");
+}
+
+#[tokio::test]
+async fn an_xml_error_with_a_broken_body_keeps_its_status() {
+    let upstream = FakeUpstream::start(|_| {
+        respond(
+            503,
+            "application/xml",
+            "<html><body>Service Unavailable</body>",
+        )
+    })
+    .await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 503);
+    let body = json(response).await;
+    assert_eq!(body["errors"][0]["code"], "service_unavailable");
+    assert_eq!(body["errors"][0]["message"], "Service Unavailable");
+}
+
+#[tokio::test]
+async fn pass_through_bodies_are_streamed_not_buffered() {
+    // Response: the first chunk must reach the client while the upstream still holds the rest.
+    let upstream = raw_upstream(vec![
+        (
+            Duration::ZERO,
+            b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+        ),
+        (Duration::from_secs(5), b"0\r\n\r\n"),
+    ])
+    .await;
+    let gateway = start_gateway(&upstream, GatewayOptions::default()).await;
+    let mut response = get(&format!("{gateway}/vmrest/greeting")).await;
+    let first = tokio::time::timeout(Duration::from_secs(3), response.chunk())
+        .await
+        .expect("first chunk arrives before the upstream finishes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"first");
+
+    // Request: the upstream answers as soon as it has seen the first chunk of the upload, while
+    // the client still holds the rest back. A gateway that buffered would never send it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(11).any(|w| w == b"FIRST-CHUNK") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "upload ended before its first chunk arrived");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let _ = stream
+            .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+        let _ = stream.shutdown().await;
+    });
+    let gateway = start_gateway(&upstream, GatewayOptions::default()).await;
+    let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(4);
+    sender
+        .send_data(Bytes::from_static(b"FIRST-CHUNK"))
+        .await
+        .unwrap();
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        client()
+            .put(format!("{gateway}/vmrest/greeting"))
+            .basic_auth(AUTH.0, Some(AUTH.1))
+            .header("content-type", "audio/wav")
+            .body(reqwest::Body::wrap(body))
+            .send(),
+    )
+    .await
+    .expect("the upstream answered while the upload was still open")
+    .unwrap();
+    assert_eq!(response.status(), 201);
+    drop(sender);
 }

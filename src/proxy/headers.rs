@@ -39,17 +39,24 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::UPGRADE);
 }
 
-/// Makes the client's headers fit for the upstream.
-pub fn prepare_request(headers: &mut HeaderMap, upstream: &Origin, connection: &ConnectionInfo) {
+/// Makes the client's headers fit for the upstream. `client_authority` is the gateway's
+/// address as the client used it (see [`client_authority`]).
+pub fn prepare_request(
+    headers: &mut HeaderMap,
+    upstream: &Origin,
+    connection: &ConnectionInfo,
+    client_authority: Option<&Authority>,
+) {
     remove_hop_by_hop(headers);
-    let original_host = headers.remove(header::HOST);
+    headers.remove(header::HOST);
     // The upstream is the server's own name for itself: Tomcat builds URIs from it.
     if let Ok(host) = HeaderValue::from_str(upstream.authority().as_str()) {
         headers.insert(header::HOST, host);
     }
-    if let Some(host) = original_host {
-        headers.insert(X_FORWARDED_HOST.clone(), host);
-    }
+    match client_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
+        None => headers.remove(&X_FORWARDED_HOST),
+    };
     headers.insert(
         X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(connection.scheme),
@@ -90,15 +97,15 @@ pub fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Opt
     }
 }
 
-/// The gateway's own origin as the client reached it (`http://127.0.0.1:8080`), from `Host`.
-pub fn gateway_origin(headers: &HeaderMap, scheme: &str) -> Option<String> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let authority: Authority = host.parse().ok()?;
-    // An authority with user info is not a Host header; refuse rather than echo it.
-    if authority.as_str().contains('@') {
-        return None;
-    }
-    Some(format!("{scheme}://{authority}"))
+/// The gateway's address as the client reached it (`127.0.0.1:8080`): the `Host` header in
+/// HTTP/1.1, the `:authority` (in the URI) in HTTP/2, which has no `Host`.
+pub fn client_authority(headers: &HeaderMap, uri: &Uri) -> Option<Authority> {
+    let authority = match headers.get(header::HOST) {
+        Some(host) => host.to_str().ok()?.parse::<Authority>().ok()?,
+        None => uri.authority()?.clone(),
+    };
+    // An authority with user info is not a host; refuse rather than echo it.
+    (!authority.as_str().contains('@')).then_some(authority)
 }
 
 #[cfg(test)]
@@ -134,7 +141,8 @@ mod tests {
             remote: Some("192.0.2.7:5555".parse::<SocketAddr>().unwrap()),
             scheme: "http",
         };
-        prepare_request(&mut headers, &upstream, &connection);
+        let client = client_authority(&headers, &Uri::from_static("/"));
+        prepare_request(&mut headers, &upstream, &connection, client.as_ref());
         assert_eq!(headers["host"], "cuc.example.com:8443");
         assert_eq!(headers["x-forwarded-host"], "gw.local:8080");
         assert_eq!(headers["x-forwarded-proto"], "http");
@@ -177,13 +185,21 @@ mod tests {
     }
 
     #[test]
-    fn gateway_origin_comes_from_a_valid_host() {
+    fn client_authority_comes_from_host_or_the_http2_authority() {
+        let relative = Uri::from_static("/vmrest/ports");
+        let authority =
+            |headers: &HeaderMap, uri: &Uri| client_authority(headers, uri).map(|a| a.to_string());
         assert_eq!(
-            gateway_origin(&map(&[("host", "127.0.0.1:8080")]), "http").as_deref(),
-            Some("http://127.0.0.1:8080")
+            authority(&map(&[("host", "127.0.0.1:8080")]), &relative).as_deref(),
+            Some("127.0.0.1:8080")
         );
-        assert_eq!(gateway_origin(&map(&[("host", "a b")]), "http"), None);
-        assert_eq!(gateway_origin(&map(&[("host", "u@evil")]), "http"), None);
-        assert_eq!(gateway_origin(&HeaderMap::new(), "http"), None);
+        let http2 = Uri::from_static("https://gw.example.com:8443/vmrest/ports");
+        assert_eq!(
+            authority(&HeaderMap::new(), &http2).as_deref(),
+            Some("gw.example.com:8443")
+        );
+        assert_eq!(authority(&map(&[("host", "a b")]), &relative), None);
+        assert_eq!(authority(&map(&[("host", "u@evil")]), &relative), None);
+        assert_eq!(authority(&HeaderMap::new(), &relative), None);
     }
 }

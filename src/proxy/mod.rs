@@ -62,7 +62,10 @@ impl Service<Request<Body>> for Proxy {
                 .get::<ConnectionInfo>()
                 .copied()
                 .unwrap_or_default();
-            let gateway_origin = headers::gateway_origin(request.headers(), connection.scheme);
+            let client_authority = headers::client_authority(request.headers(), request.uri());
+            let gateway_origin = client_authority
+                .as_ref()
+                .map(|authority| format!("{}://{authority}", connection.scheme));
             let (mut parts, body) = request.into_parts();
             let path_and_query = parts
                 .uri
@@ -70,7 +73,12 @@ impl Service<Request<Body>> for Proxy {
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
             parts.uri = upstream.origin().uri_for(path_and_query);
-            headers::prepare_request(&mut parts.headers, upstream.origin(), &connection);
+            headers::prepare_request(
+                &mut parts.headers,
+                upstream.origin(),
+                &connection,
+                client_authority.as_ref(),
+            );
             parts.version = http::Version::HTTP_11;
             // Extensions are per-hop data of ours; none of them is for the upstream.
             parts.extensions = http::Extensions::new();
@@ -83,7 +91,7 @@ impl Service<Request<Body>> for Proxy {
                 upstream.origin(),
                 gateway_origin.as_deref(),
             );
-            Ok(Response::from_parts(parts, Body::new(body)))
+            Ok(Response::from_parts(parts, body))
         })
     }
 }

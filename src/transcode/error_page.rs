@@ -51,13 +51,54 @@ fn strip_html(html: &str) -> String {
     decode_entities(&out)
 }
 
+/// Decodes character references and the named entities error pages use; any other `&name;`
+/// is left as it is.
 fn decode_entities(text: &str) -> String {
-    text.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let decoded = after
+            .find(';')
+            .filter(|&end| end <= 10)
+            .and_then(|end| Some((decode_entity(&after[..end])?, end)));
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => number.parse().ok()?,
+        };
+        return char::from_u32(code);
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "ndash" => '–',
+        "mdash" => '—',
+        "hellip" => '…',
+        "copy" => '©',
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -71,7 +112,15 @@ mod tests {
             <body><h1>HTTP Status 401</h1><p>Bad   credentials &amp; more</p></body></html>";
         assert_eq!(
             message_from_error_page(page, true),
-            "HTTP Status 401 &ndash; Unauthorized HTTP Status 401 Bad credentials & more"
+            "HTTP Status 401 – Unauthorized HTTP Status 401 Bad credentials & more"
+        );
+    }
+
+    #[test]
+    fn references_are_decoded_and_unknown_ones_kept() {
+        assert_eq!(
+            decode_entities("a&#233;&#x41;&lt;&foo;&amp"),
+            "aéA<&foo;&amp"
         );
     }
 

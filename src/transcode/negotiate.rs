@@ -12,27 +12,24 @@ pub enum ResponseFormat {
 }
 
 impl ResponseFormat {
-    /// XML only when the client prefers `application/xml` or `text/xml` to `application/json`
-    /// by its `q` values; a tie (`*/*`) goes to JSON.
+    /// XML only when the client names `application/xml` or `text/xml` and prefers it to JSON
+    /// by its `q` values. A tie (`*/*`) goes to JSON, and so does any `Accept` that also takes
+    /// `text/html`: that is a browser navigating (Chrome and Firefox list
+    /// `application/xml;q=0.9` there), and browsers get JSON.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut json_q = 0.0f32;
         let mut xml_q = 0.0f32;
-        let mut any_accept = false;
-        for range in accept_ranges(headers) {
-            any_accept = true;
-            let (kind, q) = range;
+        let mut is_browser = false;
+        for (kind, q) in accept_ranges(headers) {
             match kind.as_str() {
                 "application/json" => json_q = json_q.max(q),
                 "application/xml" | "text/xml" => xml_q = xml_q.max(q),
-                "*/*" | "application/*" => {
-                    json_q = json_q.max(q);
-                    xml_q = xml_q.max(q);
-                }
-                "text/*" => xml_q = xml_q.max(q),
+                "*/*" | "application/*" => json_q = json_q.max(q),
+                "text/html" if q > 0.0 => is_browser = true,
                 _ => {}
             }
         }
-        if any_accept && xml_q > json_q {
+        if xml_q > json_q && !is_browser {
             ResponseFormat::Xml
         } else {
             ResponseFormat::Json
@@ -40,27 +37,49 @@ impl ResponseFormat {
     }
 }
 
-/// The `Accept` value sent upstream. Unity Connection is always asked for XML, since the
-/// gateway makes its own JSON; only a client that names some other concrete type (a greeting's
-/// `audio/wav`) has its `Accept` forwarded as it is, so binary downloads still negotiate.
-pub fn upstream_accept(headers: &HeaderMap) -> Option<HeaderValue> {
-    let names_other_type = accept_ranges(headers).any(|(kind, q)| {
-        q > 0.0
-            && !matches!(
-                kind.as_str(),
-                "application/json"
-                    | "application/xml"
-                    | "text/xml"
-                    | "*/*"
-                    | "application/*"
-                    | "text/*"
-            )
-    });
-    if names_other_type {
-        None
-    } else {
-        Some(HeaderValue::from_static("application/xml"))
+/// What the upstream is asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamAccept {
+    /// `Accept: application/xml` (the gateway makes its own JSON), followed by any concrete
+    /// non-text types the client also named, at a lower `q`, so that a resource that is only
+    /// ever audio still negotiates; plus `Accept-Encoding: identity`.
+    Xml(HeaderValue),
+    /// The client named only concrete non-XML/JSON types (`Accept: audio/wav`): a binary
+    /// download, whose `Accept` and `Accept-Encoding` go upstream as they are.
+    ClientAsIs,
+}
+
+/// Decides the upstream's `Accept`. Unity Connection is always asked for XML, except for a
+/// request that can only mean a binary body.
+pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
+    let mut binary_types = Vec::new();
+    let mut takes_xml_or_json = headers.get(ACCEPT).is_none();
+    for (kind, q) in accept_ranges(headers) {
+        if q <= 0.0 {
+            continue;
+        }
+        match kind.as_str() {
+            "application/json" | "application/xml" | "text/xml" | "*/*" | "application/*" => {
+                takes_xml_or_json = true
+            }
+            // Never ask Unity Connection for its HTML or text renderings.
+            t if t.starts_with("text/") => {}
+            t if t.ends_with("+json") || t.ends_with("+xml") => takes_xml_or_json = true,
+            t => binary_types.push(t.to_owned()),
+        }
     }
+    if !takes_xml_or_json && !binary_types.is_empty() {
+        return UpstreamAccept::ClientAsIs;
+    }
+    let mut value = String::from("application/xml");
+    for kind in binary_types {
+        value.push_str(", ");
+        value.push_str(&kind);
+        value.push_str(";q=0.5");
+    }
+    let value = HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/xml"));
+    UpstreamAccept::Xml(value)
 }
 
 /// `(media range, q)` pairs of every `Accept` header, media ranges lower-cased.
@@ -165,8 +184,18 @@ mod tests {
         );
         assert_eq!(format("*/*"), ResponseFormat::Json);
         assert_eq!(format("application/json"), ResponseFormat::Json);
+        // Chrome's navigation Accept, verbatim, and Firefox's.
         assert_eq!(
-            format("text/html,application/xhtml+xml,*/*;q=0.8"),
+            format("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"),
+            ResponseFormat::Json
+        );
+        assert_eq!(
+            format("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            ResponseFormat::Json
+        );
+        // axios's default.
+        assert_eq!(
+            format("application/json, text/plain, */*"),
             ResponseFormat::Json
         );
         assert_eq!(format("application/xml"), ResponseFormat::Xml);
@@ -183,15 +212,30 @@ mod tests {
     }
 
     #[test]
-    fn upstream_is_asked_for_xml_unless_another_type_is_named() {
+    fn upstream_is_asked_for_xml_unless_only_binary_types_are_named() {
         let upstream = |accept: &'static str| upstream_accept(&headers(&[("accept", accept)]));
-        assert_eq!(upstream("application/json").unwrap(), "application/xml");
-        assert_eq!(upstream("*/*").unwrap(), "application/xml");
+        let xml = |value: &'static str| UpstreamAccept::Xml(HeaderValue::from_static(value));
+        assert_eq!(upstream("application/json"), xml("application/xml"));
+        assert_eq!(upstream("*/*"), xml("application/xml"));
         assert_eq!(
-            upstream_accept(&HeaderMap::new()).unwrap(),
-            "application/xml"
+            upstream("application/json, text/plain, */*"),
+            xml("application/xml")
         );
-        assert_eq!(upstream("audio/wav"), None);
+        assert_eq!(upstream_accept(&HeaderMap::new()), xml("application/xml"));
+        assert_eq!(
+            upstream("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            xml("application/xml")
+        );
+        // A browser's <audio> element: audio is still acceptable, after XML.
+        assert_eq!(
+            upstream("audio/webm,audio/wav;q=0.9,*/*;q=0.5"),
+            xml("application/xml, audio/webm;q=0.5, audio/wav;q=0.5")
+        );
+        assert_eq!(upstream("audio/wav"), UpstreamAccept::ClientAsIs);
+        assert_eq!(
+            upstream("audio/wav, text/plain"),
+            UpstreamAccept::ClientAsIs
+        );
     }
 
     #[test]

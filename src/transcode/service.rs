@@ -11,9 +11,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
 
 use super::error_page::message_from_error_page;
-use super::negotiate::{self, BodyKind, ResponseFormat};
+use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
 use super::{json_to_xml, xml_to_json, Limits, Schema};
-use crate::error::{error_body, BoxError, GatewayError};
+use crate::error::{error_body, is_body_timeout, BoxError, GatewayError};
 use crate::BoxFuture;
 
 /// Transcodes JSON request bodies to XML and XML responses to JSON around `S`.
@@ -63,10 +63,13 @@ where
             let is_head = request.method() == Method::HEAD;
             let request = transcode_request(request, &schema, limits).await?;
             let response = inner.call(request).await?;
-            if is_head || format == ResponseFormat::Xml {
-                return Ok(response);
+            match (format, is_head) {
+                (ResponseFormat::Xml, _) => Ok(response),
+                (ResponseFormat::Json, true) => Ok(head_as_json(response)),
+                (ResponseFormat::Json, false) => {
+                    transcode_response(response, &schema, limits).await
+                }
             }
-            transcode_response(response, &schema, limits).await
         })
     }
 }
@@ -77,7 +80,7 @@ async fn transcode_request(
     schema: &Schema,
     limits: Limits,
 ) -> Result<Request<Body>, GatewayError> {
-    if let Some(accept) = negotiate::upstream_accept(request.headers()) {
+    if let UpstreamAccept::Xml(accept) = negotiate::upstream_accept(request.headers()) {
         let headers = request.headers_mut();
         headers.insert(ACCEPT, accept);
         // A compressed XML answer could not be transcoded, so none is asked for.
@@ -105,6 +108,7 @@ async fn transcode_request(
     }
     let json = collect_limited(body, limit).await.map_err(|e| match e {
         CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
+        CollectError::Body(e) if is_body_timeout(e.as_ref()) => GatewayError::RequestTimeout,
         CollectError::Body(e) => GatewayError::RequestBody(e),
     })?;
     if json.is_empty() {
@@ -152,8 +156,10 @@ async fn transcode_response(
     }
     let bytes = collect_limited(body, limit).await.map_err(|e| match e {
         CollectError::TooLarge => GatewayError::UpstreamResponseTooLarge { limit },
+        CollectError::Body(e) if is_body_timeout(e.as_ref()) => GatewayError::UpstreamStalled,
         CollectError::Body(e) => GatewayError::UpstreamBody(e),
     })?;
+    let is_error_status = status.is_client_error() || status.is_server_error();
     let json = if is_error_page {
         let message = message_from_error_page(&bytes, kind == BodyKind::Html);
         error_body(&status_code_name(status), &message)
@@ -162,7 +168,16 @@ async fn transcode_response(
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
         return Ok(Response::from_parts(parts, Body::empty()));
     } else {
-        xml_to_json(&bytes, schema).map_err(GatewayError::UpstreamInvalidXml)?
+        match xml_to_json(&bytes, schema) {
+            Ok(json) => json,
+            // An error status matters more than its broken body: keep the status, and give
+            // what text the body has as the message.
+            Err(_) if is_error_status => {
+                let message = message_from_error_page(&bytes, true);
+                error_body(&status_code_name(status), &message)
+            }
+            Err(e) => return Err(GatewayError::UpstreamInvalidXml(e)),
+        }
     };
     parts
         .headers
@@ -171,6 +186,17 @@ async fn transcode_response(
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
     Ok(Response::from_parts(parts, Body::from(json)))
+}
+
+/// A HEAD answer for a JSON client: the GET would be JSON of a length not known without
+/// fetching it, so the XML type and length are not passed on.
+fn head_as_json(mut response: Response<Body>) -> Response<Body> {
+    if BodyKind::of(response.headers()) == BodyKind::Xml {
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.remove(CONTENT_LENGTH);
+    }
+    response
 }
 
 /// `401` → `unauthorized`, `503` → `service_unavailable`: the code for a transcoded error page.

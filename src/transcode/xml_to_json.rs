@@ -187,10 +187,10 @@ impl JsonWriter<'_> {
             let attr_type = (is_list && name == "total").then_some(FieldType::Integer);
             self.scalar(value, attr_type);
         }
-        let text = if el.children.is_empty() {
+        let text = if el.children.is_empty() && !is_list {
             el.text.as_str()
         } else {
-            // Between child elements, whitespace is indentation, not data.
+            // Between child elements (or inside an empty list), whitespace is indentation.
             el.text.trim()
         };
         if !text.is_empty() {

@@ -32,6 +32,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tower_http::timeout::TimeoutBody;
 
 use crate::error::GatewayError;
 use tls::{TlsConfigError, TlsVerification};
@@ -43,7 +44,8 @@ pub struct UpstreamConfig {
     pub verification: TlsVerification,
     /// Time allowed for the TCP connect.
     pub connect_timeout: Duration,
-    /// Time allowed from sending the request to receiving the response head.
+    /// Time allowed from sending the request to receiving the response head, and for each
+    /// gap while the response body arrives.
     pub response_timeout: Duration,
 }
 
@@ -87,10 +89,15 @@ impl Upstream {
         &self.origin
     }
 
-    /// Sends a request whose URI is already absolute (see [`Origin::uri_for`]).
-    pub async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, GatewayError> {
+    /// Sends a request whose URI is already absolute (see [`Origin::uri_for`]). The response
+    /// body fails with a timeout error if the upstream stalls for longer than the response
+    /// timeout between two pieces of it, so a stuck server cannot hold a request forever.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, GatewayError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                let idle = self.response_timeout;
+                Ok(response.map(|body: Incoming| Body::new(TimeoutBody::new(idle, body))))
+            }
             Ok(Err(error)) => Err(GatewayError::from_upstream(
                 Box::new(error),
                 self.connect_timeout,

@@ -232,16 +232,19 @@ impl FakeUpstream {
     }
 }
 
-/// An upstream that reads a request head and answers with raw bytes, then closes: for bodies
-/// that lie about their length, end early, or never come.
-pub async fn raw_upstream(answer: &'static [u8], delay: Duration) -> String {
+/// An upstream that reads a request head, then plays `script`: for each step it waits, then
+/// writes the bytes; then it closes. For bodies that lie about their length, end early, stall,
+/// or never come.
+pub async fn raw_upstream(script: Vec<(Duration, &'static [u8])>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let script = Arc::new(script);
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
+            let script = script.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -251,13 +254,31 @@ pub async fn raw_upstream(answer: &'static [u8], delay: Duration) -> String {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                tokio::time::sleep(delay).await;
-                let _ = stream.write_all(answer).await;
+                for (delay, bytes) in script.iter() {
+                    tokio::time::sleep(*delay).await;
+                    if stream.write_all(bytes).await.is_err() {
+                        return;
+                    }
+                }
                 let _ = stream.shutdown().await;
             });
         }
     });
     format!("http://{addr}")
+}
+
+/// Sends `request` as raw bytes to the server at `base` and returns everything it answers
+/// until it closes: for request targets an HTTP client library would normalise away.
+pub async fn raw_request(base: &str, request: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("server answers and closes")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// A response with a status, a content type and a body.
