@@ -14,12 +14,13 @@
 //! # async fn demo(upstream: cupi_gateway::upstream::Upstream) {
 //! use std::sync::Arc;
 //! use tower::ServiceExt;
-//! use cupi_gateway::{app, transcode::{Limits, Schema}};
+//! use cupi_gateway::{app, openapi::ApiSpec, transcode::Limits};
 //!
-//! let gateway = app::app(upstream, Arc::new(Schema::builtin()), Limits {
-//!     max_request_body: 1 << 20,
-//!     max_response_body: 64 << 20,
-//! });
+//! let settings = app::Settings {
+//!     limits: Limits { max_request_body: 1 << 20, max_response_body: 64 << 20 },
+//!     validate_requests: true,
+//! };
+//! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
 //! let response = gateway.oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
@@ -36,12 +37,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use http::{Request, Response, StatusCode};
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::error::{error_response, GatewayError};
+use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
-use crate::transcode::{Limits, Schema, TranscodeLayer};
+use crate::transcode::{Limits, TranscodeLayer};
 use crate::upstream::Upstream;
+use crate::validate::ValidateLayer;
 use crate::BoxFuture;
 
 /// The gateway as a cloneable service that never fails: errors are already JSON responses.
@@ -50,15 +53,31 @@ pub type App = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 /// The `/vmrest` stack before its errors are rendered.
 type Vmrest = BoxCloneSyncService<Request<Body>, Response<Body>, GatewayError>;
 
-/// Builds the gateway in front of `upstream`.
-pub fn app(upstream: Upstream, schema: Arc<Schema>, limits: Limits) -> App {
+/// How the `/vmrest` stack behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Check requests against the OpenAPI document before forwarding them.
+    pub validate_requests: bool,
+}
+
+/// Builds the gateway in front of `upstream`, typed and validated by `spec`.
+pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let upstream_origin = upstream.origin().to_string();
-    let vmrest = ServiceBuilder::new()
-        .layer(TranscodeLayer::new(schema, limits))
+    let schema = Arc::new(spec.schema().clone());
+    let transcoded = ServiceBuilder::new()
+        .layer(TranscodeLayer::new(schema.clone(), settings.limits))
         .service(Proxy::new(upstream));
+    let vmrest: Vmrest = if settings.validate_requests {
+        let rules = Arc::new(spec.rules().clone());
+        let validate = ValidateLayer::new(rules, settings.limits.max_request_body, schema);
+        BoxCloneSyncService::new(validate.layer(transcoded))
+    } else {
+        BoxCloneSyncService::new(transcoded)
+    };
     BoxCloneSyncService::new(Dispatch {
-        vmrest: BoxCloneSyncService::new(vmrest),
-        own: own_routes(upstream_origin),
+        vmrest,
+        own: own_routes(upstream_origin).merge(openapi::serve::routes(spec)),
     })
 }
 
@@ -132,7 +151,7 @@ fn own_routes(upstream: String) -> Router {
                 "name": "cupi-gateway",
                 "version": env!("CARGO_PKG_VERSION"),
                 "upstream": upstream,
-                "try": ["/vmrest/portgroups", "/vmrest/ports", "/healthz"],
+                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz"],
             }))
         }
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::Settings;
 use crate::simulator::SimulatorConfig;
 use crate::transcode::Limits;
 use crate::upstream::tls::TlsVerification;
@@ -77,6 +78,17 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
 
+    /// An extra OpenAPI document (YAML or JSON) whose paths and schemas are added to the
+    /// built-in one: typing and validation for more resources, with no code change.
+    /// Repeat the flag, or separate files with commas in the environment variable.
+    #[arg(long = "schema", env = "CUPI_GATEWAY_SCHEMA", value_delimiter = ',')]
+    pub schemas: Vec<PathBuf>,
+
+    /// Forward requests without checking them against the OpenAPI document first
+    /// (for Unity Connection releases that allow more writes than the document describes).
+    #[arg(long, env = "CUPI_GATEWAY_NO_REQUEST_VALIDATION")]
+    pub no_request_validation: bool,
+
     /// Embedded simulator only: how many extra port groups to generate.
     #[arg(long, env = "CUPI_GATEWAY_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
     pub simulator_port_groups: usize,
@@ -98,10 +110,13 @@ pub enum LogFormat {
 }
 
 impl GatewayArgs {
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_request_body: self.max_request_body,
-            max_response_body: self.max_response_body,
+    pub fn settings(&self) -> Settings {
+        Settings {
+            limits: Limits {
+                max_request_body: self.max_request_body,
+                max_response_body: self.max_response_body,
+            },
+            validate_requests: !self.no_request_validation,
         }
     }
 
@@ -183,7 +198,8 @@ mod tests {
             TlsVerification::CaFile("/etc/ca.pem".into())
         );
         assert_eq!(gateway.connect_timeout, Duration::from_secs(2));
-        assert_eq!(gateway.limits().max_request_body, 10);
+        assert_eq!(gateway.settings().limits.max_request_body, 10);
+        assert!(gateway.settings().validate_requests);
         assert!(Cli::try_parse_from(["cupi-gateway", "--upstream", "https://cuc/vmrest"]).is_err());
         assert!(Cli::try_parse_from([
             "cupi-gateway",
@@ -192,6 +208,24 @@ mod tests {
             "--upstream-insecure-skip-verify"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn schemas_repeat_and_validation_can_be_turned_off() {
+        let cli = Cli::try_parse_from([
+            "cupi-gateway",
+            "--schema",
+            "a.yaml",
+            "--schema",
+            "b.json",
+            "--no-request-validation",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.gateway.schemas,
+            [PathBuf::from("a.yaml"), PathBuf::from("b.json")]
+        );
+        assert!(!cli.gateway.settings().validate_requests);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::transcode::{JsonError, XmlError};
+use crate::validate::Violation;
 
 /// A boxed error, as hyper and tower pass them around.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -38,6 +39,14 @@ pub enum GatewayError {
     RequestTimeout,
     #[error("{0}")]
     InvalidPath(&'static str),
+    #[error("{method} is not allowed on {path}; allowed: {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
+    #[error("the request does not match the API description: {}", .0.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<Violation>),
     #[error("the upstream could not be reached: {}", describe_chain(.0.as_ref()))]
     UpstreamUnreachable(#[source] BoxError),
     #[error("the TLS handshake with the upstream failed: {}", describe_chain(.0.as_ref()))]
@@ -69,6 +78,8 @@ impl GatewayError {
             GatewayError::RequestBody(_) => "request_body_error",
             GatewayError::RequestTimeout => "request_timeout",
             GatewayError::InvalidPath(_) => "invalid_path",
+            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
+            GatewayError::Validation(_) => "validation_failed",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
             GatewayError::UpstreamTls(_) => "upstream_tls_error",
             GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => "upstream_timeout",
@@ -84,7 +95,9 @@ impl GatewayError {
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::InvalidJson(_)
             | GatewayError::RequestBody(_)
-            | GatewayError::InvalidPath(_) => StatusCode::BAD_REQUEST,
+            | GatewayError::InvalidPath(_)
+            | GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
+            GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -118,6 +131,15 @@ impl GatewayError {
         GatewayError::UpstreamUnreachable(error)
     }
 
+    /// A failure while reading the client's body: a stalled body is a timeout (408).
+    pub fn from_request_body(error: BoxError) -> Self {
+        if is_body_timeout(error.as_ref()) {
+            GatewayError::RequestTimeout
+        } else {
+            GatewayError::RequestBody(error)
+        }
+    }
+
     /// The JSON error response; server-side errors are logged with their whole cause chain.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
@@ -126,7 +148,24 @@ impl GatewayError {
         } else {
             tracing::debug!(code = self.code(), error = %self, "request refused");
         }
-        error_response(status, self.code(), &self.to_string())
+        match self {
+            // One entry per offending field, each naming it, so a form can show them in place.
+            GatewayError::Validation(violations) => {
+                let errors: Vec<_> = violations
+                    .iter()
+                    .map(|v| serde_json::json!({"code": v.code, "message": v.message, "field": v.field}))
+                    .collect();
+                json_response(status, &serde_json::json!({ "errors": errors }))
+            }
+            GatewayError::MethodNotAllowed { ref allow, .. } => {
+                let mut response = error_response(status, self.code(), &self.to_string());
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                response
+            }
+            other => error_response(status, other.code(), &other.to_string()),
+        }
     }
 }
 
@@ -137,11 +176,17 @@ pub fn is_body_timeout(error: &(dyn StdError + 'static)) -> bool {
 
 /// Builds a response in the gateway's JSON error shape.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = error_body(code, message);
+    json_bytes_response(status, error_body(code, message))
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );

@@ -4,7 +4,9 @@
 //!
 //! - [`server`]: accepts connections, graceful shutdown;
 //! - [`app`]: the tower stack, and the split between `/vmrest` and the gateway's own routes;
+//! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
 //! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
+//! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
 //! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
@@ -12,13 +14,17 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod body;
 pub mod config;
 pub mod error;
+pub mod openapi;
+pub mod path_template;
 pub mod proxy;
 pub mod server;
 pub mod simulator;
 pub mod transcode;
 pub mod upstream;
+pub mod validate;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +49,8 @@ pub enum StartError {
     },
     #[error("upstream TLS configuration: {0}")]
     Tls(#[from] upstream::tls::TlsConfigError),
+    #[error("OpenAPI document: {0}")]
+    Spec(#[from] openapi::SpecError),
 }
 
 /// Runs the gateway until `shutdown` resolves. Without an upstream, the embedded simulator is
@@ -51,6 +59,7 @@ pub async fn run_gateway(
     args: GatewayArgs,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let spec = openapi::ApiSpec::load(&args.schemas)?;
     let origin = match args.upstream.clone() {
         Some(origin) => origin,
         None => start_embedded_simulator(&args).await?,
@@ -69,11 +78,10 @@ pub async fn run_gateway(
     let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(listen = %local, upstream = %origin, "cupi-gateway is ready");
     print_try_me(local);
-    let gateway = app::app(
-        upstream,
-        Arc::new(transcode::Schema::builtin()),
-        args.limits(),
-    );
+    if args.no_request_validation {
+        tracing::warn!("request validation is off: writes go upstream unchecked");
+    }
+    let gateway = app::app(upstream, Arc::new(spec), args.settings());
     server::serve(listener, gateway, shutdown, args.drain_timeout).await;
     Ok(())
 }

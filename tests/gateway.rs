@@ -117,7 +117,7 @@ async fn put_in_json_is_sent_as_xml_and_persists() {
     let response = put(
         &url,
         "application/json",
-        r#"{"MwiOnCode": "007", "MwiOffCode": 876}"#,
+        r#"{"MwiOnCode": "007", "MwiOffCode": "876"}"#,
     )
     .await;
     assert_eq!(response.status(), 204);
@@ -239,7 +239,9 @@ async fn session_cookies_pass_both_ways() {
 
 #[tokio::test]
 async fn cupi_errors_become_the_json_error_shape() {
-    let gateway = start_stack().await;
+    // Validation off, so Unity Connection's (the simulator's) own refusals come back.
+    let simulator = start_simulator(Default::default()).await;
+    let gateway = start_gateway(&simulator, GatewayOptions::without_validation()).await;
 
     let missing = get(&format!("{gateway}/vmrest/portgroups/no-such-id")).await;
     assert_eq!(missing.status(), 404);
@@ -286,7 +288,9 @@ async fn cupi_errors_become_the_json_error_shape() {
 
 #[tokio::test]
 async fn gateway_refuses_bad_json_itself() {
-    let gateway = start_stack().await;
+    // Validation off: these are the transcoder's own checks, which hold either way.
+    let simulator = start_simulator(Default::default()).await;
+    let gateway = start_gateway(&simulator, GatewayOptions::without_validation()).await;
     let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
     let put = |body: &'static str, content_type: &'static str| put(&url, content_type, body);
     let broken = put(r#"{"MwiOnCode": "#, "application/json").await;

@@ -4,6 +4,7 @@
 //! The comparison uses its own small quick-xml reader, not the transcoder's, so a parsing bug
 //! in the transcoder cannot hide itself.
 
+use cupi_gateway::openapi::ApiSpec;
 use cupi_gateway::transcode::{json_to_xml, xml_to_json, Schema};
 use proptest::prelude::*;
 use quick_xml::events::Event;
@@ -86,8 +87,14 @@ fn tree(xml: &[u8]) -> Node {
     }
 }
 
+/// The table the gateway runs with: from the embedded OpenAPI document (parsed once).
+fn schema() -> &'static Schema {
+    static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| ApiSpec::embedded().unwrap().schema().clone())
+}
+
 fn round_trip(xml: &[u8], root: &str) -> Vec<u8> {
-    let json = xml_to_json(xml, &Schema::builtin()).expect("XML → JSON");
+    let json = xml_to_json(xml, schema()).expect("XML → JSON");
     json_to_xml(&json, Some(root)).expect("JSON → XML")
 }
 
@@ -114,10 +121,9 @@ fn cisco_examples_survive_the_round_trip() {
 
 #[test]
 fn cisco_examples_are_typed_without_losing_the_odd_values() {
-    let json: Value = serde_json::from_slice(
-        &xml_to_json(&fixture("cisco-ports.xml"), &Schema::builtin()).unwrap(),
-    )
-    .unwrap();
+    let json: Value =
+        serde_json::from_slice(&xml_to_json(&fixture("cisco-ports.xml"), schema()).unwrap())
+            .unwrap();
     let first = &json["Port"][0];
     let second = &json["Port"][1];
     assert_eq!(json["@total"], 2);
@@ -130,10 +136,9 @@ fn cisco_examples_are_typed_without_losing_the_odd_values() {
     assert_eq!(second["PimgPortNumber"], 2);
     assert_eq!(first["ObjectId"], "2806ecdc-0a3d-43f3-a2c8-93d786fa506b");
 
-    let groups: Value = serde_json::from_slice(
-        &xml_to_json(&fixture("cisco-portgroups.xml"), &Schema::builtin()).unwrap(),
-    )
-    .unwrap();
+    let groups: Value =
+        serde_json::from_slice(&xml_to_json(&fixture("cisco-portgroups.xml"), schema()).unwrap())
+            .unwrap();
     let group = &groups["PortGroup"][0];
     assert_eq!(group["SipRegisterWithProxyServer"], ">false");
     assert_eq!(group["MwiOnCode"], "");
@@ -141,7 +146,7 @@ fn cisco_examples_are_typed_without_losing_the_odd_values() {
     assert_eq!(group["EnableMWI"], true);
 
     let put: Value = serde_json::from_slice(
-        &xml_to_json(&fixture("cisco-put-portgroup.xml"), &Schema::builtin()).unwrap(),
+        &xml_to_json(&fixture("cisco-put-portgroup.xml"), schema()).unwrap(),
     )
     .unwrap();
     assert_eq!(put, json!({"MwiOnCode": "678", "MwiOffCode": "876"}));

@@ -309,6 +309,13 @@ async fn empty_and_encoded_bodies_are_not_transcoded() {
     let upstream = FakeUpstream::start(|request| match request.target.as_str() {
         "/vmrest/empty" => respond(204, "", Bytes::new()),
         "/vmrest/empty-xml" => respond(200, "application/xml", Bytes::new()),
+        "/vmrest/gzip-error" => {
+            let mut response = respond(503, "text/html", vec![0x1f, 0x8b, 0x08, 0x00]);
+            response
+                .headers_mut()
+                .insert("content-encoding", "gzip".parse().unwrap());
+            response
+        }
         _ => {
             let mut response = respond(200, "application/xml", vec![0x1f, 0x8b, 0x08, 0x00]);
             response
@@ -331,6 +338,12 @@ async fn empty_and_encoded_bodies_are_not_transcoded() {
     let gzip = get(&format!("{gateway}/vmrest/gzip")).await;
     assert_eq!(gzip.status(), 502);
     assert_eq!(error_code(gzip).await, "upstream_unsupported_encoding");
+
+    // A compressed error page keeps its status.
+    let gzip_error = get(&format!("{gateway}/vmrest/gzip-error")).await;
+    assert_eq!(gzip_error.status(), 503);
+    assert!(gzip_error.headers().get("content-encoding").is_none());
+    assert_eq!(error_code(gzip_error).await, "service_unavailable");
 }
 
 #[tokio::test]

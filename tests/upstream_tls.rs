@@ -87,13 +87,13 @@ async fn tls_upstream(pki: &TestPki) -> u16 {
     port
 }
 
-fn write_ca(pki: &TestPki) -> std::path::PathBuf {
+fn write_ca(ca_pem: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!(
         "cupi-gateway-test-ca-{}-{}.pem",
         std::process::id(),
         rand_suffix()
     ));
-    std::fs::write(&path, &pki.ca_pem).unwrap();
+    std::fs::write(&path, ca_pem).unwrap();
     path
 }
 
@@ -102,6 +102,14 @@ fn rand_suffix() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// A gateway whose CA file holds `ca_pem`; the file is read at start-up and removed after.
+async fn gateway_trusting(origin: &str, ca_pem: &str) -> String {
+    let path = write_ca(ca_pem);
+    let gateway = gateway_for(origin, TlsVerification::CaFile(path.clone())).await;
+    std::fs::remove_file(&path).unwrap();
+    gateway
 }
 
 async fn gateway_for(origin: &str, verification: TlsVerification) -> String {
@@ -119,12 +127,7 @@ async fn gateway_for(origin: &str, verification: TlsVerification) -> String {
 async fn ca_file_makes_an_internal_ca_trusted() {
     let pki = make_pki(&["localhost"]);
     let port = tls_upstream(&pki).await;
-    let ca = write_ca(&pki);
-    let gateway = gateway_for(
-        &format!("https://localhost:{port}"),
-        TlsVerification::CaFile(ca),
-    )
-    .await;
+    let gateway = gateway_trusting(&format!("https://localhost:{port}"), &pki.ca_pem).await;
     let response = get(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -138,12 +141,8 @@ async fn unknown_ca_is_a_tls_error() {
     let pki = make_pki(&["localhost"]);
     let port = tls_upstream(&pki).await;
     // The CA file holds a different CA than the one that signed the server's certificate.
-    let other = write_ca(&make_pki(&["localhost"]));
-    let gateway = gateway_for(
-        &format!("https://localhost:{port}"),
-        TlsVerification::CaFile(other),
-    )
-    .await;
+    let other = make_pki(&["localhost"]);
+    let gateway = gateway_trusting(&format!("https://localhost:{port}"), &other.ca_pem).await;
     let response = get(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "upstream_tls_error");
@@ -153,12 +152,7 @@ async fn unknown_ca_is_a_tls_error() {
 async fn wrong_name_is_a_tls_error() {
     let pki = make_pki(&["cuc.example.com"]);
     let port = tls_upstream(&pki).await;
-    let ca = write_ca(&pki);
-    let gateway = gateway_for(
-        &format!("https://localhost:{port}"),
-        TlsVerification::CaFile(ca),
-    )
-    .await;
+    let gateway = gateway_trusting(&format!("https://localhost:{port}"), &pki.ca_pem).await;
     let response = get(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "upstream_tls_error");
@@ -185,7 +179,8 @@ fn unreadable_or_empty_ca_file_fails_at_start_up() {
     let empty = std::env::temp_dir().join(format!("cupi-gateway-empty-{}.pem", rand_suffix()));
     std::fs::write(&empty, "not a certificate\n").unwrap();
     assert!(matches!(
-        client_config(&TlsVerification::CaFile(empty)),
+        client_config(&TlsVerification::CaFile(empty.clone())),
         Err(TlsConfigError::EmptyCaFile(_))
     ));
+    std::fs::remove_file(&empty).unwrap();
 }

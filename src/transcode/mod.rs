@@ -11,10 +11,16 @@
 //! # Example
 //!
 //! ```
-//! use cupi_gateway::transcode::{xml_to_json, Schema};
+//! use std::collections::HashMap;
+//! use cupi_gateway::transcode::{xml_to_json, FieldType, Schema};
+//!
+//! // At run time the table comes from the OpenAPI document; here it is made by hand.
+//! let mut schema = Schema::new();
+//! schema.add_list("Ports", "Port");
+//! schema.add_object("Port", HashMap::from([("PortNumInGroup".to_owned(), FieldType::Integer)]));
 //!
 //! let xml = br#"<Ports total="1"><Port><PortNumInGroup>1</PortNumInGroup></Port></Ports>"#;
-//! let json = xml_to_json(xml, &Schema::builtin()).unwrap();
+//! let json = xml_to_json(xml, &schema).unwrap();
 //! assert_eq!(json, br#"{"@total":1,"Port":[{"PortNumInGroup":1}]}"#);
 //! ```
 
@@ -28,6 +34,6 @@ mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
-pub use schema::{FieldType, Resource, Schema};
+pub use schema::{FieldType, Schema};
 pub use service::Transcode;
 pub use xml_to_json::{xml_to_json, XmlError, MAX_DEPTH};

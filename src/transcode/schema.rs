@@ -1,11 +1,15 @@
 //! What the transcoder knows about CUPI resources: which element is a list of which item,
-//! which fields are booleans or integers, and which children are always arrays.
+//! which fields are booleans or integers, which children are always arrays, and which XML root
+//! a JSON body sent to a path gets.
 //!
-//! The table is data, not code, so that a later source (the OpenAPI document) can fill it
-//! the same way the built-in table below does. Anything the table does not describe is still
-//! transcoded by the generic rules, with every value kept as a string.
+//! The table is plain data, filled from the OpenAPI document at start-up
+//! ([`crate::openapi::ApiSpec`]), so the published contract and the transcoder cannot drift
+//! apart. Anything the table does not describe is still transcoded by the generic rules, with
+//! every value kept as a string.
 
 use std::collections::{HashMap, HashSet};
+
+use crate::path_template::PathTemplate;
 
 /// The JSON type a field's text is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,107 +22,40 @@ pub enum FieldType {
     Integer,
 }
 
-/// One CUPI resource: a collection path, its list element and its item element.
-#[derive(Clone, Debug)]
-pub struct Resource {
-    /// Collection path, e.g. `/vmrest/portgroups`.
-    pub collection_path: String,
-    /// List element, e.g. `PortGroups`.
-    pub list_element: String,
-    /// Item element, e.g. `PortGroup`: the XML root of a single object.
-    pub item_element: String,
-    /// Typed fields of the item; fields not listed are strings.
-    pub fields: HashMap<String, FieldType>,
-}
-
 /// The lookup table the transcoder consults on its hot path.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
-    resources: Vec<Resource>,
-    by_item: HashMap<String, usize>,
-    by_list: HashMap<String, usize>,
+    /// Object element → its typed fields (fields not listed are strings).
+    objects: HashMap<String, HashMap<String, FieldType>>,
+    /// List element → item element (`Ports` → `Port`).
+    lists: HashMap<String, String>,
     /// Parent element → child elements that are always a JSON array.
     arrays: HashMap<String, HashSet<String>>,
+    /// Request path → XML root element of a JSON body sent there.
+    roots: Vec<(PathTemplate, String)>,
 }
 
 impl Schema {
-    /// An empty table plus the rules every CUPI server shares (`ErrorDetails/errors` is a list).
+    /// An empty table plus the rule every CUPI server shares: `ErrorDetails/errors` is a list.
     pub fn new() -> Self {
         let mut schema = Schema::default();
         schema.add_array("ErrorDetails", "errors");
         schema
     }
 
-    /// The built-in table for port groups and ports, from the Cisco page and `cupi-notes.md`.
-    pub fn builtin() -> Self {
-        use FieldType::{Boolean as B, Integer as I};
-        let mut schema = Schema::new();
-        schema.add_resource(Resource {
-            collection_path: "/vmrest/portgroups".into(),
-            list_element: "PortGroups".into(),
-            item_element: "PortGroup".into(),
-            fields: typed(&[
-                ("TelephonyIntegrationMethodEnum", I),
-                ("EnableMWI", B),
-                ("CcmDoAutoFailback", B),
-                ("MwiRetryCountOnSuccess", I),
-                ("MwiRetryIntervalOnSuccessMs", I),
-                ("SipTransportProtocolEnum", I),
-                ("SipRegisterWithProxyServer", B),
-                ("SipDoAuthenticate", B),
-                ("MwiMinRequestIntervalMs", I),
-                ("MwiMaxConcurrentRequests", I),
-                ("PortCount", I),
-                ("SipDoSRTP", B),
-                ("SipTLSModeEnum", I),
-                ("ResetStatusEnum", I),
-                ("DelayBeforeOpeningMs", I),
-                ("DtmfDialInterDigitDelayMs", I),
-                ("NoiseFreeEnable", B),
-                ("OutgoingGuardTimeMs", I),
-                ("OutgoingPostDialDelayMs", I),
-                ("OutgoingPreDialDelayMs", I),
-                ("PreferredCallControl", I),
-                ("RecordingDTMFClipMs", I),
-                ("RecordingToneExtraClipMs", I),
-                ("SipDoDtmfRfc2833", B),
-                ("SipDoDtmfKPML", B),
-                ("SipPreferredMedia", I),
-                ("WaitForCallInfoMs", I),
-                ("EnableAGC", B),
-            ]),
-        });
-        schema.add_resource(Resource {
-            collection_path: "/vmrest/ports".into(),
-            list_element: "Ports".into(),
-            item_element: "Port".into(),
-            fields: typed(&[
-                ("TelephonyIntegrationMethodEnum", I),
-                ("PortNumInGroup", I),
-                ("SkinnySecurityModeEnum", I),
-                ("SkinnyDoMediaEncryption", B),
-                ("HuntOrder", I),
-                ("PimgPortNumber", I),
-                ("CapAnswer", B),
-                ("CapNotification", B),
-                ("CapMWI", B),
-                ("CapEnabled", B),
-                ("CapDeliverAmis", B),
-                ("CapTrapConnection", B),
-                ("MediaPortGroupEnableMWI", B),
-                ("MediaPortGroupMwiReqPortSpecific", B),
-                ("SipSendPort", I),
-            ]),
-        });
-        schema
+    /// Declares an object element and the types of its fields; merges with earlier entries.
+    pub fn add_object(&mut self, element: &str, fields: HashMap<String, FieldType>) {
+        self.objects
+            .entry(element.to_owned())
+            .or_default()
+            .extend(fields);
     }
 
-    /// Adds (or replaces) a resource.
-    pub fn add_resource(&mut self, resource: Resource) {
-        let index = self.resources.len();
-        self.by_item.insert(resource.item_element.clone(), index);
-        self.by_list.insert(resource.list_element.clone(), index);
-        self.resources.push(resource);
+    /// Declares a list element and its item element; the items are always an array.
+    pub fn add_list(&mut self, list_element: &str, item_element: &str) {
+        self.lists
+            .insert(list_element.to_owned(), item_element.to_owned());
+        self.add_array(list_element, item_element);
     }
 
     /// Declares that `child` elements of `parent` are always a JSON array.
@@ -129,18 +66,20 @@ impl Schema {
             .insert(child.to_owned());
     }
 
-    /// The typed fields of an object element, if the element is a known item.
+    /// Declares the XML root of JSON bodies sent to paths matching `template`.
+    pub fn add_root(&mut self, template: PathTemplate, element: &str) {
+        self.roots.retain(|(t, _)| t != &template);
+        self.roots.push((template, element.to_owned()));
+    }
+
+    /// The typed fields of an object element, if the element is known.
     pub fn fields_of(&self, element: &str) -> Option<&HashMap<String, FieldType>> {
-        self.by_item
-            .get(element)
-            .map(|&i| &self.resources[i].fields)
+        self.objects.get(element)
     }
 
     /// The item element of a known list element (`Ports` → `Port`).
     pub fn item_of_list(&self, list_element: &str) -> Option<&str> {
-        self.by_list
-            .get(list_element)
-            .map(|&i| self.resources[i].item_element.as_str())
+        self.lists.get(list_element).map(String::as_str)
     }
 
     /// Whether `child` under `parent` is declared an array.
@@ -150,31 +89,14 @@ impl Schema {
             .is_some_and(|children| children.contains(child))
     }
 
-    /// The XML root element for a JSON body sent to `path`: the item element when `path` is a
-    /// known collection or one item of it (`/vmrest/portgroups/{id}` → `PortGroup`).
+    /// The XML root element for a JSON body sent to `path`
+    /// (`/vmrest/portgroups/{id}` → `PortGroup`), if the path is described.
     pub fn root_for_path(&self, path: &str) -> Option<&str> {
-        let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
-        self.resources.iter().find_map(|r| {
-            let collection = r.collection_path.trim_end_matches('/');
-            let rest = strip_prefix_ignore_case(path, collection)?;
-            let is_item = rest.is_empty()
-                || rest
-                    .strip_prefix('/')
-                    .is_some_and(|id| !id.is_empty() && !id.contains('/'));
-            is_item.then_some(r.item_element.as_str())
-        })
+        self.roots
+            .iter()
+            .find(|(template, _)| template.matches(path))
+            .map(|(_, root)| root.as_str())
     }
-}
-
-fn typed(fields: &[(&str, FieldType)]) -> HashMap<String, FieldType> {
-    fields.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect()
-}
-
-/// CUPI paths are case-insensitive, so `/vmrest/PortGroups` names the same resource.
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -182,40 +104,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn root_for_path_matches_collection_and_item_only() {
-        let schema = Schema::builtin();
-        assert_eq!(
-            schema.root_for_path("/vmrest/portgroups/abc"),
-            Some("PortGroup")
+    fn tables_answer_for_declared_elements_only() {
+        let mut schema = Schema::new();
+        schema.add_object(
+            "Port",
+            HashMap::from([("CapAnswer".to_owned(), FieldType::Boolean)]),
         );
-        assert_eq!(
-            schema.root_for_path("/vmrest/PortGroups/abc/"),
-            Some("PortGroup")
-        );
-        assert_eq!(
-            schema.root_for_path("/vmrest/portgroups"),
-            Some("PortGroup")
-        );
-        assert_eq!(schema.root_for_path("/vmrest/ports/x?y=1"), Some("Port"));
-        assert_eq!(
-            schema.root_for_path("/vmrest/portgroups/abc/portgroupcodecs"),
-            None
-        );
-        assert_eq!(schema.root_for_path("/vmrest/portgroupsx"), None);
-        assert_eq!(schema.root_for_path("/vmrest/users/abc"), None);
-    }
-
-    #[test]
-    fn tables_answer_for_known_elements_only() {
-        let schema = Schema::builtin();
+        schema.add_list("Ports", "Port");
+        schema.add_root(PathTemplate::parse("/vmrest/ports/{id}"), "Port");
         assert_eq!(schema.item_of_list("Ports"), Some("Port"));
         assert_eq!(schema.item_of_list("Users"), None);
         assert_eq!(
-            schema.fields_of("PortGroup").unwrap()["EnableMWI"],
+            schema.fields_of("Port").unwrap()["CapAnswer"],
             FieldType::Boolean
         );
-        assert!(schema.fields_of("PortGroups").is_none());
+        assert!(schema.fields_of("Ports").is_none());
+        assert!(schema.is_array("Ports", "Port"));
         assert!(schema.is_array("ErrorDetails", "errors"));
         assert!(!schema.is_array("ErrorDetails", "code"));
+        assert_eq!(schema.root_for_path("/vmrest/ports/abc"), Some("Port"));
+        assert_eq!(schema.root_for_path("/vmrest/users/abc"), None);
     }
 }

@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use bytes::Bytes;
 use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
 
 use super::error_page::message_from_error_page;
 use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
 use super::{json_to_xml, xml_to_json, Limits, Schema};
-use crate::error::{error_body, is_body_timeout, BoxError, GatewayError};
+use crate::body::{collect_limited, CollectError};
+use crate::error::{error_body, is_body_timeout, GatewayError};
 use crate::BoxFuture;
 
 /// Transcodes JSON request bodies to XML and XML responses to JSON around `S`.
@@ -108,8 +107,7 @@ async fn transcode_request(
     }
     let json = collect_limited(body, limit).await.map_err(|e| match e {
         CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
-        CollectError::Body(e) if is_body_timeout(e.as_ref()) => GatewayError::RequestTimeout,
-        CollectError::Body(e) => GatewayError::RequestBody(e),
+        CollectError::Body(e) => GatewayError::from_request_body(e),
     })?;
     if json.is_empty() {
         return Ok(Request::from_parts(parts, Body::empty()));
@@ -147,7 +145,15 @@ async fn transcode_response(
             .to_str()
             .unwrap_or("?")
             .to_owned();
-        return Err(GatewayError::UpstreamEncoded(encoding));
+        if !is_error_page {
+            return Err(GatewayError::UpstreamEncoded(encoding));
+        }
+        // A compressed error page: its text is out of reach, its status is not.
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(http::header::CONTENT_ENCODING);
+        let message =
+            format!("the upstream answered {status} with a {encoding}-compressed error page");
+        return Ok(json_error(parts, &status_code_name(status), &message));
     }
     let limit = limits.max_response_body;
     let (mut parts, body) = response.into_parts();
@@ -188,6 +194,18 @@ async fn transcode_response(
     Ok(Response::from_parts(parts, Body::from(json)))
 }
 
+/// Replaces a response's body with the JSON error shape, keeping its status and headers.
+fn json_error(mut parts: http::response::Parts, code: &str, message: &str) -> Response<Body> {
+    let json = error_body(code, message);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
+    Response::from_parts(parts, Body::from(json))
+}
+
 /// A HEAD answer for a JSON client: the GET would be JSON of a length not known without
 /// fetching it, so the XML type and length are not passed on.
 fn head_as_json(mut response: Response<Body>) -> Response<Body> {
@@ -209,20 +227,6 @@ fn status_code_name(status: StatusCode) -> String {
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
-}
-
-enum CollectError {
-    TooLarge,
-    Body(BoxError),
-}
-
-/// Reads a whole body, failing as soon as it passes `limit` bytes.
-async fn collect_limited(body: Body, limit: usize) -> Result<Bytes, CollectError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(CollectError::TooLarge),
-        Err(e) => Err(CollectError::Body(e)),
-    }
 }
 
 #[cfg(test)]

@@ -2,13 +2,16 @@
 //! hand-rolled upstream whose every answer a test scripts.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod contract;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cupi_gateway::openapi::ApiSpec;
 use cupi_gateway::simulator::{self, SimulatorConfig};
-use cupi_gateway::transcode::{Limits, Schema};
+use cupi_gateway::transcode::Limits;
 use cupi_gateway::upstream::tls::TlsVerification;
 use cupi_gateway::upstream::{Upstream, UpstreamConfig};
 use http::{HeaderMap, Request, Response};
@@ -30,6 +33,8 @@ pub struct GatewayOptions {
     pub verification: TlsVerification,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    pub validate_requests: bool,
+    pub spec: ApiSpec,
 }
 
 impl Default for GatewayOptions {
@@ -42,6 +47,18 @@ impl Default for GatewayOptions {
             verification: TlsVerification::SystemRoots,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
+            validate_requests: true,
+            spec: ApiSpec::embedded().expect("the embedded OpenAPI document loads"),
+        }
+    }
+}
+
+impl GatewayOptions {
+    /// As with `--no-request-validation`: writes go upstream unchecked.
+    pub fn without_validation() -> Self {
+        GatewayOptions {
+            validate_requests: false,
+            ..GatewayOptions::default()
         }
     }
 }
@@ -63,7 +80,11 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         response_timeout: options.response_timeout,
     })
     .expect("upstream client");
-    let app = cupi_gateway::app::app(upstream, Arc::new(Schema::builtin()), options.limits);
+    let settings = cupi_gateway::app::Settings {
+        limits: options.limits,
+        validate_requests: options.validate_requests,
+    };
+    let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(cupi_gateway::server::serve(

@@ -1,0 +1,86 @@
+//! OpenAPI path templates (`/vmrest/portgroups/{objectId}`) and matching request paths
+//! against them. CUPI treats paths case-insensitively, so literal segments match in any case.
+
+/// One parsed path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTemplate {
+    template: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    /// `{name}`: any one non-empty segment.
+    Parameter,
+}
+
+impl PathTemplate {
+    pub fn parse(template: &str) -> Self {
+        let segments = split(template)
+            .map(|s| {
+                if s.starts_with('{') && s.ends_with('}') {
+                    Segment::Parameter
+                } else {
+                    Segment::Literal(s.to_owned())
+                }
+            })
+            .collect();
+        PathTemplate {
+            template: template.to_owned(),
+            segments,
+        }
+    }
+
+    /// The template as written in the document.
+    pub fn as_str(&self) -> &str {
+        &self.template
+    }
+
+    /// Whether `path` (query string allowed, ignored) matches the template.
+    pub fn matches(&self, path: &str) -> bool {
+        let path = path.split('?').next().unwrap_or(path);
+        let mut segments = split(path);
+        for expected in &self.segments {
+            let Some(actual) = segments.next() else {
+                return false;
+            };
+            let ok = match expected {
+                Segment::Literal(literal) => literal.eq_ignore_ascii_case(actual),
+                Segment::Parameter => !actual.is_empty(),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        segments.next().is_none()
+    }
+}
+
+/// Path segments, ignoring one trailing slash (`/vmrest/ports/` is `/vmrest/ports`).
+fn split(path: &str) -> impl Iterator<Item = &str> {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    trimmed.split('/').skip(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_paths_only() {
+        let item = PathTemplate::parse("/vmrest/portgroups/{objectId}");
+        assert!(item.matches("/vmrest/portgroups/abc"));
+        assert!(item.matches("/vmrest/PortGroups/abc/"));
+        assert!(item.matches("/vmrest/portgroups/abc?x=1"));
+        assert!(!item.matches("/vmrest/portgroups"));
+        assert!(!item.matches("/vmrest/portgroups/"));
+        assert!(!item.matches("/vmrest/portgroups/abc/portgroupcodecs"));
+        assert!(!item.matches("/vmrest/portgroupsx/abc"));
+        let list = PathTemplate::parse("/vmrest/ports");
+        assert!(list.matches("/vmrest/ports"));
+        assert!(list.matches("/vmrest/ports?rowsPerPage=1"));
+        assert!(!list.matches("/vmrest/ports/x"));
+        assert_eq!(list.as_str(), "/vmrest/ports");
+    }
+}

@@ -1,0 +1,232 @@
+//! The validation rules, as data read from the OpenAPI document: for each described path,
+//! the methods it allows and, per method, what a request body may contain.
+
+use std::collections::HashMap;
+
+use http::Method;
+use serde_json::{Map, Value};
+
+use crate::path_template::PathTemplate;
+
+/// Every described path's rules.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    routes: Vec<RouteRules>,
+}
+
+/// What one path template allows.
+#[derive(Clone, Debug)]
+pub struct RouteRules {
+    pub template: PathTemplate,
+    /// Methods the document describes for the path (`HEAD` goes with `GET`).
+    pub methods: Vec<Method>,
+    /// Request-body rules of the methods that take a body.
+    pub bodies: HashMap<Method, BodyRules>,
+}
+
+/// What a request body sent with one method to one path may contain.
+#[derive(Clone, Debug)]
+pub struct BodyRules {
+    /// The XML root element; a JSON body may be wrapped in this one key.
+    pub root: String,
+    pub fields: HashMap<String, FieldRule>,
+}
+
+/// One field of a request body.
+#[derive(Clone, Debug)]
+pub struct FieldRule {
+    /// JSON Schema type names the value may have (`string`, `integer`, `null`, ...); empty
+    /// means any.
+    pub types: Vec<String>,
+    pub read_only: bool,
+}
+
+/// One problem with a request, reported with the field it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// `unknown_field`, `read_only_field` or `invalid_type`.
+    pub code: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl Rules {
+    pub fn add(&mut self, route: RouteRules) {
+        self.routes.retain(|r| r.template != route.template);
+        self.routes.push(route);
+    }
+
+    /// The rules of the described path `path` matches, if any.
+    pub fn route(&self, path: &str) -> Option<&RouteRules> {
+        self.routes.iter().find(|r| r.template.matches(path))
+    }
+}
+
+impl RouteRules {
+    pub fn allows(&self, method: &Method) -> bool {
+        self.methods.contains(method)
+            || (method == Method::HEAD && self.methods.contains(&Method::GET))
+    }
+
+    /// The `Allow` header value: the described methods, in the order the document has them.
+    pub fn allow_header(&self) -> String {
+        let mut names: Vec<&str> = self.methods.iter().map(Method::as_str).collect();
+        if self.methods.contains(&Method::GET) {
+            names.push("HEAD");
+        }
+        names.join(", ")
+    }
+}
+
+impl BodyRules {
+    /// Checks a JSON body; every violation is reported, not only the first.
+    pub fn check(&self, body: &Value) -> Vec<Violation> {
+        let Some(object) = body.as_object() else {
+            // The transcoder gives the precise error for non-objects.
+            return Vec::new();
+        };
+        let fields = self.unwrap_root(object);
+        let mut violations = Vec::new();
+        for (name, value) in fields {
+            let Some(rule) = self.fields.get(name) else {
+                violations.push(Violation {
+                    code: "unknown_field",
+                    field: name.clone(),
+                    message: format!("{name} is not a field of {} that can be written", self.root),
+                });
+                continue;
+            };
+            if rule.read_only {
+                violations.push(Violation {
+                    code: "read_only_field",
+                    field: name.clone(),
+                    message: format!("{name} is read-only"),
+                });
+            } else if !rule.accepts(value) {
+                violations.push(Violation {
+                    code: "invalid_type",
+                    field: name.clone(),
+                    message: format!(
+                        "{name} must be {}, not {}",
+                        rule.types.join(" or "),
+                        json_type(value)
+                    ),
+                });
+            }
+        }
+        violations
+    }
+
+    /// `{"PortGroup": {...}}` is the same body as `{...}`.
+    fn unwrap_root<'a>(&self, object: &'a Map<String, Value>) -> &'a Map<String, Value> {
+        match object.get(&self.root) {
+            Some(Value::Object(inner)) if object.len() == 1 => inner,
+            _ => object,
+        }
+    }
+}
+
+impl FieldRule {
+    fn accepts(&self, value: &Value) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| is_of_type(value, t))
+    }
+}
+
+fn is_of_type(value: &Value, type_name: &str) -> bool {
+    match type_name {
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "null" => value.is_null(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        _ => true,
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn port_group_put() -> BodyRules {
+        let rule = |types: &[&str], read_only| FieldRule {
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            read_only,
+        };
+        BodyRules {
+            root: "PortGroup".into(),
+            fields: HashMap::from([
+                ("MwiOnCode".to_owned(), rule(&["string"], false)),
+                (
+                    "EnableMWI".to_owned(),
+                    rule(&["boolean", "null", "string"], true),
+                ),
+                ("Count".to_owned(), rule(&["integer"], false)),
+            ]),
+        }
+    }
+
+    #[test]
+    fn writable_fields_of_the_right_type_pass() {
+        let rules = port_group_put();
+        assert_eq!(
+            rules.check(&json!({"MwiOnCode": "678", "Count": 3})),
+            vec![]
+        );
+        assert_eq!(
+            rules.check(&json!({"PortGroup": {"MwiOnCode": "678"}})),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn every_violation_names_its_field() {
+        let rules = port_group_put();
+        let violations =
+            rules.check(&json!({"EnableMWI": false, "Nope": 1, "MwiOnCode": 678, "Count": 1.5}));
+        let found: Vec<(&str, &str)> = violations
+            .iter()
+            .map(|v| (v.code, v.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("read_only_field", "EnableMWI"),
+                ("unknown_field", "Nope"),
+                ("invalid_type", "MwiOnCode"),
+                ("invalid_type", "Count")
+            ]
+        );
+        assert_eq!(
+            violations[2].message,
+            "MwiOnCode must be string, not an integer"
+        );
+    }
+
+    #[test]
+    fn allow_lists_described_methods_and_head() {
+        let route = RouteRules {
+            template: PathTemplate::parse("/vmrest/ports/{id}"),
+            methods: vec![Method::GET],
+            bodies: HashMap::new(),
+        };
+        assert!(route.allows(&Method::GET));
+        assert!(route.allows(&Method::HEAD));
+        assert!(!route.allows(&Method::PUT));
+        assert_eq!(route.allow_header(), "GET, HEAD");
+    }
+}

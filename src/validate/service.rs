@@ -1,0 +1,100 @@
+//! [`Validate`]: the service that refuses what the document does not allow.
+
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::{Request, Response};
+use tower::Service;
+
+use super::layer::ValidateLayer;
+use crate::body::{collect_limited, CollectError};
+use crate::error::GatewayError;
+use crate::transcode::negotiate::BodyKind;
+use crate::transcode::xml_to_json;
+use crate::BoxFuture;
+
+/// Checks requests to described paths; built by [`ValidateLayer`].
+#[derive(Clone, Debug)]
+pub struct Validate<S> {
+    inner: S,
+    config: ValidateLayer,
+}
+
+impl<S> Validate<S> {
+    pub(super) fn new(inner: S, config: ValidateLayer) -> Self {
+        Validate { inner, config }
+    }
+}
+
+impl<S> Service<Request<Body>> for Validate<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        Box::pin(async move {
+            let request = check(request, &config).await?;
+            inner.call(request).await
+        })
+    }
+}
+
+/// Returns the request (its body re-assembled if it was read) or why it is refused.
+async fn check(
+    request: Request<Body>,
+    config: &ValidateLayer,
+) -> Result<Request<Body>, GatewayError> {
+    let Some(route) = config.rules().route(request.uri().path()) else {
+        return Ok(request);
+    };
+    if !route.allows(request.method()) {
+        return Err(GatewayError::MethodNotAllowed {
+            method: request.method().to_string(),
+            path: route.template.as_str().to_owned(),
+            allow: route.allow_header(),
+        });
+    }
+    let Some(body_rules) = route.bodies.get(request.method()) else {
+        return Ok(request);
+    };
+    let kind = BodyKind::of(request.headers());
+    if !matches!(kind, BodyKind::Json | BodyKind::Xml) {
+        // Unity Connection answers 415 for these itself; nothing to check here.
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let limit = config.max_body();
+    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
+        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
+        CollectError::Body(e) => GatewayError::from_request_body(e),
+    })?;
+    let value = match kind {
+        BodyKind::Json => serde_json::from_slice(&bytes).ok(),
+        _ => xml_to_json(&bytes, config.schema())
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok()),
+    };
+    // A body that does not parse is left to the transcoder (JSON: a precise 400) or to
+    // Unity Connection (XML), which own those errors.
+    if let Some(value) = value {
+        let violations = body_rules.check(&value);
+        if !violations.is_empty() {
+            return Err(GatewayError::Validation(violations));
+        }
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

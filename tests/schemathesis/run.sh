@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Schemathesis against the gateway in front of its embedded simulator: every operation of the
+# OpenAPI document the gateway serves at /openapi.json, with the standard checks (no server
+# errors; status codes, content types and response bodies as documented), Basic auth
+# supplied, a bounded number of examples per operation.
+#
+# Usage: tests/schemathesis/run.sh <path to the cupi-gateway binary> <python venv with schemathesis>
+set -euo pipefail
+binary=${1:?usage: run.sh <cupi-gateway binary> <venv>}
+venv=${2:?usage: run.sh <cupi-gateway binary> <venv>}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+port=${SCHEMATHESIS_PORT:-18093}
+base="http://127.0.0.1:${port}"
+
+"$binary" --listen "127.0.0.1:${port}" --simulator-port-groups 3 >"$root/target/schemathesis-gateway.log" 2>&1 &
+gateway=$!
+trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true' EXIT
+
+python3 - "$base/healthz" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("the gateway did not answer /healthz within 10 s")
+PY
+
+# Schemathesis keeps a cache in its working directory; keep it out of the source tree.
+cd "$root/target"
+"$venv/bin/schemathesis" run "$base/openapi.json" \
+  --auth admin:password \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
+  --workers 1 \
+  --no-color \
+  --report junit --report-dir "$root/target/schemathesis"
