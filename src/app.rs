@@ -86,6 +86,21 @@ pub fn is_vmrest(path: &str) -> bool {
     path == "/vmrest" || path.starts_with("/vmrest/")
 }
 
+/// The gateway is a reverse proxy for one upstream, never a forward proxy: CONNECT and
+/// HTTP/1 absolute-form targets (`GET http://elsewhere/ HTTP/1.1`) are refused, so no client can
+/// make it talk to a host of the client's choosing. (HTTP/2 requests always carry an
+/// authority; it is ignored, as the upstream is fixed.)
+pub fn check_target(request: &Request<Body>) -> Result<(), &'static str> {
+    if request.method() == http::Method::CONNECT {
+        return Err("CONNECT is not served: this is not a forward proxy");
+    }
+    let is_http1 = request.version() <= http::Version::HTTP_11;
+    if is_http1 && request.uri().authority().is_some() {
+        return Err("absolute-form request targets are not served: this is not a forward proxy");
+    }
+    Ok(())
+}
+
 /// Refuses paths that a server behind us could resolve to somewhere outside `/vmrest`:
 /// Tomcat normalises `/vmrest/../x` (also spelled `%2e%2e`, or `..;` with a path parameter)
 /// to `/x`, and decodes `%2F` and `%5C` to separators. CUPI paths are ids and names, so none
@@ -128,6 +143,10 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if let Err(reason) = check_target(&request) {
+            let error = GatewayError::InvalidTarget(reason);
+            return Box::pin(async move { Ok(error.into_response()) });
+        }
         if is_vmrest(request.uri().path()) {
             if let Err(reason) = check_path(request.uri().path()) {
                 let error = GatewayError::InvalidPath(reason);

@@ -39,6 +39,8 @@ pub enum GatewayError {
     RequestTimeout,
     #[error("{0}")]
     InvalidPath(&'static str),
+    #[error("{0}")]
+    InvalidTarget(&'static str),
     #[error("{method} is not allowed on {path}; allowed: {allow}")]
     MethodNotAllowed {
         method: String,
@@ -78,6 +80,7 @@ impl GatewayError {
             GatewayError::RequestBody(_) => "request_body_error",
             GatewayError::RequestTimeout => "request_timeout",
             GatewayError::InvalidPath(_) => "invalid_path",
+            GatewayError::InvalidTarget(_) => "invalid_request_target",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::Validation(_) => "validation_failed",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -96,6 +99,7 @@ impl GatewayError {
             GatewayError::InvalidJson(_)
             | GatewayError::RequestBody(_)
             | GatewayError::InvalidPath(_)
+            | GatewayError::InvalidTarget(_)
             | GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -480,6 +480,24 @@ async fn paths_that_could_leave_vmrest_are_refused() {
 }
 
 #[tokio::test]
+async fn the_gateway_is_not_a_forward_proxy() {
+    let upstream = FakeUpstream::start(|_| respond(200, "application/xml", PORTS_XML)).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    for request in [
+        "GET http://evil.example.com/vmrest/ports HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n".to_owned(),
+        format!("GET {}/vmrest/ports HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", upstream.origin),
+        "CONNECT evil.example.com:443 HTTP/1.1\r\nHost: evil.example.com:443\r\nConnection: close\r\n\r\n".to_owned(),
+    ] {
+        let answer = raw_request(&gateway, &request).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{request}: {answer}");
+        assert!(answer.contains(r#""code":"invalid_request_target""#), "{answer}");
+    }
+    assert_eq!(upstream.count(), 0);
+    // And it keeps serving.
+    assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
+}
+
+#[tokio::test]
 async fn every_method_is_forwarded() {
     let upstream = FakeUpstream::start(|request| match request.method.as_str() {
         "HEAD" | "DELETE" => respond(204, "", Bytes::new()),
