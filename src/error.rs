@@ -41,6 +41,8 @@ pub enum GatewayError {
     InvalidPath(&'static str),
     #[error("{0}")]
     InvalidTarget(&'static str),
+    #[error("XML bodies with a DOCTYPE (entity declarations) are not accepted")]
+    XmlDoctype,
     #[error("{method} is not allowed on {path}; allowed: {allow}")]
     MethodNotAllowed {
         method: String,
@@ -81,6 +83,7 @@ impl GatewayError {
             GatewayError::RequestTimeout => "request_timeout",
             GatewayError::InvalidPath(_) => "invalid_path",
             GatewayError::InvalidTarget(_) => "invalid_request_target",
+            GatewayError::XmlDoctype => "xml_doctype_not_allowed",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::Validation(_) => "validation_failed",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -100,6 +103,7 @@ impl GatewayError {
             | GatewayError::RequestBody(_)
             | GatewayError::InvalidPath(_)
             | GatewayError::InvalidTarget(_)
+            | GatewayError::XmlDoctype
             | GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -567,6 +567,35 @@ async fn xml_request_bodies_are_forwarded_byte_for_byte() {
 }
 
 #[tokio::test]
+async fn xml_request_bodies_with_a_doctype_never_reach_the_upstream() {
+    let upstream = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    for body in [
+        // billion laughs
+        r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><User><Alias>&lol2;</Alias></User>"#,
+        // external entity
+        r#"<!DOCTYPE User [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><User><Alias>&xxe;</Alias></User>"#,
+    ] {
+        let response = put(
+            &format!("{gateway}/vmrest/users/u1"),
+            "application/xml",
+            body,
+        )
+        .await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(error_code(response).await, "xml_doctype_not_allowed");
+    }
+    assert_eq!(upstream.count(), 0);
+    let fine = put(
+        &format!("{gateway}/vmrest/users/u1"),
+        "application/xml",
+        "<User><Alias>a</Alias></User>",
+    )
+    .await;
+    assert_eq!(fine.status(), 204);
+}
+
+#[tokio::test]
 async fn an_xml_error_with_a_broken_body_keeps_its_status() {
     let upstream = FakeUpstream::start(|_| {
         respond(

@@ -85,8 +85,10 @@ async fn transcode_request(
         // A compressed XML answer could not be transcoded, so none is asked for.
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
-    if BodyKind::of(request.headers()) != BodyKind::Json {
-        return Ok(request);
+    match BodyKind::of(request.headers()) {
+        BodyKind::Json => {}
+        BodyKind::Xml => return refuse_doctype(request, limits).await,
+        _ => return Ok(request),
     }
     if negotiate::is_encoded(request.headers()) {
         return Err(GatewayError::UnsupportedMediaType(
@@ -121,6 +123,45 @@ async fn transcode_request(
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(xml.len()));
     Ok(Request::from_parts(parts, Body::from(xml)))
+}
+
+/// XML request bodies go upstream untouched, but never with a DOCTYPE: entity declarations
+/// are how "billion laughs" and external-entity attacks reach a server's XML parser. Only the
+/// prolog needs reading (a DOCTYPE must come before the root element), but the body is bounded
+/// and re-assembled as a whole.
+async fn refuse_doctype(
+    request: Request<Body>,
+    limits: Limits,
+) -> Result<Request<Body>, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let limit = limits.max_request_body;
+    let xml = collect_limited(body, limit).await.map_err(|e| match e {
+        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
+        CollectError::Body(e) => GatewayError::from_request_body(e),
+    })?;
+    if has_doctype(&xml) {
+        return Err(GatewayError::XmlDoctype);
+    }
+    Ok(Request::from_parts(parts, Body::from(xml)))
+}
+
+/// Whether the document's prolog holds a `<!DOCTYPE`. A malformed prolog is left for the
+/// server to refuse.
+fn has_doctype(xml: &[u8]) -> bool {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::DocType(_)) => return true,
+            Ok(
+                quick_xml::events::Event::Decl(_)
+                | quick_xml::events::Event::Comment(_)
+                | quick_xml::events::Event::PI(_)
+                | quick_xml::events::Event::Text(_),
+            ) => buf.clear(),
+            _ => return false,
+        }
+    }
 }
 
 /// Turns an XML response into JSON and an HTML/text error page into the JSON error shape;
@@ -232,6 +273,18 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doctype_is_found_in_the_prolog_only() {
+        assert!(has_doctype(b"<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>"));
+        assert!(has_doctype(
+            b"<?xml version=\"1.0\"?>\n<!-- c --><!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a/>"
+        ));
+        assert!(!has_doctype(
+            b"<?xml version=\"1.0\"?><PortGroup><MwiOnCode>1</MwiOnCode></PortGroup>"
+        ));
+        assert!(!has_doctype(b"<a>&lt;!DOCTYPE is text here</a>"));
+    }
 
     #[test]
     fn status_names() {
