@@ -43,6 +43,13 @@ impl Default for ConnectionInfo {
 /// connection forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// At most this many request headers (hyper answers 431 beyond it).
+const MAX_HEADERS: usize = 100;
+
+/// At most this many bytes of request head: CUPI requests carry a few small headers (Basic
+/// auth, two session cookies), so 64 KiB is generous (hyper answers 431 beyond it).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// How long a client may pause while sending a request body (→ 408 `request_timeout`).
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -63,7 +70,10 @@ pub async fn serve<S>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder.http2().max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

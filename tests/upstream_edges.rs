@@ -673,3 +673,51 @@ async fn pass_through_bodies_are_streamed_not_buffered() {
     assert_eq!(response.status(), 201);
     drop(sender);
 }
+
+#[tokio::test]
+async fn oversized_heads_and_deep_nesting_are_refused_and_the_gateway_keeps_serving() {
+    let upstream = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+
+    let huge_header = format!(
+        "GET /vmrest/ports HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let answer = raw_request(&gateway, &huge_header).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let answer = raw_request(
+        &gateway,
+        &format!(
+            "GET /vmrest/ports HTTP/1.1\r\nHost: gw\r\n{many_headers}Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+
+    let deep_json = format!(
+        "{{\"User\": {}{}}}",
+        "{\"a\":".repeat(5000),
+        "}".repeat(5000)
+    );
+    let response = put(
+        &format!("{gateway}/vmrest/users/u1"),
+        "application/json",
+        deep_json,
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_json");
+
+    assert_eq!(upstream.count(), 0);
+    assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 204);
+}
