@@ -121,8 +121,25 @@ pub fn check_path(path: &str) -> Result<(), &'static str> {
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
             return Err("encoded slashes and backslashes are not allowed in the path");
         }
+        if encodes_unreserved(segment) {
+            // `%70orts` is `ports` to Tomcat; refusing it keeps one spelling per path, so
+            // validation sees the path the server will route.
+            return Err("percent-encoded letters, digits or '-._~' are not allowed in the path");
+        }
     }
     Ok(())
+}
+
+/// Whether a segment percent-encodes a character that needs no encoding (RFC 3986 unreserved).
+fn encodes_unreserved(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    })
 }
 
 /// Sends `/vmrest` traffic to the proxy stack and everything else to the gateway's own routes.
@@ -227,6 +244,9 @@ mod tests {
             "/vmrest/a%5Cb",
             "/vmrest/a\\b",
             "/vmrest//evil.example.com/x",
+            "/vmrest/%70orts/x",
+            "/vmrest/portgroup%73/x",
+            "/vmrest/ports/%41",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }

@@ -43,6 +43,8 @@ pub enum GatewayError {
     InvalidTarget(&'static str),
     #[error("XML bodies with a DOCTYPE (entity declarations) are not accepted")]
     XmlDoctype,
+    #[error("the XML body could not be read: {0}")]
+    InvalidXml(#[source] XmlError),
     #[error("{method} is not allowed on {path}; allowed: {allow}")]
     MethodNotAllowed {
         method: String,
@@ -84,6 +86,8 @@ impl GatewayError {
             GatewayError::InvalidPath(_) => "invalid_path",
             GatewayError::InvalidTarget(_) => "invalid_request_target",
             GatewayError::XmlDoctype => "xml_doctype_not_allowed",
+            GatewayError::InvalidXml(XmlError::Doctype) => "xml_doctype_not_allowed",
+            GatewayError::InvalidXml(_) => "invalid_xml",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::Validation(_) => "validation_failed",
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -104,6 +108,7 @@ impl GatewayError {
             | GatewayError::InvalidPath(_)
             | GatewayError::InvalidTarget(_)
             | GatewayError::XmlDoctype
+            | GatewayError::InvalidXml(_)
             | GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

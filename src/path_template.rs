@@ -37,6 +37,20 @@ impl PathTemplate {
         &self.template
     }
 
+    /// Whether two templates match the same paths (`/x/{id}` and `/x/{objectId}` do).
+    pub fn same_shape(&self, other: &PathTemplate) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a.eq_ignore_ascii_case(b),
+                    (Segment::Parameter, Segment::Parameter) => true,
+                    _ => false,
+                })
+    }
+
     /// Whether `path` (query string allowed, ignored) matches the template.
     pub fn matches(&self, path: &str) -> bool {
         let path = path.split('?').next().unwrap_or(path);
@@ -82,5 +96,7 @@ mod tests {
         assert!(list.matches("/vmrest/ports?rowsPerPage=1"));
         assert!(!list.matches("/vmrest/ports/x"));
         assert_eq!(list.as_str(), "/vmrest/ports");
+        assert!(item.same_shape(&PathTemplate::parse("/vmrest/PortGroups/{id}")));
+        assert!(!item.same_shape(&list));
     }
 }

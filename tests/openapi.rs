@@ -51,7 +51,7 @@ async fn writes_the_document_does_not_allow_never_reach_the_upstream() {
     assert_eq!(body["errors"][0]["field"], "MwiOnCode");
     assert_eq!(
         body["errors"][0]["message"],
-        "MwiOnCode must be string, not an integer"
+        "MwiOnCode must be string or null, not an integer"
     );
 
     // Every offending field is reported, each in its own entry.
@@ -128,6 +128,85 @@ async fn writes_the_document_does_not_allow_never_reach_the_upstream() {
 }
 
 #[tokio::test]
+async fn validation_cannot_be_dodged_by_spelling() {
+    let (upstream, gateway) = counting_stack(GatewayOptions::default()).await;
+    let group = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
+    let read_only = r#"{"DisplayName": "renamed"}"#;
+
+    // The same path, with letters percent-encoded: Tomcat would route it to port groups.
+    let encoded = put(
+        &format!("{gateway}/vmrest/portgroup%73/{PORT_GROUP_ID}"),
+        "application/json",
+        read_only,
+    )
+    .await;
+    assert_eq!(encoded.status(), 400);
+    assert_eq!(error_code(encoded).await, "invalid_path");
+
+    // Other spellings of JSON and XML are checked like the plain ones.
+    let text_json = put(&group, "text/json", read_only).await;
+    assert_eq!(
+        json(text_json).await["errors"][0]["code"],
+        "read_only_field"
+    );
+    let suffixed_xml = put(
+        &group,
+        "text/vnd.cupi+xml",
+        "<PortGroup><DisplayName>x</DisplayName></PortGroup>",
+    )
+    .await;
+    assert_eq!(
+        json(suffixed_xml).await["errors"][0]["code"],
+        "read_only_field"
+    );
+
+    // What cannot be checked is refused, not forwarded.
+    let plain = put(&group, "text/plain", "DisplayName=renamed").await;
+    assert_eq!(plain.status(), 415);
+    assert_eq!(error_code(plain).await, "unsupported_media_type");
+    let latin1 = put(
+        &group,
+        "application/xml",
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><PortGroup><DisplayName>caf\xe9</DisplayName></PortGroup>".to_vec(),
+    )
+    .await;
+    assert_eq!(latin1.status(), 400);
+    assert_eq!(error_code(latin1).await, "invalid_xml");
+    let compressed = client()
+        .put(&group)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(vec![0x1f, 0x8b, 0x08, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.status(), 415);
+
+    assert_eq!(upstream.count(), 0, "none of them reached the upstream");
+}
+
+#[tokio::test]
+async fn null_clears_an_mwi_code() {
+    let gateway = start_stack().await;
+    let group = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
+    assert_eq!(
+        put(&group, "application/json", r#"{"MwiOnCode": "678"}"#)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(json(get(&group).await).await["MwiOnCode"], "678");
+    assert_eq!(
+        put(&group, "application/json", r#"{"MwiOnCode": null}"#)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(json(get(&group).await).await["MwiOnCode"], "");
+}
+
+#[tokio::test]
 async fn validation_can_be_turned_off() {
     let (upstream, gateway) = counting_stack(GatewayOptions::without_validation()).await;
     let response = put(
@@ -182,7 +261,7 @@ fn changing_a_type_in_the_yaml_changes_the_transcoder_output() {
 
 #[tokio::test]
 async fn an_extra_document_adds_a_resource_with_no_code_change() {
-    let users_xml = r#"<Users total="1"><User><ObjectId>u1</ObjectId><Alias>jdoe</Alias><ListInDirectory>true</ListInDirectory><MaxMsgLength>300</MaxMsgLength></User></Users>"#;
+    let users_xml = r#"<Users total="1"><User><ObjectId>u1</ObjectId><Alias>jdoe</Alias><ListInDirectory>true</ListInDirectory><MaxMsgLength>300</MaxMsgLength><QuotaMb>1.5</QuotaMb></User></Users>"#;
     let upstream = FakeUpstream::start(move |request| match request.method.as_str() {
         "GET" => respond(200, "application/xml", users_xml),
         _ => respond(204, "", Bytes::new()),
@@ -202,7 +281,7 @@ async fn an_extra_document_adds_a_resource_with_no_code_change() {
     let body = json(get(&format!("{gateway}/vmrest/users")).await).await;
     assert_eq!(
         body,
-        json!({"@total": 1, "User": [{"ObjectId": "u1", "Alias": "jdoe", "ListInDirectory": true, "MaxMsgLength": 300}]})
+        json!({"@total": 1, "User": [{"ObjectId": "u1", "Alias": "jdoe", "ListInDirectory": true, "MaxMsgLength": 300, "QuotaMb": 1.5}]})
     );
 
     let refused = put(
@@ -226,6 +305,14 @@ async fn an_extra_document_adds_a_resource_with_no_code_change() {
         std::str::from_utf8(&upstream.last().body).unwrap(),
         r#"<?xml version="1.0" encoding="UTF-8"?><User><DisplayName>J. Doe</DisplayName></User>"#
     );
+    // `User` allows additional properties, so a field the document does not list passes.
+    let extra = put(
+        &format!("{gateway}/vmrest/users/u1"),
+        "application/json",
+        r#"{"NewField": "x"}"#,
+    )
+    .await;
+    assert_eq!(extra.status(), 204);
     // The built-in resources are still described.
     let port_write = put(
         &format!("{gateway}/vmrest/ports/x"),
@@ -234,6 +321,29 @@ async fn an_extra_document_adds_a_resource_with_no_code_change() {
     )
     .await;
     assert_eq!(port_write.status(), 405);
+}
+
+#[test]
+fn an_extra_document_can_redescribe_a_built_in_path() {
+    let dir = std::env::temp_dir().join(format!("cupi-gateway-override-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("read-only-groups.yaml");
+    // Port groups made read-only, under another parameter name than the built-in document's.
+    std::fs::write(
+        &file,
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /vmrest/portgroups/{id}:\n    get:\n      responses:\n        '200': {description: ok}\n",
+    )
+    .unwrap();
+    let spec = ApiSpec::load(&[file]).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let route = spec.rules().route("/vmrest/portgroups/x").unwrap();
+    assert_eq!(route.allow_header(), "GET, HEAD");
+    let paths = spec.document()["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/vmrest/portgroups/{id}"));
+    assert!(
+        !paths.contains_key("/vmrest/portgroups/{objectId}"),
+        "one description per path"
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
+use crate::path_template::PathTemplate;
 use crate::transcode::Schema;
 use crate::validate::Rules;
 
@@ -147,6 +148,20 @@ fn parse(text: &str, source_name: &str) -> Result<Value, SpecError> {
 fn merge(base: &mut Value, extra: Value, source: &Path) {
     let Value::Object(extra) = extra else { return };
     if let Some(Value::Object(paths)) = extra.get("paths") {
+        // `/x/{id}` in an extra document replaces `/x/{objectId}`: the same paths must not be
+        // described twice, which OpenAPI forbids and which would leave two sets of rules.
+        if let Some(Value::Object(base_paths)) = base.get_mut("paths") {
+            for new_path in paths.keys() {
+                let shape = PathTemplate::parse(new_path);
+                base_paths.retain(|old, _| {
+                    let replaced = old != new_path && PathTemplate::parse(old).same_shape(&shape);
+                    if replaced {
+                        tracing::warn!(source = %source.display(), %old, new = %new_path, "extra OpenAPI document replaces a path");
+                    }
+                    !replaced
+                });
+            }
+        }
         merge_map(base, "paths", paths, source);
     }
     if let Some(Value::Object(components)) = extra.get("components") {

@@ -74,10 +74,19 @@ async fn openapi_yaml(State(spec): State<Arc<ApiSpec>>, request: Request<Body>) 
 
 /// `http://<the address the client used>`, or `/` (same origin) without a usable `Host`.
 fn server_url(request: &Request<Body>) -> String {
-    let scheme = request
-        .extensions()
-        .get::<ConnectionInfo>()
-        .map_or("http", |c| c.scheme);
+    // Behind a TLS-terminating proxy, its X-Forwarded-Proto is the scheme the browser used;
+    // an `http` server URL there would be blocked as mixed content by "Try it out".
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| matches!(*p, "http" | "https"));
+    let scheme = forwarded.unwrap_or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map_or("http", |c| c.scheme)
+    });
     match client_authority(request.headers(), request.uri()) {
         Some(authority) => format!("{scheme}://{authority}"),
         None => "/".to_owned(),

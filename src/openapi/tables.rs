@@ -209,7 +209,13 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        Ok(Some(BodyRules { root, fields }))
+        // JSON Schema's default: properties not listed are allowed.
+        let allow_unknown = schema.get("additionalProperties") != Some(&Value::Bool(false));
+        Ok(Some(BodyRules {
+            root,
+            fields,
+            allow_unknown,
+        }))
     }
 
     /// Component schemas whose XML element is `element`.
@@ -255,6 +261,7 @@ fn insert_scalar(fields: &mut HashMap<String, FieldType>, key: &str, type_name: 
     let field_type = match type_name {
         Some("boolean") => FieldType::Boolean,
         Some("integer") => FieldType::Integer,
+        Some("number") => FieldType::Number,
         _ => return,
     };
     fields.insert(key.to_owned(), field_type);

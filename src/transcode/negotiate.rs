@@ -106,9 +106,9 @@ fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> + '
 /// What a body is, from its `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyKind {
-    /// `application/json` or `application/*+json`.
+    /// `application/json`, `text/json` or `*/*+json`.
     Json,
-    /// `application/xml`, `text/xml` or `application/*+xml`.
+    /// `application/xml`, `text/xml` or `*/*+xml`.
     Xml,
     /// `text/html`: an error page from a servlet container or a load balancer.
     Html,
@@ -128,8 +128,10 @@ impl BodyKind {
             "application/xml" | "text/xml" => BodyKind::Xml,
             "text/html" => BodyKind::Html,
             "text/plain" => BodyKind::PlainText,
-            t if t.starts_with("application/") && t.ends_with("+json") => BodyKind::Json,
-            t if t.starts_with("application/") && t.ends_with("+xml") => BodyKind::Xml,
+            // Structured-syntax suffixes under any top-level type (`text/vnd.x+xml`): servers'
+            // XML readers (JAXB) take them all, so the gateway treats them as XML too.
+            t if t.ends_with("+json") || t == "text/json" => BodyKind::Json,
+            t if t.ends_with("+xml") => BodyKind::Xml,
             _ => BodyKind::Other,
         }
     }
@@ -245,6 +247,8 @@ mod tests {
         assert_eq!(kind("application/problem+json"), BodyKind::Json);
         assert_eq!(kind("Application/XML;charset=UTF-8"), BodyKind::Xml);
         assert_eq!(kind("text/xml"), BodyKind::Xml);
+        assert_eq!(kind("text/vnd.a+xml"), BodyKind::Xml);
+        assert_eq!(kind("text/json"), BodyKind::Json);
         assert_eq!(kind("text/html"), BodyKind::Html);
         assert_eq!(kind("audio/wav"), BodyKind::Other);
         assert_eq!(BodyKind::of(&HeaderMap::new()), BodyKind::Other);

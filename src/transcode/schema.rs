@@ -20,6 +20,8 @@ pub enum FieldType {
     Boolean,
     /// Canonical decimal integers that fit in an `i64` become JSON numbers.
     Integer,
+    /// Text in JSON's number syntax (`1.5`, `-2e3`) becomes that JSON number, digits as sent.
+    Number,
 }
 
 /// The lookup table the transcoder consults on its hot path.
@@ -68,7 +70,7 @@ impl Schema {
 
     /// Declares the XML root of JSON bodies sent to paths matching `template`.
     pub fn add_root(&mut self, template: PathTemplate, element: &str) {
-        self.roots.retain(|(t, _)| t != &template);
+        self.roots.retain(|(t, _)| !t.same_shape(&template));
         self.roots.push((template, element.to_owned()));
     }
 

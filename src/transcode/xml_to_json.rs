@@ -238,13 +238,19 @@ impl JsonWriter<'_> {
     /// canonical form, so that writing it back gives the same text; anything else stays a string.
     fn scalar(&mut self, text: &str, field_type: Option<FieldType>) {
         match field_type {
-            Some(FieldType::Boolean | FieldType::Integer) if text.is_empty() => {
+            Some(FieldType::Boolean | FieldType::Integer | FieldType::Number)
+                if text.is_empty() =>
+            {
                 self.out.extend_from_slice(b"null")
             }
             Some(FieldType::Boolean) if text == "true" || text == "false" => {
                 self.out.extend_from_slice(text.as_bytes())
             }
             Some(FieldType::Integer) if is_canonical_i64(text) => {
+                self.out.extend_from_slice(text.as_bytes())
+            }
+            // Written as sent, so JSON → XML gives the same digits back.
+            Some(FieldType::Number) if is_json_number(text) => {
                 self.out.extend_from_slice(text.as_bytes())
             }
             _ => self.string(text),
@@ -288,6 +294,42 @@ fn is_canonical_i64(text: &str) -> bool {
         && (digits == "0" || !digits.starts_with('0'))
         && text != "-0";
     canonical_digits && text.parse::<i64>().is_ok()
+}
+
+/// RFC 8259's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == bytes.len()
 }
 
 /// JSON string escaping per RFC 8259 (quote, backslash, control characters).
@@ -439,6 +481,23 @@ mod tests {
             convert("<User><A>\"q\" \\ \t&#1;</A></User>"),
             json!({"A": "\"q\" \\ \t\u{1}"})
         );
+    }
+
+    #[test]
+    fn json_numbers_only() {
+        for ok in [
+            "0",
+            "-1",
+            "1.5",
+            "10e3",
+            "-0.25E-2",
+            "12345678901234567890.5",
+        ] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "+1", "NaN", "1,5", " 1"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct BodyRules {
     /// The XML root element; a JSON body may be wrapped in this one key.
     pub root: String,
     pub fields: HashMap<String, FieldRule>,
+    /// Whether fields not listed are let through (the schema's `additionalProperties`).
+    pub allow_unknown: bool,
 }
 
 /// One field of a request body.
@@ -52,7 +54,8 @@ pub struct Violation {
 
 impl Rules {
     pub fn add(&mut self, route: RouteRules) {
-        self.routes.retain(|r| r.template != route.template);
+        self.routes
+            .retain(|r| !r.template.same_shape(&route.template));
         self.routes.push(route);
     }
 
@@ -89,6 +92,9 @@ impl BodyRules {
         let mut violations = Vec::new();
         for (name, value) in fields {
             let Some(rule) = self.fields.get(name) else {
+                if self.allow_unknown {
+                    continue;
+                }
                 violations.push(Violation {
                     code: "unknown_field",
                     field: name.clone(),
@@ -177,6 +183,7 @@ mod tests {
                 ),
                 ("Count".to_owned(), rule(&["integer"], false)),
             ]),
+            allow_unknown: false,
         }
     }
 

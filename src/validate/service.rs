@@ -9,7 +9,7 @@ use tower::Service;
 use super::layer::ValidateLayer;
 use crate::body::{collect_limited, CollectError};
 use crate::error::GatewayError;
-use crate::transcode::negotiate::BodyKind;
+use crate::transcode::negotiate::{self, BodyKind};
 use crate::transcode::xml_to_json;
 use crate::BoxFuture;
 
@@ -71,10 +71,23 @@ async fn check(
     let Some(body_rules) = route.bodies.get(request.method()) else {
         return Ok(request);
     };
+    if !has_body(&request) {
+        return Ok(request);
+    }
+    // Whatever cannot be checked is refused: a body that skipped validation because of its
+    // spelling would be a way around it.
     let kind = BodyKind::of(request.headers());
     if !matches!(kind, BodyKind::Json | BodyKind::Xml) {
-        // Unity Connection answers 415 for these itself; nothing to check here.
-        return Ok(request);
+        return Err(GatewayError::UnsupportedMediaType(format!(
+            "{} {} takes a JSON or XML body",
+            request.method(),
+            route.template.as_str()
+        )));
+    }
+    if negotiate::is_encoded(request.headers()) {
+        return Err(GatewayError::UnsupportedMediaType(
+            "a request body with a Content-Encoding cannot be checked: send it uncompressed".into(),
+        ));
     }
     let (parts, body) = request.into_parts();
     let limit = config.max_body();
@@ -83,13 +96,14 @@ async fn check(
         CollectError::Body(e) => GatewayError::from_request_body(e),
     })?;
     let value = match kind {
+        // A JSON body that does not parse is left to the transcoder, which names the problem
+        // precisely (400 `invalid_json`) and never forwards it.
         BodyKind::Json => serde_json::from_slice(&bytes).ok(),
-        _ => xml_to_json(&bytes, config.schema())
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok()),
+        _ => {
+            let json = xml_to_json(&bytes, config.schema()).map_err(GatewayError::InvalidXml)?;
+            serde_json::from_slice(&json).ok()
+        }
     };
-    // A body that does not parse is left to the transcoder (JSON: a precise 400) or to
-    // Unity Connection (XML), which own those errors.
     if let Some(value) = value {
         let violations = body_rules.check(&value);
         if !violations.is_empty() {
@@ -97,4 +111,20 @@ async fn check(
         }
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether a request carries a body: a non-zero `Content-Length`, or chunked framing.
+fn has_body(request: &Request<Body>) -> bool {
+    let headers = request.headers();
+    let length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(length) => length > 0,
+        None => {
+            headers.contains_key(http::header::TRANSFER_ENCODING)
+                || !http_body::Body::is_end_stream(request.body())
+        }
+    }
 }

@@ -146,7 +146,8 @@ pub async fn put(
     send(reqwest::Method::PUT, url, content_type, body).await
 }
 
-/// The body as JSON, after checking the response says it is JSON.
+/// The body as JSON, after checking the response says it is JSON and, for resources the
+/// OpenAPI document describes, that the body matches the document (see [`contract`]).
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -156,9 +157,13 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
         content_type.starts_with("application/json"),
         "content-type {content_type}"
     );
+    let path = response.url().path().to_owned();
+    let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    contract::check(&path, status, &body);
+    body
 }
 
 /// Asserts the gateway's JSON error shape and returns the first error's code.
