@@ -19,6 +19,11 @@
 //! let settings = app::Settings {
 //!     limits: Limits { max_request_body: 1 << 20, max_response_body: 64 << 20 },
 //!     validate_requests: true,
+//!     upstream_limit: cupi_gateway::limit::LimitSettings {
+//!         max_concurrent: 5,
+//!         max_queued: 100,
+//!         max_wait: std::time::Duration::from_secs(10),
+//!     },
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -40,6 +45,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::error::{error_response, GatewayError};
+use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::transcode::{Limits, TranscodeLayer};
@@ -59,6 +65,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Check requests against the OpenAPI document before forwarding them.
     pub validate_requests: bool,
+    /// How many requests may be at the upstream at once, and how many may wait.
+    pub upstream_limit: LimitSettings,
 }
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
@@ -67,6 +75,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let schema = Arc::new(spec.schema().clone());
     let transcoded = ServiceBuilder::new()
         .layer(TranscodeLayer::new(schema.clone(), settings.limits))
+        .layer(UpstreamLimitLayer::new(settings.upstream_limit))
         .service(Proxy::new(upstream));
     let vmrest: Vmrest = if settings.validate_requests {
         let rules = Arc::new(spec.rules().clone());

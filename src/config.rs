@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::Settings;
+use crate::limit::LimitSettings;
 use crate::simulator::SimulatorConfig;
 use crate::transcode::Limits;
 use crate::upstream::tls::TlsVerification;
@@ -74,6 +75,23 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_MAX_RESPONSE_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_response_body: usize,
 
+    /// Most requests at Unity Connection at once. Its documented limit is 5; more only
+    /// queue inside the server, where they time out as 503s for every client.
+    #[arg(
+        long,
+        env = "CUPI_GATEWAY_UPSTREAM_MAX_CONCURRENCY",
+        default_value_t = 5
+    )]
+    pub upstream_max_concurrency: usize,
+
+    /// Most requests waiting for one of those slots; beyond it, 503 at once.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE", default_value_t = 100)]
+    pub upstream_queue: usize,
+
+    /// Longest wait for a slot before answering 503 with Retry-After.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub upstream_queue_timeout: Duration,
+
     /// On SIGTERM, how long in-flight requests get to finish.
     #[arg(long, env = "CUPI_GATEWAY_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
@@ -117,6 +135,11 @@ impl GatewayArgs {
                 max_response_body: self.max_response_body,
             },
             validate_requests: !self.no_request_validation,
+            upstream_limit: LimitSettings {
+                max_concurrent: self.upstream_max_concurrency,
+                max_queued: self.upstream_queue,
+                max_wait: self.upstream_queue_timeout,
+            },
         }
     }
 

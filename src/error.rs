@@ -61,6 +61,8 @@ pub enum GatewayError {
     UpstreamTimeout(Duration),
     #[error("the upstream stopped sending its response body")]
     UpstreamStalled,
+    #[error("Unity Connection is busy: the gateway's queue for it is full or the wait ran out; retry shortly")]
+    UpstreamBusy { retry_after: Duration },
     #[error("the upstream's XML could not be transcoded: {0}")]
     UpstreamInvalidXml(#[source] XmlError),
     #[error("the upstream's response body is larger than the gateway's limit of {limit} bytes")]
@@ -93,6 +95,7 @@ impl GatewayError {
             GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
             GatewayError::UpstreamTls(_) => "upstream_tls_error",
             GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => "upstream_timeout",
+            GatewayError::UpstreamBusy { .. } => "upstream_busy",
             GatewayError::UpstreamInvalidXml(_) => "upstream_invalid_xml",
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
@@ -117,6 +120,7 @@ impl GatewayError {
             GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => {
                 StatusCode::GATEWAY_TIMEOUT
             }
+            GatewayError::UpstreamBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamUnreachable(_)
             | GatewayError::UpstreamTls(_)
             | GatewayError::UpstreamInvalidXml(_)
@@ -169,6 +173,14 @@ impl GatewayError {
                     .map(|v| serde_json::json!({"code": v.code, "message": v.message, "field": v.field}))
                     .collect();
                 json_response(status, &serde_json::json!({ "errors": errors }))
+            }
+            GatewayError::UpstreamBusy { retry_after } => {
+                let mut response = error_response(status, self.code(), &self.to_string());
+                let seconds = retry_after.as_secs().max(1);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                response
             }
             GatewayError::MethodNotAllowed { ref allow, .. } => {
                 let mut response = error_response(status, self.code(), &self.to_string());

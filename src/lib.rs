@@ -7,6 +7,7 @@
 //! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
 //! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
 //! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
+//! - [`limit`]: at most N requests at Unity Connection, a bounded queue, 503 beyond it;
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
 //! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
@@ -17,6 +18,7 @@ pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod limit;
 pub mod openapi;
 pub mod path_template;
 pub mod proxy;

@@ -35,6 +35,7 @@ pub struct GatewayOptions {
     pub response_timeout: Duration,
     pub validate_requests: bool,
     pub spec: ApiSpec,
+    pub upstream_limit: cupi_gateway::limit::LimitSettings,
 }
 
 impl Default for GatewayOptions {
@@ -49,6 +50,11 @@ impl Default for GatewayOptions {
             response_timeout: Duration::from_secs(5),
             validate_requests: true,
             spec: ApiSpec::embedded().expect("the embedded OpenAPI document loads"),
+            upstream_limit: cupi_gateway::limit::LimitSettings {
+                max_concurrent: 5,
+                max_queued: 100,
+                max_wait: Duration::from_secs(10),
+            },
         }
     }
 }
@@ -83,6 +89,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
     let settings = cupi_gateway::app::Settings {
         limits: options.limits,
         validate_requests: options.validate_requests,
+        upstream_limit: options.upstream_limit,
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

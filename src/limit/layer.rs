@@ -1,0 +1,51 @@
+//! [`UpstreamLimitLayer`]: builds [`UpstreamLimit`] around the proxy.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tower::Layer;
+
+use super::UpstreamLimit;
+
+/// How many requests may be at the upstream, and how many may wait, for how long.
+#[derive(Clone, Copy, Debug)]
+pub struct LimitSettings {
+    pub max_concurrent: usize,
+    pub max_queued: usize,
+    pub max_wait: Duration,
+}
+
+/// Shared by every clone of the service: one budget for the whole gateway.
+#[derive(Debug)]
+pub(super) struct LimitState {
+    pub permits: Arc<Semaphore>,
+    pub queued: AtomicUsize,
+    pub settings: LimitSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpstreamLimitLayer {
+    state: Arc<LimitState>,
+}
+
+impl UpstreamLimitLayer {
+    pub fn new(settings: LimitSettings) -> Self {
+        UpstreamLimitLayer {
+            state: Arc::new(LimitState {
+                permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+                queued: AtomicUsize::new(0),
+                settings,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for UpstreamLimitLayer {
+    type Service = UpstreamLimit<S>;
+
+    fn layer(&self, inner: S) -> UpstreamLimit<S> {
+        UpstreamLimit::new(inner, self.state.clone())
+    }
+}

@@ -1,0 +1,121 @@
+//! [`UpstreamLimit`]: waits for a permit, or sheds the request.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use tokio::sync::OwnedSemaphorePermit;
+use tower::Service;
+
+use super::layer::LimitState;
+use crate::error::GatewayError;
+use crate::BoxFuture;
+
+/// Caps the requests in flight to the inner service; built by [`super::UpstreamLimitLayer`].
+#[derive(Clone, Debug)]
+pub struct UpstreamLimit<S> {
+    inner: S,
+    state: Arc<LimitState>,
+}
+
+impl<S> UpstreamLimit<S> {
+    pub(super) fn new(inner: S, state: Arc<LimitState>) -> Self {
+        UpstreamLimit { inner, state }
+    }
+}
+
+impl<S> Service<Request<Body>> for UpstreamLimit<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let permit = acquire(&state).await?;
+            let response = inner.call(request).await?;
+            // The server stays busy until its body has been sent: keep the permit until then.
+            Ok(response.map(|body| {
+                Body::new(PermitBody {
+                    body,
+                    _permit: permit,
+                })
+            }))
+        })
+    }
+}
+
+/// A permit at once if one is free; else a place in the bounded queue, for a bounded time.
+async fn acquire(state: &LimitState) -> Result<OwnedSemaphorePermit, GatewayError> {
+    let settings = state.settings;
+    if let Ok(permit) = state.permits.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    let waiting = state.queued.fetch_add(1, Ordering::SeqCst);
+    let _leave_queue = QueueSlot(&state.queued);
+    if waiting >= settings.max_queued {
+        return Err(GatewayError::UpstreamBusy {
+            retry_after: settings.max_wait,
+        });
+    }
+    match tokio::time::timeout(settings.max_wait, state.permits.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(GatewayError::UpstreamBusy {
+            retry_after: settings.max_wait,
+        }),
+    }
+}
+
+/// Leaves the queue when dropped, whether the wait ended with a permit, a timeout, or the
+/// client going away.
+struct QueueSlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that holds an upstream permit until it ends or is dropped.
+struct PermitBody {
+    body: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for PermitBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

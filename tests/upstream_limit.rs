@@ -1,0 +1,126 @@
+//! Shielding Unity Connection: never more than N requests at it, a bounded queue, and a 503
+//! with `Retry-After` for what does not fit.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cupi_gateway::limit::LimitSettings;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// An upstream that takes `delay` per request and records the most it ever served at once.
+async fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let current = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let seen_peak = peak.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (current, peak) = (current.clone(), peak.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    current.fetch_sub(1, Ordering::SeqCst);
+                    let body = br#"<Ports total="0"/>"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).await.is_err()
+                        || stream.write_all(body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (origin, seen_peak)
+}
+
+#[tokio::test]
+async fn no_more_than_the_cap_reach_the_upstream_and_the_rest_wait_or_are_shed() {
+    let (upstream, peak) = slow_upstream(Duration::from_secs(1)).await;
+    let options = GatewayOptions {
+        upstream_limit: LimitSettings {
+            max_concurrent: 2,
+            max_queued: 3,
+            max_wait: Duration::from_secs(5),
+        },
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream, options).await;
+
+    // 10 at once: 2 go up, 3 wait their turn, 5 are shed at once.
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let url = format!("{gateway}/vmrest/ports");
+            tokio::spawn(async move { get(&url).await })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut shed = 0;
+    for request in requests {
+        let response = request.await.unwrap();
+        match response.status().as_u16() {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(response.headers()["retry-after"], "5");
+                assert_eq!(error_code(response).await, "upstream_busy");
+                shed += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((ok, shed), (5, 5));
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "never more than the cap at the upstream"
+    );
+
+    // The queue drains: the next request is served.
+    assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_wait_that_runs_out_is_shed_with_retry_after() {
+    let (upstream, peak) = slow_upstream(Duration::from_secs(3)).await;
+    let options = GatewayOptions {
+        upstream_limit: LimitSettings {
+            max_concurrent: 1,
+            max_queued: 10,
+            max_wait: Duration::from_millis(300),
+        },
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream, options).await;
+    let first = {
+        let url = format!("{gateway}/vmrest/ports");
+        tokio::spawn(async move { get(&url).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "1");
+    assert_eq!(first.await.unwrap().status(), 200);
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
+}
