@@ -43,7 +43,9 @@ use axum::{Json, Router};
 use http::{Request, Response, StatusCode};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
+use crate::access_log::AccessLogLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::openapi::{self, ApiSpec};
@@ -84,10 +86,18 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     } else {
         BoxCloneSyncService::new(transcoded)
     };
-    BoxCloneSyncService::new(Dispatch {
+    let dispatch = Dispatch {
         vmrest,
         own: own_routes(upstream_origin).merge(openapi::serve::routes(spec)),
-    })
+    };
+    // Every request gets an id (the client's own `x-request-id` is kept): it is logged,
+    // returned to the client, and forwarded upstream with the other headers.
+    let app = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(AccessLogLayer)
+        .service(dispatch);
+    BoxCloneSyncService::new(app)
 }
 
 /// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.

@@ -14,6 +14,7 @@
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod app;
 pub mod body;
 pub mod config;

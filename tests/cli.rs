@@ -99,6 +99,17 @@ async fn starts_on_the_embedded_simulator_configured_by_environment() {
         "says so in its log:\n{log}"
     );
     assert!(log.contains("SIGTERM"), "{log}");
+    // One access line per request, with no credential in it.
+    assert!(
+        log.lines().any(|l| l.contains("cupi_gateway::access")
+            && l.contains("/vmrest/portgroups")
+            && l.contains("status=200")),
+        "access line missing:\n{log}"
+    );
+    assert!(
+        !log.contains("YWRtaW46cGFzc3dvcmQ="),
+        "Basic credentials were logged:\n{log}"
+    );
 }
 
 #[tokio::test]

@@ -66,6 +66,42 @@ async fn request_reaches_upstream_as_a_proxy_should_send_it() {
 }
 
 #[tokio::test]
+async fn every_request_has_an_id_returned_and_sent_upstream() {
+    let upstream = FakeUpstream::start(|_| respond(200, "application/xml", PORTS_XML)).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(upstream.last().headers["x-request-id"], id.as_str());
+
+    let other = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_ne!(
+        other.headers()["x-request-id"],
+        id.as_str(),
+        "ids are not reused"
+    );
+
+    // A client's own id is kept end to end.
+    let mine = client()
+        .get(format!("{gateway}/vmrest/ports"))
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("x-request-id", "frontend-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "frontend-42");
+    assert_eq!(upstream.last().headers["x-request-id"], "frontend-42");
+
+    // The gateway's own answers carry one too.
+    let refused = get(&format!("{gateway}/nowhere")).await;
+    assert!(refused.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
 async fn response_headers_are_rewritten_and_cookies_kept() {
     let upstream = FakeUpstream::start(|request| {
         let location = format!(

@@ -1,0 +1,84 @@
+//! One log line per request: method, path, status, time taken, and the request id that is
+//! also returned to the client and sent upstream as `x-request-id`, so a client's report, the
+//! gateway's log and Unity Connection's log can be matched.
+//!
+//! Only the method and the path are logged: never headers (Basic credentials, session
+//! cookies), never the query string (search values may be personal data), never bodies.
+//!
+//! # Example
+//!
+//! ```
+//! use tower::ServiceBuilder;
+//! use cupi_gateway::access_log::AccessLogLayer;
+//!
+//! let stack = ServiceBuilder::new().layer(AccessLogLayer);
+//! # let _ = stack;
+//! ```
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use crate::BoxFuture;
+
+/// Logs each request when its response head is ready.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessLogLayer;
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog { inner }
+    }
+}
+
+/// Built by [`AccessLogLayer`].
+#[derive(Clone, Debug)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for AccessLog<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            tracing::info!(
+                target: "cupi_gateway::access",
+                request_id = %request_id,
+                method = %method,
+                path = %path,
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+            Ok(response)
+        })
+    }
+}
