@@ -50,6 +50,7 @@ use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
+use crate::readiness;
 use crate::transcode::{Limits, TranscodeLayer};
 use crate::upstream::Upstream;
 use crate::validate::ValidateLayer;
@@ -74,6 +75,7 @@ pub struct Settings {
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
 pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let upstream_origin = upstream.origin().to_string();
+    let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
     let schema = Arc::new(spec.schema().clone());
     let transcoded = ServiceBuilder::new()
         .layer(TranscodeLayer::new(schema.clone(), settings.limits))
@@ -88,7 +90,9 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     };
     let dispatch = Dispatch {
         vmrest,
-        own: own_routes(upstream_origin).merge(openapi::serve::routes(spec)),
+        own: own_routes(upstream_origin)
+            .merge(readiness)
+            .merge(openapi::serve::routes(spec)),
     };
     // Every request gets an id (the client's own `x-request-id` is kept): it is logged,
     // returned to the client, and forwarded upstream with the other headers.
@@ -206,7 +210,7 @@ fn own_routes(upstream: String) -> Router {
                 "name": "cupi-gateway",
                 "version": env!("CARGO_PKG_VERSION"),
                 "upstream": upstream,
-                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz"],
+                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz", "/readyz"],
             }))
         }
     };

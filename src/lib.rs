@@ -23,6 +23,7 @@ pub mod limit;
 pub mod openapi;
 pub mod path_template;
 pub mod proxy;
+pub mod readiness;
 pub mod server;
 pub mod simulator;
 pub mod transcode;

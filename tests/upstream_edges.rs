@@ -757,3 +757,38 @@ async fn oversized_heads_and_deep_nesting_are_refused_and_the_gateway_keeps_serv
     assert_eq!(upstream.count(), 0);
     assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 204);
 }
+
+#[tokio::test]
+async fn readiness_follows_the_upstream() {
+    let up = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
+    let gateway = start_gateway(&up.origin, GatewayOptions::default()).await;
+    let ready = client()
+        .get(format!("{gateway}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(json(ready).await["status"], "ready");
+    assert_eq!(
+        up.count(),
+        0,
+        "the probe sends no request to Unity Connection"
+    );
+
+    let closed = closed_port().await;
+    let gateway = start_gateway(&format!("http://{closed}"), GatewayOptions::default()).await;
+    let not_ready = client()
+        .get(format!("{gateway}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(error_code(not_ready).await, "upstream_unreachable");
+    // /healthz only says the process is alive.
+    let alive = client()
+        .get(format!("{gateway}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+}

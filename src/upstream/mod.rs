@@ -89,6 +89,11 @@ impl Upstream {
         &self.origin
     }
 
+    /// The time allowed for a TCP connect to the upstream.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
     /// Sends a request whose URI is already absolute (see [`Origin::uri_for`]). The response
     /// body fails with a timeout error if the upstream stalls for longer than the response
     /// timeout between two pieces of it, so a stuck server cannot hold a request forever.
