@@ -40,9 +40,13 @@ use axum::body::Body;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use http::{Request, Response, StatusCode};
+use std::time::Duration;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::access_log::AccessLogLayer;
@@ -63,13 +67,15 @@ pub type App = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 type Vmrest = BoxCloneSyncService<Request<Body>, Response<Body>, GatewayError>;
 
 /// How the `/vmrest` stack behaves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub limits: Limits,
     /// Check requests against the OpenAPI document before forwarding them.
     pub validate_requests: bool,
     /// How many requests may be at the upstream at once, and how many may wait.
     pub upstream_limit: LimitSettings,
+    /// Browser origins allowed to call the gateway (CORS); empty: CORS closed.
+    pub cors_allowed_origins: Vec<HeaderValue>,
 }
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
@@ -100,8 +106,44 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(AccessLogLayer)
+        .option_layer(cors(&settings.cors_allowed_origins))
         .service(dispatch);
     BoxCloneSyncService::new(app)
+}
+
+/// CORS for browser frontends on other origins: closed unless origins are listed. Listed
+/// origins may send credentials (Basic auth, the session cookies); preflights are answered
+/// here and never reach Unity Connection.
+fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::PUT,
+                Method::POST,
+                Method::DELETE,
+                Method::PATCH,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                header::RETRY_AFTER,
+                header::ALLOW,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.

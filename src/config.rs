@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use http::HeaderValue;
 
 use crate::app::Settings;
 use crate::limit::LimitSettings;
@@ -92,6 +93,12 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_queue_timeout: Duration,
 
+    /// A browser origin (`https://app.example.com`) allowed to call the gateway, credentials
+    /// included (CORS). Repeat the flag, or separate origins with commas in the variable.
+    /// None: CORS stays closed.
+    #[arg(long = "cors-allow-origin", env = "CUPI_GATEWAY_CORS_ALLOW_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_allowed_origins: Vec<HeaderValue>,
+
     /// On SIGTERM, how long in-flight requests get to finish.
     #[arg(long, env = "CUPI_GATEWAY_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
@@ -121,6 +128,21 @@ pub struct GatewayArgs {
     pub log_format: LogFormat,
 }
 
+/// An origin as browsers send it: `scheme://host[:port]`, nothing else.
+fn parse_origin(value: &str) -> Result<HeaderValue, String> {
+    let uri: http::Uri = value.parse().map_err(|e| format!("{value}: {e}"))?;
+    let is_origin = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && matches!(uri.path(), "" | "/")
+        && uri.query().is_none();
+    if !is_origin {
+        return Err(format!(
+            "{value} is not an origin like https://app.example.com"
+        ));
+    }
+    HeaderValue::from_str(value.trim_end_matches('/')).map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -135,6 +157,7 @@ impl GatewayArgs {
                 max_response_body: self.max_response_body,
             },
             validate_requests: !self.no_request_validation,
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
             upstream_limit: LimitSettings {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,
@@ -249,6 +272,28 @@ mod tests {
             [PathBuf::from("a.yaml"), PathBuf::from("b.json")]
         );
         assert!(!cli.gateway.settings().validate_requests);
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let cli = Cli::try_parse_from([
+            "cupi-gateway",
+            "--cors-allow-origin",
+            "https://app.example.com",
+            "--cors-allow-origin",
+            "http://localhost:5173/",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.gateway.settings().cors_allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        for bad in ["app.example.com", "https://app.example.com/path", "*", "ftp://x"] {
+            assert!(
+                Cli::try_parse_from(["cupi-gateway", "--cors-allow-origin", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -792,3 +792,84 @@ async fn readiness_follows_the_upstream() {
         .unwrap();
     assert_eq!(alive.status(), 200);
 }
+
+#[tokio::test]
+async fn cors_is_closed_by_default_and_open_only_to_listed_origins() {
+    let upstream = FakeUpstream::start(|_| respond(200, "application/xml", PORTS_XML)).await;
+    let preflight = |gateway: String, origin: &'static str| async move {
+        client()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{gateway}/vmrest/portgroups/x"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+            .await
+            .unwrap()
+    };
+
+    let closed = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let response = get_from(&closed, "https://app.example.com").await;
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+
+    let options = GatewayOptions {
+        cors_allowed_origins: vec!["https://app.example.com".parse().unwrap()],
+        ..GatewayOptions::default()
+    };
+    let open = start_gateway(&upstream.origin, options).await;
+    let allowed = preflight(open.clone(), "https://app.example.com").await;
+    assert!(allowed.status().is_success());
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert!(headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PUT"));
+    assert!(headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+
+    let other = preflight(open.clone(), "https://evil.example.com").await;
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    assert_eq!(
+        upstream.count(),
+        1,
+        "preflights never reach the upstream (1 = the GET above)"
+    );
+
+    let response = get_from(&open, "https://app.example.com").await;
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-request-id"));
+    let response = get_from(&open, "https://evil.example.com").await;
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+}
+
+async fn get_from(gateway: &str, origin: &str) -> reqwest::Response {
+    client()
+        .get(format!("{gateway}/vmrest/ports"))
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap()
+}

@@ -36,6 +36,7 @@ pub struct GatewayOptions {
     pub validate_requests: bool,
     pub spec: ApiSpec,
     pub upstream_limit: cupi_gateway::limit::LimitSettings,
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for GatewayOptions {
@@ -55,6 +56,7 @@ impl Default for GatewayOptions {
                 max_queued: 100,
                 max_wait: Duration::from_secs(10),
             },
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -90,6 +92,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         limits: options.limits,
         validate_requests: options.validate_requests,
         upstream_limit: options.upstream_limit,
+        cors_allowed_origins: options.cors_allowed_origins.clone(),
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
