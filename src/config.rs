@@ -288,7 +288,12 @@ mod tests {
             cli.gateway.settings().cors_allowed_origins,
             ["https://app.example.com", "http://localhost:5173"]
         );
-        for bad in ["app.example.com", "https://app.example.com/path", "*", "ftp://x"] {
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "*",
+            "ftp://x",
+        ] {
             assert!(
                 Cli::try_parse_from(["cupi-gateway", "--cors-allow-origin", bad]).is_err(),
                 "{bad}"

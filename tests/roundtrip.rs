@@ -249,6 +249,14 @@ proptest! {
     fn generated_documents_survive_the_round_trip(root in node()) {
         // A root that is a bare leaf has no JSON object form; give it content.
         prop_assume!(!root.children.is_empty() || !root.attrs.is_empty());
+        // `{"X": {...}}` sent for root `X` is read as the wrapped form of the body (see
+        // docs/json-mapping.md), so a root whose only content is one child of its own name
+        // cannot round-trip; CUPI has no such element.
+        let wrapped_lookalike = root.attrs.is_empty()
+            && root.children.len() == 1
+            && root.children[0].name == root.name
+            && (!root.children[0].attrs.is_empty() || !root.children[0].children.is_empty());
+        prop_assume!(!wrapped_lookalike);
         let mut xml = String::new();
         write(&root, &mut xml);
         let back = round_trip(xml.as_bytes(), &root.name);
