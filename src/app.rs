@@ -24,6 +24,7 @@
 //!         max_queued: 100,
 //!         max_wait: std::time::Duration::from_secs(10),
 //!     },
+//!     cors_allowed_origins: Vec::new(),
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
