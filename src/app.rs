@@ -25,6 +25,7 @@
 //!         max_wait: std::time::Duration::from_secs(10),
 //!     },
 //!     cors_allowed_origins: Vec::new(),
+//!     upstream_retries: 2,
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -56,6 +57,7 @@ use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::readiness;
+use crate::retry::RetryLayer;
 use crate::transcode::{Limits, TranscodeLayer};
 use crate::upstream::Upstream;
 use crate::validate::ValidateLayer;
@@ -75,6 +77,8 @@ pub struct Settings {
     pub validate_requests: bool,
     /// How many requests may be at the upstream at once, and how many may wait.
     pub upstream_limit: LimitSettings,
+    /// Retries of a bodiless GET/HEAD that got an upstream 503 (0: none).
+    pub upstream_retries: u32,
     /// Browser origins allowed to call the gateway (CORS); empty: CORS closed.
     pub cors_allowed_origins: Vec<HeaderValue>,
 }
@@ -86,6 +90,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let schema = Arc::new(spec.schema().clone());
     let transcoded = ServiceBuilder::new()
         .layer(TranscodeLayer::new(schema.clone(), settings.limits))
+        .layer(RetryLayer::new(settings.upstream_retries))
         .layer(UpstreamLimitLayer::new(settings.upstream_limit))
         .service(Proxy::new(upstream));
     let vmrest: Vmrest = if settings.validate_requests {

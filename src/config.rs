@@ -93,6 +93,11 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_queue_timeout: Duration,
 
+    /// How often a GET/HEAD that Unity Connection answered 503 is retried (with backoff,
+    /// within a retry budget); 0 turns retrying off. Writes are never retried.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_RETRIES", default_value_t = 2)]
+    pub upstream_retries: u32,
+
     /// A browser origin (`https://app.example.com`) allowed to call the gateway, credentials
     /// included (CORS). Repeat the flag, or separate origins with commas in the variable.
     /// None: CORS stays closed.
@@ -158,6 +163,7 @@ impl GatewayArgs {
             },
             validate_requests: !self.no_request_validation,
             cors_allowed_origins: self.cors_allowed_origins.clone(),
+            upstream_retries: self.upstream_retries,
             upstream_limit: LimitSettings {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,

@@ -7,6 +7,7 @@
 //! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
 //! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
 //! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
+//! - [`retry`]: idempotent reads that got an upstream 503 are retried, within a budget;
 //! - [`limit`]: at most N requests at Unity Connection, a bounded queue, 503 beyond it;
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod path_template;
 pub mod proxy;
 pub mod readiness;
+pub mod retry;
 pub mod server;
 pub mod simulator;
 pub mod transcode;

@@ -124,3 +124,60 @@ async fn a_wait_that_runs_out_is_shed_with_retry_after() {
     assert_eq!(first.await.unwrap().status(), 200);
     assert_eq!(peak.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
+    use bytes::Bytes;
+    // 503 for the first two calls to each path, then success.
+    let calls = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        usize,
+    >::new()));
+    let counter = calls.clone();
+    let upstream = FakeUpstream::start(move |request| {
+        let mut calls = counter.lock().unwrap();
+        let n = calls.entry(request.target.clone()).or_default();
+        *n += 1;
+        if *n <= 2 {
+            respond(
+                503,
+                "text/html",
+                "<html><body>Service Unavailable</body></html>",
+            )
+        } else if request.method == http::Method::GET {
+            respond(200, "application/xml", r#"<Ports total="0"/>"#)
+        } else {
+            respond(204, "", Bytes::new())
+        }
+    })
+    .await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+
+    let read = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(
+        read.status(),
+        200,
+        "two 503s, then the third attempt succeeds"
+    );
+    assert_eq!(calls.lock().unwrap()["/vmrest/ports"], 3);
+
+    let write = put(
+        &format!("{gateway}/vmrest/users/u1"),
+        "application/json",
+        r#"{"User": {"Alias": "a"}}"#,
+    )
+    .await;
+    assert_eq!(write.status(), 503, "a write is never repeated");
+    assert_eq!(calls.lock().unwrap()["/vmrest/users/u1"], 1);
+
+    // With retries off, the first 503 is the answer.
+    let options = GatewayOptions {
+        upstream_retries: 0,
+        ..GatewayOptions::default()
+    };
+    let no_retries = start_gateway(&upstream.origin, options).await;
+    let read = get(&format!("{no_retries}/vmrest/ports?fresh=1")).await;
+    assert_eq!(read.status(), 503);
+    assert_eq!(error_code(read).await, "service_unavailable");
+    assert_eq!(calls.lock().unwrap()["/vmrest/ports?fresh=1"], 1);
+}

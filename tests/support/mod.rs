@@ -37,6 +37,7 @@ pub struct GatewayOptions {
     pub spec: ApiSpec,
     pub upstream_limit: cupi_gateway::limit::LimitSettings,
     pub cors_allowed_origins: Vec<http::HeaderValue>,
+    pub upstream_retries: u32,
 }
 
 impl Default for GatewayOptions {
@@ -57,6 +58,7 @@ impl Default for GatewayOptions {
                 max_wait: Duration::from_secs(10),
             },
             cors_allowed_origins: Vec::new(),
+            upstream_retries: 2,
         }
     }
 }
@@ -93,6 +95,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         validate_requests: options.validate_requests,
         upstream_limit: options.upstream_limit,
         cors_allowed_origins: options.cors_allowed_origins.clone(),
+        upstream_retries: options.upstream_retries,
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

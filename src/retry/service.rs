@@ -1,0 +1,157 @@
+//! [`Retry`]: repeats an idempotent read after an upstream 503.
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{header, Method, Request, Response, StatusCode};
+use tower::retry::budget::Budget;
+use tower::{Service, ServiceExt};
+
+use super::RetryLayer;
+use crate::error::GatewayError;
+use crate::server::ConnectionInfo;
+use crate::BoxFuture;
+
+/// The longest wait between two attempts, whatever `Retry-After` says: a client is waiting.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Built by [`RetryLayer`].
+#[derive(Clone, Debug)]
+pub struct Retry<S> {
+    inner: S,
+    config: RetryLayer,
+}
+
+impl<S> Retry<S> {
+    pub(super) fn new(inner: S, config: RetryLayer) -> Self {
+        Retry { inner, config }
+    }
+}
+
+impl<S> Service<Request<Body>> for Retry<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        if !is_retryable(&request) || config.max_retries == 0 {
+            return Box::pin(inner.call(request));
+        }
+        Box::pin(async move {
+            config.budget.deposit();
+            let mut attempt = 0;
+            loop {
+                let response = inner.ready().await?.call(copy_of(&request)).await?;
+                if response.status() != StatusCode::SERVICE_UNAVAILABLE
+                    || attempt == config.max_retries
+                    || !config.budget.withdraw()
+                {
+                    return Ok(response);
+                }
+                let wait = backoff(attempt, &response);
+                // Dropping the answer releases its upstream slot before the wait.
+                drop(response);
+                tracing::debug!(attempt, ?wait, path = %request.uri().path(), "upstream 503; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        })
+    }
+}
+
+/// `GET` and `HEAD` with no body: safe to send twice. A request has no body when its
+/// `Content-Length` is 0 or when it has neither `Content-Length` nor `Transfer-Encoding`
+/// (HTTP/1.1's framing rule), or when the body says it has ended.
+fn is_retryable(request: &Request<Body>) -> bool {
+    let idempotent_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let headers = request.headers();
+    let no_body = match headers.get(header::CONTENT_LENGTH) {
+        Some(length) => length.as_bytes() == b"0",
+        None => {
+            !headers.contains_key(header::TRANSFER_ENCODING)
+                && (request.version() <= http::Version::HTTP_11
+                    || http_body::Body::is_end_stream(request.body()))
+        }
+    };
+    idempotent_read && no_body
+}
+
+/// A fresh request with the same head and what the inner services read from extensions.
+fn copy_of(request: &Request<Body>) -> Request<Body> {
+    let mut copy = Request::new(Body::empty());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    if let Some(info) = request.extensions().get::<ConnectionInfo>() {
+        copy.extensions_mut().insert(*info);
+    }
+    copy
+}
+
+/// 100 ms, 200 ms, 400 ms, …; a `Retry-After` in seconds instead, both capped.
+fn backoff(attempt: u32, response: &Response<Body>) -> Duration {
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let exponential = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(10)));
+    retry_after.unwrap_or(exponential).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_honours_a_capped_retry_after() {
+        let plain = Response::new(Body::empty());
+        assert_eq!(backoff(0, &plain), Duration::from_millis(100));
+        assert_eq!(backoff(2, &plain), Duration::from_millis(400));
+        assert_eq!(backoff(20, &plain), MAX_BACKOFF);
+        let mut told = Response::new(Body::empty());
+        told.headers_mut()
+            .insert(header::RETRY_AFTER, "1".parse().unwrap());
+        assert_eq!(backoff(0, &told), Duration::from_secs(1));
+        told.headers_mut()
+            .insert(header::RETRY_AFTER, "120".parse().unwrap());
+        assert_eq!(backoff(0, &told), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_bodiless_reads_are_retried() {
+        let get = Request::get("/vmrest/ports").body(Body::empty()).unwrap();
+        assert!(is_retryable(&get));
+        let put = Request::put("/vmrest/portgroups/x")
+            .body(Body::empty())
+            .unwrap();
+        assert!(!is_retryable(&put));
+        let get_with_body = Request::get("/x")
+            .header(header::CONTENT_LENGTH, "2")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert!(!is_retryable(&get_with_body));
+        let chunked = Request::get("/x")
+            .header(header::TRANSFER_ENCODING, "chunked")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert!(!is_retryable(&chunked));
+    }
+}
