@@ -11,11 +11,13 @@
 //! use tower::ServiceBuilder;
 //! use cupi_gateway::access_log::AccessLogLayer;
 //!
-//! let stack = ServiceBuilder::new().layer(AccessLogLayer);
+//! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
+//! let stack = ServiceBuilder::new().layer(AccessLogLayer::new(metrics));
 //! # let _ = stack;
 //! ```
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,17 +25,29 @@ use axum::body::Body;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
+use crate::metrics::Metrics;
 use crate::BoxFuture;
 
-/// Logs each request when its response head is ready.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AccessLogLayer;
+/// Logs and counts each request when its response head is ready.
+#[derive(Clone, Debug)]
+pub struct AccessLogLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl AccessLogLayer {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        AccessLogLayer { metrics }
+    }
+}
 
 impl<S> Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
 
     fn layer(&self, inner: S) -> AccessLog<S> {
-        AccessLog { inner }
+        AccessLog {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -41,6 +55,7 @@ impl<S> Layer<S> for AccessLogLayer {
 #[derive(Clone, Debug)]
 pub struct AccessLog<S> {
     inner: S,
+    metrics: Arc<Metrics>,
 }
 
 impl<S> Service<Request<Body>> for AccessLog<S>
@@ -67,8 +82,24 @@ where
             .unwrap_or("-")
             .to_owned();
         let response = self.inner.call(request);
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let response = response.await?;
+            let route = metrics.route_of(&path);
+            let elapsed = started.elapsed().as_secs_f64();
+            let status = response.status().as_u16().to_string();
+            metrics
+                .requests
+                .get_or_create(&vec![
+                    ("route", route.clone()),
+                    ("method", method.to_string()),
+                    ("status", status),
+                ])
+                .inc();
+            metrics
+                .request_seconds
+                .get_or_create(&vec![("route", route), ("method", method.to_string())])
+                .observe(elapsed);
             tracing::info!(
                 target: "cupi_gateway::access",
                 request_id = %request_id,

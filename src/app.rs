@@ -54,6 +54,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::access_log::AccessLogLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
+use crate::metrics::Metrics;
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::readiness;
@@ -86,13 +87,21 @@ pub struct Settings {
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
 pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let upstream_origin = upstream.origin().to_string();
+    let metrics = Arc::new(Metrics::new(spec.path_templates()));
     let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
     let schema = Arc::new(spec.schema().clone());
     let transcoded = ServiceBuilder::new()
-        .layer(TranscodeLayer::new(schema.clone(), settings.limits))
-        .layer(RetryLayer::new(settings.upstream_retries))
-        .layer(UpstreamLimitLayer::new(settings.upstream_limit))
-        .service(Proxy::new(upstream));
+        .layer(TranscodeLayer::new(
+            schema.clone(),
+            settings.limits,
+            metrics.clone(),
+        ))
+        .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))
+        .layer(UpstreamLimitLayer::new(
+            settings.upstream_limit,
+            metrics.clone(),
+        ))
+        .service(Proxy::new(upstream, metrics.clone()));
     let vmrest: Vmrest = if settings.validate_requests {
         let rules = Arc::new(spec.rules().clone());
         let validate = ValidateLayer::new(rules, settings.limits.max_request_body, schema);
@@ -104,6 +113,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
         vmrest,
         own: own_routes(upstream_origin)
             .merge(readiness)
+            .merge(metrics_route(metrics.clone()))
             .merge(openapi::serve::routes(spec)),
     };
     // Every request gets an id (the client's own `x-request-id` is kept): it is logged,
@@ -111,7 +121,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     let app = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(AccessLogLayer)
+        .layer(AccessLogLayer::new(metrics.clone()))
         .option_layer(cors(&settings.cors_allowed_origins))
         .service(dispatch);
     BoxCloneSyncService::new(app)
@@ -250,6 +260,24 @@ impl Service<Request<Body>> for Dispatch {
     }
 }
 
+/// `GET /metrics`: Prometheus' text format.
+fn metrics_route(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                let mut response = Response::new(Body::from(metrics.encode()));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+        }),
+    )
+}
+
 fn own_routes(upstream: String) -> Router {
     let index = move || {
         let upstream = upstream.clone();
@@ -258,7 +286,7 @@ fn own_routes(upstream: String) -> Router {
                 "name": "cupi-gateway",
                 "version": env!("CARGO_PKG_VERSION"),
                 "upstream": upstream,
-                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz", "/readyz"],
+                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics"],
             }))
         }
     };

@@ -21,6 +21,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod limit;
+pub mod metrics;
 pub mod openapi;
 pub mod path_template;
 pub mod proxy;

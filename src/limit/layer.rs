@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tower::Layer;
 
 use super::UpstreamLimit;
+use crate::metrics::Metrics;
 
 /// How many requests may be at the upstream, and how many may wait, for how long.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +24,7 @@ pub(super) struct LimitState {
     pub permits: Arc<Semaphore>,
     pub queued: AtomicUsize,
     pub settings: LimitSettings,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Clone, Debug)]
@@ -31,12 +33,13 @@ pub struct UpstreamLimitLayer {
 }
 
 impl UpstreamLimitLayer {
-    pub fn new(settings: LimitSettings) -> Self {
+    pub fn new(settings: LimitSettings, metrics: Arc<Metrics>) -> Self {
         UpstreamLimitLayer {
             state: Arc::new(LimitState {
                 permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
                 queued: AtomicUsize::new(0),
                 settings,
+                metrics,
             }),
         }
     }

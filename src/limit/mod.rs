@@ -14,11 +14,13 @@
 //! use std::time::Duration;
 //! use cupi_gateway::limit::{UpstreamLimitLayer, LimitSettings};
 //!
-//! let layer = UpstreamLimitLayer::new(LimitSettings {
+//! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
+//! let settings = LimitSettings {
 //!     max_concurrent: 5,
 //!     max_queued: 100,
 //!     max_wait: Duration::from_secs(10),
-//! });
+//! };
+//! let layer = UpstreamLimitLayer::new(settings, metrics);
 //! # let _ = layer;
 //! ```
 

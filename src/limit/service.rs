@@ -14,6 +14,7 @@ use tower::Service;
 
 use super::layer::LimitState;
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use crate::BoxFuture;
 
 /// Caps the requests in flight to the inner service; built by [`super::UpstreamLimitLayer`].
@@ -50,13 +51,17 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let state = self.state.clone();
         Box::pin(async move {
-            let permit = acquire(&state).await?;
+            let permit = acquire(&state).await.inspect_err(|_| {
+                state.metrics.shed.inc();
+            })?;
+            let in_flight = InFlight::start(state.metrics.clone());
             let response = inner.call(request).await?;
             // The server stays busy until its body has been sent: keep the permit until then.
             Ok(response.map(|body| {
                 Body::new(PermitBody {
                     body,
                     _permit: permit,
+                    _in_flight: in_flight,
                 })
             }))
         })
@@ -94,10 +99,27 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
+/// Counts a request in the `upstream_in_flight` gauge for as long as it is held.
+struct InFlight(Arc<Metrics>);
+
+impl InFlight {
+    fn start(metrics: Arc<Metrics>) -> Self {
+        metrics.upstream_in_flight.inc();
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.upstream_in_flight.dec();
+    }
+}
+
 /// A response body that holds an upstream permit until it ends or is dropped.
 struct PermitBody {
     body: Body,
     _permit: OwnedSemaphorePermit,
+    _in_flight: InFlight,
 }
 
 impl http_body::Body for PermitBody {

@@ -114,6 +114,15 @@ impl ApiSpec {
         &self.rules
     }
 
+    /// The path templates the document describes.
+    pub fn path_templates(&self) -> Vec<PathTemplate> {
+        self.document
+            .get("paths")
+            .and_then(Value::as_object)
+            .map(|paths| paths.keys().map(|p| PathTemplate::parse(p)).collect())
+            .unwrap_or_default()
+    }
+
     /// The merged document, as JSON.
     pub fn document(&self) -> &Value {
         &self.document

@@ -14,7 +14,8 @@
 //! use cupi_gateway::proxy::Proxy;
 //!
 //! let request = http::Request::get("/vmrest/ports").body(axum::body::Body::empty()).unwrap();
-//! let response = Proxy::new(upstream).oneshot(request).await;
+//! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
+//! let response = Proxy::new(upstream, metrics).oneshot(request).await;
 //! # }
 //! ```
 
@@ -27,7 +28,10 @@ use http::uri::PathAndQuery;
 use http::{Request, Response};
 use tower::Service;
 
+use std::sync::Arc;
+
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use crate::server::ConnectionInfo;
 use crate::upstream::Upstream;
 use crate::BoxFuture;
@@ -36,11 +40,12 @@ use crate::BoxFuture;
 #[derive(Clone, Debug)]
 pub struct Proxy {
     upstream: Upstream,
+    metrics: Arc<Metrics>,
 }
 
 impl Proxy {
-    pub fn new(upstream: Upstream) -> Self {
-        Proxy { upstream }
+    pub fn new(upstream: Upstream, metrics: Arc<Metrics>) -> Self {
+        Proxy { upstream, metrics }
     }
 }
 
@@ -56,6 +61,7 @@ impl Service<Request<Body>> for Proxy {
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let upstream = self.upstream.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let connection = request
                 .extensions()
@@ -83,7 +89,12 @@ impl Service<Request<Body>> for Proxy {
             // Extensions are per-hop data of ours; none of them is for the upstream.
             parts.extensions = http::Extensions::new();
 
-            let response = upstream.send(Request::from_parts(parts, body)).await?;
+            let sent = std::time::Instant::now();
+            let response = upstream.send(Request::from_parts(parts, body)).await;
+            metrics
+                .upstream_seconds
+                .observe(sent.elapsed().as_secs_f64());
+            let response = response?;
 
             let (mut parts, body) = response.into_parts();
             headers::prepare_response(

@@ -13,7 +13,8 @@
 //! ```
 //! use cupi_gateway::retry::RetryLayer;
 //!
-//! let layer = RetryLayer::new(2);
+//! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
+//! let layer = RetryLayer::new(2, metrics);
 //! # let _ = layer;
 //! ```
 

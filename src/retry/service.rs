@@ -67,6 +67,7 @@ where
                 // Dropping the answer releases its upstream slot before the wait.
                 drop(response);
                 tracing::debug!(attempt, ?wait, path = %request.uri().path(), "upstream 503; retrying");
+                config.metrics.retries.inc();
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::{Schema, Transcode};
+use crate::metrics::Metrics;
 
 /// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
 /// streamed and not limited here.
@@ -21,11 +22,16 @@ pub struct Limits {
 pub struct TranscodeLayer {
     schema: Arc<Schema>,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl TranscodeLayer {
-    pub fn new(schema: Arc<Schema>, limits: Limits) -> Self {
-        TranscodeLayer { schema, limits }
+    pub fn new(schema: Arc<Schema>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        TranscodeLayer {
+            schema,
+            limits,
+            metrics,
+        }
     }
 }
 
@@ -33,6 +39,11 @@ impl<S> Layer<S> for TranscodeLayer {
     type Service = Transcode<S>;
 
     fn layer(&self, inner: S) -> Transcode<S> {
-        Transcode::new(inner, self.schema.clone(), self.limits)
+        Transcode::new(
+            inner,
+            self.schema.clone(),
+            self.limits,
+            self.metrics.clone(),
+        )
     }
 }

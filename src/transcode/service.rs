@@ -10,9 +10,10 @@ use tower::Service;
 
 use super::error_page::message_from_error_page;
 use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
-use super::{json_to_xml, xml_to_json, Limits, Schema};
+use super::{json_to_xml, xml_to_json_counted, Limits, Schema, XmlError};
 use crate::body::{collect_limited, CollectError};
 use crate::error::{error_body, is_body_timeout, GatewayError};
+use crate::metrics::Metrics;
 use crate::BoxFuture;
 
 /// Transcodes JSON request bodies to XML and XML responses to JSON around `S`.
@@ -22,14 +23,16 @@ pub struct Transcode<S> {
     inner: S,
     schema: Arc<Schema>,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl<S> Transcode<S> {
-    pub fn new(inner: S, schema: Arc<Schema>, limits: Limits) -> Self {
+    pub fn new(inner: S, schema: Arc<Schema>, limits: Limits, metrics: Arc<Metrics>) -> Self {
         Transcode {
             inner,
             schema,
             limits,
+            metrics,
         }
     }
 }
@@ -57,16 +60,23 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let schema = self.schema.clone();
         let limits = self.limits;
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let format = ResponseFormat::from_headers(request.headers());
             let is_head = request.method() == Method::HEAD;
-            let request = transcode_request(request, &schema, limits).await?;
+            let request = transcode_request(request, &schema, limits)
+                .await
+                .inspect_err(|e| {
+                    if let GatewayError::InvalidJson(_) = e {
+                        metrics.transcode_error("request", "invalid_json");
+                    }
+                })?;
             let response = inner.call(request).await?;
             match (format, is_head) {
                 (ResponseFormat::Xml, _) => Ok(response),
                 (ResponseFormat::Json, true) => Ok(head_as_json(response)),
                 (ResponseFormat::Json, false) => {
-                    transcode_response(response, &schema, limits).await
+                    transcode_response(response, &schema, limits, &metrics).await
                 }
             }
         })
@@ -170,6 +180,7 @@ async fn transcode_response(
     response: Response<Body>,
     schema: &Schema,
     limits: Limits,
+    metrics: &Metrics,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
@@ -215,15 +226,21 @@ async fn transcode_response(
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
         return Ok(Response::from_parts(parts, Body::empty()));
     } else {
-        match xml_to_json(&bytes, schema) {
-            Ok(json) => json,
+        match xml_to_json_counted(&bytes, schema) {
+            Ok((json, fallbacks)) => {
+                metrics.typed_fallbacks.inc_by(fallbacks as u64);
+                json
+            }
             // An error status matters more than its broken body: keep the status, and give
             // what text the body has as the message.
             Err(_) if is_error_status => {
                 let message = message_from_error_page(&bytes, true);
                 error_body(&status_code_name(status), &message)
             }
-            Err(e) => return Err(GatewayError::UpstreamInvalidXml(e)),
+            Err(e) => {
+                metrics.transcode_error("response", xml_error_reason(&e));
+                return Err(GatewayError::UpstreamInvalidXml(e));
+            }
         }
     };
     parts
@@ -256,6 +273,20 @@ fn head_as_json(mut response: Response<Body>) -> Response<Body> {
         headers.remove(CONTENT_LENGTH);
     }
     response
+}
+
+/// A short label for a metric: which kind of XML problem it was.
+fn xml_error_reason(error: &XmlError) -> &'static str {
+    match error {
+        XmlError::InvalidUtf8 => "invalid_utf8",
+        XmlError::Malformed { .. } => "malformed",
+        XmlError::Truncated(_) => "truncated",
+        XmlError::NoRoot => "no_root",
+        XmlError::TrailingContent => "trailing_content",
+        XmlError::Doctype => "doctype",
+        XmlError::UnknownEntity(_) => "unknown_entity",
+        XmlError::TooDeep => "too_deep",
+    }
 }
 
 /// `401` → `unauthorized`, `503` → `service_unavailable`: the code for a transcoded error page.

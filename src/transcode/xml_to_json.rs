@@ -41,14 +41,22 @@ pub enum XmlError {
 
 /// Transcodes a whole XML document to JSON bytes.
 pub fn xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
+    xml_to_json_counted(xml, schema).map(|(json, _)| json)
+}
+
+/// [`xml_to_json`], also counting the typed fields whose text was not of their type and was
+/// kept as a string (for the `typed_fallbacks` metric).
+pub fn xml_to_json_counted(xml: &[u8], schema: &Schema) -> Result<(Vec<u8>, usize), XmlError> {
     let root = parse(xml)?;
     let mut out = Vec::with_capacity(xml.len());
-    JsonWriter {
+    let mut writer = JsonWriter {
         schema,
         out: &mut out,
-    }
-    .root(&root);
-    Ok(out)
+        fallbacks: 0,
+    };
+    writer.root(&root);
+    let fallbacks = writer.fallbacks;
+    Ok((out, fallbacks))
 }
 
 /// One element of the parsed document: names and text only, no positions.
@@ -160,6 +168,7 @@ fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, XmlError> {
 struct JsonWriter<'a> {
     schema: &'a Schema,
     out: &'a mut Vec<u8>,
+    fallbacks: usize,
 }
 
 impl JsonWriter<'_> {
@@ -252,6 +261,10 @@ impl JsonWriter<'_> {
             // Written as sent, so JSON → XML gives the same digits back.
             Some(FieldType::Number) if is_json_number(text) => {
                 self.out.extend_from_slice(text.as_bytes())
+            }
+            Some(FieldType::Boolean | FieldType::Integer | FieldType::Number) => {
+                self.fallbacks += 1;
+                self.string(text)
             }
             _ => self.string(text),
         }
