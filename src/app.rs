@@ -26,6 +26,7 @@
 //!     },
 //!     cors_allowed_origins: Vec::new(),
 //!     upstream_retries: 2,
+//!     request_timeout: std::time::Duration::from_secs(120),
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -78,6 +79,8 @@ pub struct Settings {
     pub validate_requests: bool,
     /// How many requests may be at the upstream at once, and how many may wait.
     pub upstream_limit: LimitSettings,
+    /// Longest time from a request to its response head, all waits and retries included.
+    pub request_timeout: Duration,
     /// Retries of a bodiless GET/HEAD that got an upstream 503 (0: none).
     pub upstream_retries: u32,
     /// Browser origins allowed to call the gateway (CORS); empty: CORS closed.
@@ -111,6 +114,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
     };
     let dispatch = Dispatch {
         vmrest,
+        request_timeout: settings.request_timeout,
         own: own_routes(upstream_origin)
             .merge(readiness)
             .merge(metrics_route(metrics.clone()))
@@ -227,6 +231,7 @@ fn encodes_unreserved(segment: &str) -> bool {
 #[derive(Clone)]
 struct Dispatch {
     vmrest: Vmrest,
+    request_timeout: Duration,
     own: Router,
 }
 
@@ -251,8 +256,16 @@ impl Service<Request<Body>> for Dispatch {
                 return Box::pin(async move { Ok(error.into_response()) });
             }
             let response = self.vmrest.clone().oneshot(request);
-            // The one place where a typed error becomes the JSON error response.
-            Box::pin(async move { Ok(response.await.unwrap_or_else(GatewayError::into_response)) })
+            let deadline = self.request_timeout;
+            Box::pin(async move {
+                // The whole request, queue wait and retries included, up to the response head.
+                let result = match tokio::time::timeout(deadline, response).await {
+                    Ok(result) => result,
+                    Err(_) => Err(GatewayError::RequestDeadline(deadline)),
+                };
+                // The one place where a typed error becomes the JSON error response.
+                Ok(result.unwrap_or_else(GatewayError::into_response))
+            })
         } else {
             let own = self.own.clone();
             Box::pin(async move { own.oneshot(request).await })

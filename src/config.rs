@@ -68,6 +68,12 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
 
+    /// Longest time from a request to its response head through the gateway, queue wait and
+    /// retries included (→ 504 gateway_timeout). Streamed bodies are timed by
+    /// --upstream-timeout's idle rule instead.
+    #[arg(long, env = "CUPI_GATEWAY_REQUEST_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
     /// Largest JSON request body, in bytes, the gateway transcodes (larger: 413).
     #[arg(long, env = "CUPI_GATEWAY_MAX_REQUEST_BODY", default_value_t = 1024 * 1024)]
     pub max_request_body: usize,
@@ -164,6 +170,7 @@ impl GatewayArgs {
             validate_requests: !self.no_request_validation,
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             upstream_retries: self.upstream_retries,
+            request_timeout: self.request_timeout,
             upstream_limit: LimitSettings {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,

@@ -61,6 +61,8 @@ pub enum GatewayError {
     UpstreamTimeout(Duration),
     #[error("the upstream stopped sending its response body")]
     UpstreamStalled,
+    #[error("no answer within the gateway's request timeout of {}", humantime::format_duration(*.0))]
+    RequestDeadline(Duration),
     #[error("Unity Connection is busy: the gateway's queue for it is full or the wait ran out; retry shortly")]
     UpstreamBusy { retry_after: Duration },
     #[error("the upstream's XML could not be transcoded: {0}")]
@@ -96,6 +98,7 @@ impl GatewayError {
             GatewayError::UpstreamTls(_) => "upstream_tls_error",
             GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => "upstream_timeout",
             GatewayError::UpstreamBusy { .. } => "upstream_busy",
+            GatewayError::RequestDeadline(_) => "gateway_timeout",
             GatewayError::UpstreamInvalidXml(_) => "upstream_invalid_xml",
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
@@ -117,9 +120,9 @@ impl GatewayError {
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => {
-                StatusCode::GATEWAY_TIMEOUT
-            }
+            GatewayError::UpstreamTimeout(_)
+            | GatewayError::UpstreamStalled
+            | GatewayError::RequestDeadline(_) => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::UpstreamBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamUnreachable(_)
             | GatewayError::UpstreamTls(_)

@@ -126,6 +126,34 @@ async fn a_wait_that_runs_out_is_shed_with_retry_after() {
 }
 
 #[tokio::test]
+async fn the_whole_request_has_a_deadline_that_covers_the_queue() {
+    let (upstream, _) = slow_upstream(Duration::from_secs(3)).await;
+    let options = GatewayOptions {
+        upstream_limit: LimitSettings {
+            max_concurrent: 1,
+            max_queued: 10,
+            max_wait: Duration::from_secs(10),
+        },
+        request_timeout: Duration::from_millis(500),
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream, options).await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 504);
+    assert_eq!(error_code(response).await, "gateway_timeout");
+    // The gateway keeps serving its own routes meanwhile.
+    assert_eq!(
+        client()
+            .get(format!("{gateway}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
     use bytes::Bytes;
     // 503 for the first two calls to each path, then success.

@@ -38,6 +38,7 @@ pub struct GatewayOptions {
     pub upstream_limit: cupi_gateway::limit::LimitSettings,
     pub cors_allowed_origins: Vec<http::HeaderValue>,
     pub upstream_retries: u32,
+    pub request_timeout: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -59,6 +60,7 @@ impl Default for GatewayOptions {
             },
             cors_allowed_origins: Vec::new(),
             upstream_retries: 2,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -96,6 +98,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         upstream_limit: options.upstream_limit,
         cors_allowed_origins: options.cors_allowed_origins.clone(),
         upstream_retries: options.upstream_retries,
+        request_timeout: options.request_timeout,
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
