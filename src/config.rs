@@ -42,6 +42,15 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// PEM certificate chain for serving HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
+    /// Needs --tls-key too.
+    #[arg(long, env = "CUPI_GATEWAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "CUPI_GATEWAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Unity Connection's origin, e.g. https://cuc.example.com or https://cuc:8443.
     /// Without it, the embedded simulator is started and used.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM")]

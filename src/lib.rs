@@ -58,6 +58,8 @@ pub enum StartError {
     Tls(#[from] upstream::tls::TlsConfigError),
     #[error("OpenAPI document: {0}")]
     Spec(#[from] openapi::SpecError),
+    #[error("inbound TLS: {0}")]
+    ServerTls(#[from] server::ServerTlsError),
 }
 
 /// Runs the gateway until `shutdown` resolves. Without an upstream, the embedded simulator is
@@ -89,7 +91,11 @@ pub async fn run_gateway(
         tracing::warn!("request validation is off: writes go upstream unchecked");
     }
     let gateway = app::app(upstream, Arc::new(spec), args.settings());
-    server::serve(listener, gateway, shutdown, args.drain_timeout).await;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    server::serve(listener, gateway, shutdown, args.drain_timeout, tls).await;
     Ok(())
 }
 

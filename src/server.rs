@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 use tower_http::timeout::TimeoutBody;
 
+pub use tokio_rustls::TlsAcceptor;
+
 /// Who is on the other end of the connection a request came in on.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionInfo {
@@ -53,12 +55,18 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long a client may pause while sending a request body (→ 408 `request_timeout`).
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains for up to `drain_timeout`.
+/// With `tls`, every connection is TLS first (HTTP/2 or HTTP/1.1 by ALPN); without, plain
+/// HTTP (the sidecar case, where the pod's network is the boundary).
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
+    tls: Option<TlsAcceptor>,
 ) where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
         + Clone
@@ -92,7 +100,7 @@ pub async fn serve<S>(
         let _ = stream.set_nodelay(true);
         let info = ConnectionInfo {
             remote: Some(remote),
-            scheme: "http",
+            scheme: if tls.is_some() { "https" } else { "http" },
         };
         let app = app.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -101,10 +109,29 @@ pub async fn serve<S>(
             request.extensions_mut().insert(info);
             app.clone().oneshot(request)
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let result = match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    let Ok(Ok(stream)) = handshake else {
+                        tracing::debug!(%remote, "TLS handshake failed or timed out");
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%remote, error = %error, "connection ended with an error");
             }
         });
@@ -117,6 +144,54 @@ pub async fn serve<S>(
             tracing::warn!(?drain_timeout, "drain timeout elapsed; closing remaining connections");
         }
     }
+}
+
+/// Why the inbound TLS certificate could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerTlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{0} holds no certificate")]
+    NoCertificate(std::path::PathBuf),
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A TLS acceptor for `cert` (PEM chain, leaf first) and `key` (PEM private key), offering
+/// HTTP/2 and HTTP/1.1 by ALPN, with the ring provider only.
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<TlsAcceptor, ServerTlsError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    fn read(
+        path: &std::path::Path,
+    ) -> impl Fn(rustls::pki_types::pem::Error) -> ServerTlsError + '_ {
+        move |source| ServerTlsError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(read(cert))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read(cert))?;
+    if chain.is_empty() {
+        return Err(ServerTlsError::NoCertificate(cert.to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(read(key))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and Kubernetes send).

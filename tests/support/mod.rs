@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod contract;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,8 @@ pub struct GatewayOptions {
     pub cors_allowed_origins: Vec<http::HeaderValue>,
     pub upstream_retries: u32,
     pub request_timeout: Duration,
+    /// Serve HTTPS with this acceptor.
+    pub tls: Option<cupi_gateway::server::TlsAcceptor>,
 }
 
 impl Default for GatewayOptions {
@@ -61,6 +64,7 @@ impl Default for GatewayOptions {
             cors_allowed_origins: Vec::new(),
             upstream_retries: 2,
             request_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -103,13 +107,19 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tokio::spawn(cupi_gateway::server::serve(
         listener,
         app,
         std::future::pending(),
         Duration::from_secs(1),
+        options.tls.clone(),
     ));
-    format!("http://{addr}")
+    format!("{scheme}://{addr}")
 }
 
 /// Simulator + gateway, the stack a newcomer starts.

@@ -1,0 +1,95 @@
+//! Serving HTTPS: HTTP/1.1 and HTTP/2 by ALPN, with a certificate made in the test.
+
+mod support;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::HttpsConnectorBuilder;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use support::pki::make_pki;
+use support::*;
+
+#[tokio::test]
+async fn the_gateway_serves_https_over_http1_and_http2() {
+    let pki = make_pki(&["localhost"]);
+    let dir = std::env::temp_dir().join(format!("cupi-gateway-inbound-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &pki.leaf_pem).unwrap();
+    std::fs::write(&key, &pki.leaf_key_pem).unwrap();
+    let acceptor = cupi_gateway::server::tls_acceptor(&cert, &key).expect("certificate loads");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let upstream = FakeUpstream::start(|_| {
+        respond(
+            200,
+            "application/xml",
+            r#"<Ports total="1"><Port><PortNumInGroup>1</PortNumInGroup></Port></Ports>"#,
+        )
+    })
+    .await;
+    let options = GatewayOptions {
+        tls: Some(acceptor),
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream.origin, options).await;
+    let port = gateway.rsplit(':').next().unwrap().to_owned();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+
+    for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
+        let builder = HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_only();
+        let connector = if version == http::Version::HTTP_2 {
+            builder.enable_http2().build()
+        } else {
+            builder.enable_http1().build()
+        };
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+            .http2_only(version == http::Version::HTTP_2)
+            .build(connector);
+        let request = http::Request::get(format!("https://localhost:{port}/vmrest/ports"))
+            .header("authorization", "Basic YWRtaW46cGFzc3dvcmQ=")
+            .body(Empty::new())
+            .unwrap();
+        let response = client
+            .request(request)
+            .await
+            .expect("TLS handshake and request");
+        assert_eq!(response.version(), version);
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["Port"][0]["PortNumInGroup"], 1, "{version:?}");
+        let seen = upstream.last();
+        assert_eq!(seen.headers["x-forwarded-proto"], "https");
+        assert_eq!(
+            seen.headers["x-forwarded-host"],
+            format!("localhost:{port}").as_str()
+        );
+    }
+
+    // A plain-HTTP client on the TLS port gets nothing served, and the gateway carries on.
+    let answer = raw_request(
+        &format!("http://127.0.0.1:{port}"),
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
