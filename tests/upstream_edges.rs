@@ -873,3 +873,69 @@ async fn get_from(gateway: &str, origin: &str) -> reqwest::Response {
         .await
         .unwrap()
 }
+
+/// An upstream that sends a response head and part of the body, then resets the connection.
+async fn resetting_upstream(head_and_part: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(head_and_part).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                // SO_LINGER 0: closing sends RST, not FIN.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            });
+        }
+    });
+    origin
+}
+
+#[tokio::test]
+async fn a_connection_reset_mid_body_is_a_502_or_a_cut_stream() {
+    let xml = resetting_upstream(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000\r\n\r\n<Ports total=\"2\"><Port>",
+    )
+    .await;
+    let gateway = start_gateway(&xml, GatewayOptions::default()).await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_body_error");
+    assert_eq!(
+        client()
+            .get(format!("{gateway}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let audio = resetting_upstream(
+        b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 1000\r\n\r\nRIFF",
+    )
+    .await;
+    let gateway = start_gateway(&audio, GatewayOptions::default()).await;
+    let response = get(&format!("{gateway}/vmrest/greeting")).await;
+    assert_eq!(response.status(), 200, "the head was already on its way");
+    assert!(
+        response.bytes().await.is_err(),
+        "the client sees the cut, never a short body"
+    );
+    assert_eq!(
+        client()
+            .get(format!("{gateway}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
