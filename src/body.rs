@@ -1,26 +1,33 @@
 //! Reading a whole body with a size limit, for the layers that must see all of it
 //! (validation, transcoding). Everything else streams.
+//!
+//! A client's body and the upstream's fail differently: too large is 413 for one and 502 for
+//! the other, a stall is the client's 408 or the upstream's 504. Both readers name their
+//! failures here, so every layer that reads a body reports them alike.
 
 use axum::body::Body;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::error::BoxError;
+use crate::error::{is_body_timeout, GatewayError};
 
-/// Why a body could not be read whole.
-#[derive(Debug)]
-pub enum CollectError {
-    /// It is larger than the limit.
-    TooLarge,
-    /// Reading it failed (the peer went away, a timeout, a broken chunk).
-    Body(BoxError),
-}
-
-/// Reads a whole body, failing as soon as it passes `limit` bytes.
-pub async fn collect_limited(body: Body, limit: usize) -> Result<Bytes, CollectError> {
+/// Reads a client's whole body: 413 past `limit`, 408 if it stalls, 400 if it breaks off.
+pub async fn read_request_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(CollectError::TooLarge),
-        Err(e) => Err(CollectError::Body(e)),
+        Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge { limit }),
+        Err(e) => Err(GatewayError::from_request_body(e)),
+    }
+}
+
+/// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls.
+pub async fn read_response_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => {
+            Err(GatewayError::UpstreamResponseTooLarge { limit })
+        }
+        Err(e) if is_body_timeout(e.as_ref()) => Err(GatewayError::UpstreamStalled),
+        Err(e) => Err(GatewayError::UpstreamBody(e)),
     }
 }

@@ -11,8 +11,8 @@ use tower::Service;
 use super::error_page::message_from_error_page;
 use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
 use super::{json_to_xml, xml_to_json_counted, Limits, Schema, XmlError};
-use crate::body::{collect_limited, CollectError};
-use crate::error::{error_body, is_body_timeout, GatewayError};
+use crate::body::{read_request_body, read_response_body};
+use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
 
@@ -117,10 +117,7 @@ async fn transcode_request(
     if declared_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let json = collect_limited(body, limit).await.map_err(|e| match e {
-        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
-        CollectError::Body(e) => GatewayError::from_request_body(e),
-    })?;
+    let json = read_request_body(body, limit).await?;
     if json.is_empty() {
         return Ok(Request::from_parts(parts, Body::empty()));
     }
@@ -144,11 +141,7 @@ async fn refuse_doctype(
     limits: Limits,
 ) -> Result<Request<Body>, GatewayError> {
     let (parts, body) = request.into_parts();
-    let limit = limits.max_request_body;
-    let xml = collect_limited(body, limit).await.map_err(|e| match e {
-        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
-        CollectError::Body(e) => GatewayError::from_request_body(e),
-    })?;
+    let xml = read_request_body(body, limits.max_request_body).await?;
     if has_doctype(&xml) {
         return Err(GatewayError::XmlDoctype);
     }
@@ -212,11 +205,7 @@ async fn transcode_response(
     if kind == BodyKind::Xml && declared_length(&parts.headers).is_some_and(|l| l > limit as u64) {
         return Err(GatewayError::UpstreamResponseTooLarge { limit });
     }
-    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
-        CollectError::TooLarge => GatewayError::UpstreamResponseTooLarge { limit },
-        CollectError::Body(e) if is_body_timeout(e.as_ref()) => GatewayError::UpstreamStalled,
-        CollectError::Body(e) => GatewayError::UpstreamBody(e),
-    })?;
+    let bytes = read_response_body(body, limit).await?;
     let is_error_status = status.is_client_error() || status.is_server_error();
     let json = if is_error_page {
         let message = message_from_error_page(&bytes, kind == BodyKind::Html);

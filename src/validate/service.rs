@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower::Service;
 
 use super::layer::ValidateLayer;
-use crate::body::{collect_limited, CollectError};
+use crate::body::read_request_body;
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
 use crate::transcode::xml_to_json;
@@ -90,11 +90,7 @@ async fn check(
         ));
     }
     let (parts, body) = request.into_parts();
-    let limit = config.max_body();
-    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
-        CollectError::TooLarge => GatewayError::PayloadTooLarge { limit },
-        CollectError::Body(e) => GatewayError::from_request_body(e),
-    })?;
+    let bytes = read_request_body(body, config.max_body()).await?;
     let value = match kind {
         // A JSON body that does not parse is left to the transcoder, which names the problem
         // precisely (400 `invalid_json`) and never forwards it.
