@@ -45,6 +45,14 @@ use upstream::{Upstream, UpstreamConfig};
 /// The boxed, `Send` future our services return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// Takes the service `poll_ready` made ready and leaves a clone in its place, for services
+/// that move their inner service into a boxed future. The clone has not been polled ready,
+/// so it must be the one left behind (tower's `Service` contract).
+pub(crate) fn take_ready<S: Clone>(slot: &mut S) -> S {
+    let clone = slot.clone();
+    std::mem::replace(slot, clone)
+}
+
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -47,8 +47,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::take_ready(&mut self.inner);
         let state = self.state.clone();
         Box::pin(async move {
             let permit = acquire(&state).await.inspect_err(|_| {

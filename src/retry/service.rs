@@ -46,8 +46,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::take_ready(&mut self.inner);
         let config = self.config.clone();
         if !is_retryable(&request) || config.max_retries == 0 {
             return Box::pin(inner.call(request));

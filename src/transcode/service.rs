@@ -55,9 +55,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        // The clone took no readiness; swap so the driven service is the one polled ready.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::take_ready(&mut self.inner);
         let schema = self.schema.clone();
         let limits = self.limits;
         let metrics = self.metrics.clone();

@@ -43,8 +43,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::take_ready(&mut self.inner);
         let config = self.config.clone();
         Box::pin(async move {
             let request = check(request, &config).await?;
