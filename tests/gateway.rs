@@ -185,11 +185,7 @@ async fn xml_clients_get_the_upstream_xml_untouched() {
 #[tokio::test]
 async fn auth_failure_keeps_401_and_its_challenge() {
     let gateway = start_stack().await;
-    let response = client()
-        .get(format!("{gateway}/vmrest/ports"))
-        .send()
-        .await
-        .unwrap();
+    let response = get_anonymous(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     assert_eq!(error_code(response).await, "unauthorized");
@@ -351,11 +347,7 @@ async fn only_vmrest_is_forwarded() {
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(error_code(response).await, "not_found", "{path}");
     }
-    let health = client()
-        .get(format!("{gateway}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = get_anonymous(&format!("{gateway}/healthz")).await;
     assert_eq!(health.status(), 200);
     assert_eq!(json(health).await["status"], "ok");
     // `/vmrest` itself is forwarded: the simulator, not the gateway, answers it.

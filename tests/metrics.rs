@@ -23,11 +23,7 @@ async fn metrics_count_requests_fallbacks_and_transcode_errors() {
         502
     );
 
-    let response = client()
-        .get(format!("{gateway}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let response = get_anonymous(&format!("{gateway}/metrics")).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()

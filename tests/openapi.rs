@@ -349,11 +349,7 @@ fn an_extra_document_can_redescribe_a_built_in_path() {
 #[tokio::test]
 async fn the_document_is_served_pointing_at_this_gateway() {
     let gateway = start_stack().await;
-    let response = client()
-        .get(format!("{gateway}/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = get_anonymous(&format!("{gateway}/openapi.json")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let document: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
@@ -361,11 +357,7 @@ async fn the_document_is_served_pointing_at_this_gateway() {
     assert_eq!(document["servers"], json!([{"url": gateway}]));
     assert!(document["paths"]["/vmrest/portgroups/{objectId}"]["put"].is_object());
 
-    let response = client()
-        .get(format!("{gateway}/openapi.yaml"))
-        .send()
-        .await
-        .unwrap();
+    let response = get_anonymous(&format!("{gateway}/openapi.yaml")).await;
     assert_eq!(response.headers()["content-type"], "application/yaml");
     let yaml = response.text().await.unwrap();
     let from_yaml = ApiSpec::from_yaml(&yaml).expect("the served YAML is a valid document");
@@ -376,11 +368,7 @@ async fn the_document_is_served_pointing_at_this_gateway() {
 #[tokio::test]
 async fn the_docs_page_and_its_assets_are_served_from_the_binary() {
     let gateway = start_stack().await;
-    let page = client()
-        .get(format!("{gateway}/docs"))
-        .send()
-        .await
-        .unwrap();
+    let page = get_anonymous(&format!("{gateway}/docs")).await;
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"]
         .to_str()
@@ -399,11 +387,7 @@ async fn the_docs_page_and_its_assets_are_served_from_the_binary() {
         ("swagger-ui-bundle.js", "text/javascript"),
         ("swagger-ui.css", "text/css"),
     ] {
-        let response = client()
-            .get(format!("{gateway}/docs/{asset}"))
-            .send()
-            .await
-            .unwrap();
+        let response = get_anonymous(&format!("{gateway}/docs/{asset}")).await;
         assert_eq!(response.status(), 200, "{asset}");
         assert!(response.headers()["content-type"]
             .to_str()

@@ -274,11 +274,7 @@ async fn upstream_down_is_502_and_slow_upstream_is_504() {
     assert_eq!(response.status(), 504);
     assert_eq!(error_code(response).await, "upstream_timeout");
     // And the gateway keeps serving.
-    let health = client()
-        .get(format!("{gateway}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = get_anonymous(&format!("{gateway}/healthz")).await;
     assert_eq!(health.status(), 200);
 }
 
@@ -762,11 +758,7 @@ async fn oversized_heads_and_deep_nesting_are_refused_and_the_gateway_keeps_serv
 async fn readiness_follows_the_upstream() {
     let up = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
     let gateway = start_gateway(&up.origin, GatewayOptions::default()).await;
-    let ready = client()
-        .get(format!("{gateway}/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let ready = get_anonymous(&format!("{gateway}/readyz")).await;
     assert_eq!(ready.status(), 200);
     assert_eq!(json(ready).await["status"], "ready");
     assert_eq!(
@@ -777,19 +769,11 @@ async fn readiness_follows_the_upstream() {
 
     let closed = closed_port().await;
     let gateway = start_gateway(&format!("http://{closed}"), GatewayOptions::default()).await;
-    let not_ready = client()
-        .get(format!("{gateway}/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let not_ready = get_anonymous(&format!("{gateway}/readyz")).await;
     assert_eq!(not_ready.status(), 503);
     assert_eq!(error_code(not_ready).await, "upstream_unreachable");
     // /healthz only says the process is alive.
-    let alive = client()
-        .get(format!("{gateway}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let alive = get_anonymous(&format!("{gateway}/healthz")).await;
     assert_eq!(alive.status(), 200);
 }
 
@@ -909,12 +893,7 @@ async fn a_connection_reset_mid_body_is_a_502_or_a_cut_stream() {
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "upstream_body_error");
     assert_eq!(
-        client()
-            .get(format!("{gateway}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_anonymous(&format!("{gateway}/healthz")).await.status(),
         200
     );
 
@@ -930,12 +909,7 @@ async fn a_connection_reset_mid_body_is_a_502_or_a_cut_stream() {
         "the client sees the cut, never a short body"
     );
     assert_eq!(
-        client()
-            .get(format!("{gateway}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_anonymous(&format!("{gateway}/healthz")).await.status(),
         200
     );
 }

@@ -146,6 +146,11 @@ pub async fn get(url: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// GET without credentials: the gateway's own routes, or an auth failure on purpose.
+pub async fn get_anonymous(url: &str) -> reqwest::Response {
+    client().get(url).send().await.unwrap()
+}
+
 /// A request with Basic auth, a `Content-Type` and a body.
 pub async fn send(
     method: reqwest::Method,
