@@ -2,10 +2,10 @@
 //! in-process with `oneshot` or serve it on a real socket.
 //!
 //! ```text
-//!   request ──► Dispatch ──/vmrest/**──► Transcode ► Proxy ► Upstream ──► Unity Connection
-//!                  │            (errors rendered as JSON here)
-//!                  │
-//!                  └── anything else ──► the gateway's own routes (/, /healthz, 404)
+//!   request ──► Dispatch ──/vmrest/**──► Validate ► Transcode ► Coalesce ► Retry ► Limit
+//!                  │            (errors rendered         ► Proxy ► Upstream ──► Unity Connection
+//!                  │             as JSON here)
+//!                  └── anything else ──► the gateway's own routes (/healthz, /metrics, /docs…)
 //! ```
 //!
 //! # Example
@@ -53,6 +53,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::access_log::AccessLogLayer;
+use crate::coalesce::CoalesceLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::metrics::Metrics;
@@ -97,6 +98,10 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
         .layer(TranscodeLayer::new(
             schema.clone(),
             settings.limits,
+            metrics.clone(),
+        ))
+        .layer(CoalesceLayer::new(
+            settings.limits.max_response_body,
             metrics.clone(),
         ))
         .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))

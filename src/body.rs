@@ -7,6 +7,7 @@
 
 use axum::body::Body;
 use bytes::Bytes;
+use http::{header, Request};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::{is_body_timeout, GatewayError};
@@ -29,5 +30,20 @@ pub async fn read_response_body(body: Body, limit: usize) -> Result<Bytes, Gatew
         }
         Err(e) if is_body_timeout(e.as_ref()) => Err(GatewayError::UpstreamStalled),
         Err(e) => Err(GatewayError::UpstreamBody(e)),
+    }
+}
+
+/// Whether a request carries no body, by HTTP/1.1's framing rule: `Content-Length: 0`, or
+/// neither `Content-Length` nor `Transfer-Encoding` (over HTTP/2, a stream that has ended).
+/// Such a request can be sent twice (retry) or answered with another's response (coalescing).
+pub fn is_bodiless(request: &Request<Body>) -> bool {
+    let headers = request.headers();
+    match headers.get(header::CONTENT_LENGTH) {
+        Some(length) => length.as_bytes() == b"0",
+        None => {
+            !headers.contains_key(header::TRANSFER_ENCODING)
+                && (request.version() <= http::Version::HTTP_11
+                    || http_body::Body::is_end_stream(request.body()))
+        }
     }
 }

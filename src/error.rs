@@ -11,6 +11,7 @@
 //! a response in exactly one place ([`GatewayError::into_response`]), where it is also logged.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -75,6 +76,9 @@ pub enum GatewayError {
         "the upstream sent an XML body with Content-Encoding {0:?}, which cannot be transcoded"
     )]
     UpstreamEncoded(String),
+    /// One failure answered to every request coalesced into the same upstream request.
+    #[error(transparent)]
+    Shared(Arc<GatewayError>),
 }
 
 impl GatewayError {
@@ -103,6 +107,7 @@ impl GatewayError {
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
             GatewayError::UpstreamEncoded(_) => "upstream_unsupported_encoding",
+            GatewayError::Shared(error) => error.code(),
         }
     }
 
@@ -130,6 +135,7 @@ impl GatewayError {
             | GatewayError::UpstreamResponseTooLarge { .. }
             | GatewayError::UpstreamBody(_)
             | GatewayError::UpstreamEncoded(_) => StatusCode::BAD_GATEWAY,
+            GatewayError::Shared(error) => error.status(),
         }
     }
 
@@ -168,6 +174,11 @@ impl GatewayError {
         } else {
             tracing::debug!(code = self.code(), error = %self, "request refused");
         }
+        self.render()
+    }
+
+    fn render(&self) -> Response<Body> {
+        let status = self.status();
         match self {
             // One entry per offending field, each naming it, so a form can show them in place.
             GatewayError::Validation(violations) => {
@@ -185,13 +196,14 @@ impl GatewayError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 response
             }
-            GatewayError::MethodNotAllowed { ref allow, .. } => {
+            GatewayError::MethodNotAllowed { allow, .. } => {
                 let mut response = error_response(status, self.code(), &self.to_string());
                 if let Ok(allow) = HeaderValue::from_str(allow) {
                     response.headers_mut().insert(header::ALLOW, allow);
                 }
                 response
             }
+            GatewayError::Shared(error) => error.render(),
             other => error_response(status, other.code(), &other.to_string()),
         }
     }

@@ -7,6 +7,7 @@
 //! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
 //! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
 //! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
+//! - [`coalesce`]: identical concurrent reads share one upstream request;
 //! - [`retry`]: idempotent reads that got an upstream 503 are retried, within a budget;
 //! - [`limit`]: at most N requests at Unity Connection, a bounded queue, 503 beyond it;
 //! - [`proxy`]: header rewriting and forwarding;
@@ -18,6 +19,7 @@
 pub mod access_log;
 pub mod app;
 pub mod body;
+pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod limit;

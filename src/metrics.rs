@@ -44,6 +44,8 @@ pub struct Metrics {
     pub shed: Counter,
     /// Retries of reads that got an upstream 503.
     pub retries: Counter,
+    /// Requests answered with an identical concurrent request's upstream response.
+    pub coalesced: Counter,
     /// Bodies the transcoder could not convert, by direction and reason.
     pub transcode_errors: Family<Labels, Counter>,
     /// Typed fields whose text was not of their type and was kept as a string.
@@ -65,6 +67,7 @@ impl Metrics {
         let upstream_in_flight = Gauge::default();
         let shed = Counter::default();
         let retries = Counter::default();
+        let coalesced = Counter::default();
         let transcode_errors = Family::<Labels, Counter>::default();
         let typed_fallbacks = Counter::default();
         registry.register(
@@ -98,6 +101,11 @@ impl Metrics {
             retries.clone(),
         );
         registry.register(
+            "coalesced_requests",
+            "Requests answered with an identical concurrent request's upstream response",
+            coalesced.clone(),
+        );
+        registry.register(
             "transcode_errors",
             "Bodies that could not be transcoded",
             transcode_errors.clone(),
@@ -116,6 +124,7 @@ impl Metrics {
             upstream_in_flight,
             shed,
             retries,
+            coalesced,
             transcode_errors,
             typed_fallbacks,
         }

@@ -69,10 +69,11 @@ async fn no_more_than_the_cap_reach_the_upstream_and_the_rest_wait_or_are_shed()
     };
     let gateway = start_gateway(&upstream, options).await;
 
-    // 10 at once: 2 go up, 3 wait their turn, 5 are shed at once.
+    // 10 different reads at once (identical ones would be coalesced): 2 go up, 3 wait their
+    // turn, 5 are shed at once.
     let requests: Vec<_> = (0..10)
-        .map(|_| {
-            let url = format!("{gateway}/vmrest/ports");
+        .map(|n| {
+            let url = format!("{gateway}/vmrest/ports?pageNumber={n}");
             tokio::spawn(async move { get(&url).await })
         })
         .collect();
@@ -118,7 +119,7 @@ async fn a_wait_that_runs_out_is_shed_with_retry_after() {
         tokio::spawn(async move { get(&url).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = get(&format!("{gateway}/vmrest/ports")).await;
+    let second = get(&format!("{gateway}/vmrest/ports?pageNumber=2")).await;
     assert_eq!(second.status(), 503);
     assert_eq!(second.headers()["retry-after"], "1");
     assert_eq!(first.await.unwrap().status(), 200);

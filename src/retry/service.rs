@@ -9,6 +9,7 @@ use tower::retry::budget::Budget;
 use tower::{Service, ServiceExt};
 
 use super::RetryLayer;
+use crate::body::is_bodiless;
 use crate::error::GatewayError;
 use crate::server::ConnectionInfo;
 use crate::BoxFuture;
@@ -74,21 +75,9 @@ where
     }
 }
 
-/// `GET` and `HEAD` with no body: safe to send twice. A request has no body when its
-/// `Content-Length` is 0 or when it has neither `Content-Length` nor `Transfer-Encoding`
-/// (HTTP/1.1's framing rule), or when the body says it has ended.
+/// `GET` and `HEAD` with no body: safe to send twice.
 fn is_retryable(request: &Request<Body>) -> bool {
-    let idempotent_read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let headers = request.headers();
-    let no_body = match headers.get(header::CONTENT_LENGTH) {
-        Some(length) => length.as_bytes() == b"0",
-        None => {
-            !headers.contains_key(header::TRANSFER_ENCODING)
-                && (request.version() <= http::Version::HTTP_11
-                    || http_body::Body::is_end_stream(request.body()))
-        }
-    };
-    idempotent_read && no_body
+    matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless(request)
 }
 
 /// A fresh request with the same head and what the inner services read from extensions.

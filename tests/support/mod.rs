@@ -227,6 +227,15 @@ impl FakeUpstream {
     where
         F: Fn(&Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
     {
+        FakeUpstream::start_delayed(Duration::ZERO, respond).await
+    }
+
+    /// Like [`FakeUpstream::start`], but every answer takes `delay` (the request is recorded
+    /// as soon as it arrives).
+    pub async fn start_delayed<F>(delay: Duration, respond: F) -> FakeUpstream
+    where
+        F: Fn(&Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -257,6 +266,7 @@ impl FakeUpstream {
                         };
                         let response = respond(&request);
                         recorded.lock().unwrap().push(request);
+                        tokio::time::sleep(delay).await;
                         Ok::<_, std::convert::Infallible>(response)
                     }
                 });

@@ -1,0 +1,44 @@
+//! [`CoalesceLayer`]: builds [`Coalesce`] above the retries, so followers share them too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tower::Layer;
+
+use super::service::Flight;
+use super::Coalesce;
+use crate::metrics::Metrics;
+
+/// Shared by every clone of the service: the requests in flight, by key.
+#[derive(Debug)]
+pub(super) struct CoalesceState {
+    pub flights: Mutex<HashMap<super::key::Key, Flight>>,
+    pub max_body: usize,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CoalesceLayer {
+    state: Arc<CoalesceState>,
+}
+
+impl CoalesceLayer {
+    /// `max_body` bounds a shared body, as it bounds any body the transcoder reads.
+    pub fn new(max_body: usize, metrics: Arc<Metrics>) -> Self {
+        CoalesceLayer {
+            state: Arc::new(CoalesceState {
+                flights: Mutex::new(HashMap::new()),
+                max_body,
+                metrics,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for CoalesceLayer {
+    type Service = Coalesce<S>;
+
+    fn layer(&self, inner: S) -> Coalesce<S> {
+        Coalesce::new(inner, self.state.clone())
+    }
+}

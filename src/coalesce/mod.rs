@@ -1,0 +1,37 @@
+//! Coalescing identical concurrent reads into one upstream request.
+//!
+//! A frontend page load fans out, and ten tabs of the same admin page ask for the same port
+//! group list at the same moment. Unity Connection handles only a handful of requests at once,
+//! so [`Coalesce`] sends one of them upstream (the *leader*) and answers the others (the
+//! *followers*) with a copy of its response, or of its failure.
+//!
+//! Two requests are identical when their method (`GET` or `HEAD`, without a body), their target
+//! (path and query) and every header that could change the answer are equal: `Authorization`,
+//! `Cookie`, `Host`, `Accept*` and any header this module does not know. A response is
+//! therefore never shared across different credentials or sessions; a `Set-Cookie` in it goes
+//! to requests that already sent the same credentials and cookies. Only headers that identify a
+//! request rather than shape its answer (`x-request-id`, `user-agent`, tracing, `referer`,
+//! `x-forwarded-for`) are ignored.
+//!
+//! Only bodies the transcoder reads whole anyway (XML, JSON, HTML and text error pages, not
+//! content-encoded) are shared: the leader reads it, bounded by the response body limit, and
+//! every caller gets the same bytes. For anything else (a greeting's audio stream) the leader
+//! keeps its streaming body and each follower sends its own request. If the leader goes away
+//! before its answer (its client hung up), a waiting follower becomes the next leader.
+//!
+//! # Example
+//!
+//! ```
+//! use cupi_gateway::coalesce::CoalesceLayer;
+//!
+//! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
+//! let layer = CoalesceLayer::new(64 << 20, metrics);
+//! # let _ = layer;
+//! ```
+
+mod key;
+mod layer;
+mod service;
+
+pub use layer::CoalesceLayer;
+pub use service::Coalesce;

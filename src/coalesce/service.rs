@@ -1,0 +1,265 @@
+//! [`Coalesce`]: one upstream request for many identical ones.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, Version};
+use tokio::sync::watch;
+use tower::{Service, ServiceExt};
+
+use super::key::Key;
+use super::layer::CoalesceState;
+use crate::body::read_response_body;
+use crate::error::GatewayError;
+use crate::transcode::negotiate::{is_encoded, BodyKind};
+use crate::BoxFuture;
+
+/// Followers wait on this until the leader publishes its outcome; a sender dropped without
+/// one means the leader went away.
+pub(super) type Flight = watch::Receiver<Option<Outcome>>;
+
+/// What a leader hands its followers.
+#[derive(Clone, Debug)]
+pub(super) enum Outcome {
+    Answered(Arc<SharedResponse>),
+    Failed(Arc<GatewayError>),
+    /// A body that is not read whole (a stream): each follower asks for its own.
+    NotShareable,
+}
+
+/// A response read whole, to be copied out to each caller.
+#[derive(Debug)]
+pub(super) struct SharedResponse {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl SharedResponse {
+    fn to_response(&self) -> Response<Body> {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        *response.version_mut() = self.version;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
+
+/// Built by [`CoalesceLayer`](super::CoalesceLayer).
+#[derive(Clone, Debug)]
+pub struct Coalesce<S> {
+    inner: S,
+    state: Arc<CoalesceState>,
+}
+
+impl<S> Coalesce<S> {
+    pub(super) fn new(inner: S, state: Arc<CoalesceState>) -> Self {
+        Coalesce { inner, state }
+    }
+}
+
+impl<S> Service<Request<Body>> for Coalesce<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Response<Body>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let mut inner = crate::take_ready(&mut self.inner);
+        let Some(key) = Key::of(&request) else {
+            return Box::pin(inner.call(request));
+        };
+        let state = self.state.clone();
+        Box::pin(async move {
+            loop {
+                let mut flight = match join(&state, &key) {
+                    Role::Leader(leader) => return lead(inner, request, leader, &state).await,
+                    Role::Follower(flight) => flight,
+                };
+                let outcome = match flight.wait_for(Option::is_some).await {
+                    Ok(outcome) => outcome.clone(),
+                    // The leader went away without an answer: lead, or follow the next one.
+                    Err(_) => continue,
+                };
+                match outcome {
+                    Some(Outcome::Answered(response)) => {
+                        state.metrics.coalesced.inc();
+                        return Ok(response.to_response());
+                    }
+                    Some(Outcome::Failed(error)) => {
+                        state.metrics.coalesced.inc();
+                        return Err(GatewayError::Shared(error));
+                    }
+                    Some(Outcome::NotShareable) | None => {
+                        return inner.ready().await?.call(request).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+enum Role {
+    Leader(Leader),
+    Follower(Flight),
+}
+
+/// Joins the flight for `key`, or starts one.
+fn join(state: &Arc<CoalesceState>, key: &Key) -> Role {
+    let mut flights = state.flights.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(flight) = flights.get(key) {
+        return Role::Follower(flight.clone());
+    }
+    let (sender, flight) = watch::channel(None);
+    flights.insert(key.clone(), flight);
+    Role::Leader(Leader {
+        key: key.clone(),
+        sender,
+        state: state.clone(),
+    })
+}
+
+/// The request that goes upstream. Dropping it, answered or not, ends its flight, so a
+/// request arriving later starts a new one.
+struct Leader {
+    key: Key,
+    sender: watch::Sender<Option<Outcome>>,
+    state: Arc<CoalesceState>,
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        // Only the leader inserts or removes its key, so the entry here is this flight's.
+        let mut flights = self.state.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.remove(&self.key);
+    }
+}
+
+async fn lead<S>(
+    mut inner: S,
+    request: Request<Body>,
+    leader: Leader,
+    state: &CoalesceState,
+) -> Result<Response<Body>, GatewayError>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>,
+{
+    let answer = match inner.ready().await {
+        Ok(inner) => inner.call(request).await,
+        Err(error) => Err(error),
+    };
+    let response = match answer {
+        Ok(response) if is_shareable(&response) => response,
+        Ok(response) => {
+            leader.sender.send_replace(Some(Outcome::NotShareable));
+            return Ok(response);
+        }
+        Err(error) => return Err(fail(&leader, error)),
+    };
+    let (parts, body) = response.into_parts();
+    match read_response_body(body, state.max_body).await {
+        Ok(body) => {
+            let shared = Arc::new(SharedResponse {
+                status: parts.status,
+                version: parts.version,
+                headers: parts.headers,
+                body,
+            });
+            let response = shared.to_response();
+            leader.sender.send_replace(Some(Outcome::Answered(shared)));
+            Ok(response)
+        }
+        Err(error) => Err(fail(&leader, error)),
+    }
+}
+
+/// Publishes a failure to the followers and returns the leader's own copy of it.
+fn fail(leader: &Leader, error: GatewayError) -> GatewayError {
+    let error = Arc::new(error);
+    leader
+        .sender
+        .send_replace(Some(Outcome::Failed(error.clone())));
+    GatewayError::Shared(error)
+}
+
+/// Bodies the transcoder reads whole anyway; anything else keeps streaming.
+fn is_shareable(response: &Response<Body>) -> bool {
+    BodyKind::of(response.headers()) != BodyKind::Other && !is_encoded(response.headers())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::coalesce::CoalesceLayer;
+    use crate::metrics::Metrics;
+    use tower::Layer;
+
+    /// An upstream stand-in that takes `delay` and counts its calls.
+    fn slow_inner(
+        delay: Duration,
+        calls: Arc<AtomicUsize>,
+    ) -> impl Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = GatewayError,
+        Future = BoxFuture<Result<Response<Body>, GatewayError>>,
+    > + Clone
+           + Send
+           + 'static {
+        tower::service_fn(move |_request: Request<Body>| {
+            let calls = calls.clone();
+            Box::pin(async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                Ok(Response::builder()
+                    .header("content-type", "application/xml")
+                    .body(Body::from("<Ports total=\"0\"/>"))
+                    .unwrap())
+            }) as BoxFuture<_>
+        })
+    }
+
+    fn read() -> Request<Body> {
+        Request::get("/vmrest/ports").body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_over_when_the_leader_hangs_up() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let metrics = Arc::new(Metrics::new(vec![]));
+        let service = CoalesceLayer::new(1 << 20, metrics)
+            .layer(slow_inner(Duration::from_millis(300), calls.clone()));
+
+        let leader = tokio::spawn(service.clone().oneshot(read()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let follower = tokio::spawn(service.clone().oneshot(read()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the follower waits");
+
+        // The leader's client hangs up: the follower sends the request itself.
+        leader.abort();
+        let response = follower.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        // Flights end with their leaders: nothing is left behind.
+        let flights = service.state.flights.lock().unwrap();
+        assert!(flights.is_empty());
+    }
+}
