@@ -913,3 +913,33 @@ async fn a_connection_reset_mid_body_is_a_502_or_a_cut_stream() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_document_of_too_many_elements_is_refused_in_the_error_shape() {
+    use cupi_gateway::transcode::MAX_NODES;
+    // Four bytes of body per element: the tree would cost far more than the body.
+    let flood = format!("<Ports total=\"0\">{}</Ports>", "<a/>".repeat(MAX_NODES));
+    let upstream =
+        FakeUpstream::start(move |_| respond(200, "application/xml", flood.clone())).await;
+    let options = GatewayOptions {
+        limits: cupi_gateway::transcode::Limits {
+            max_request_body: 1 << 20,
+            max_response_body: 64 << 20,
+        },
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream.origin, options).await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 502);
+    let body = json(response).await;
+    assert_eq!(body["errors"][0]["code"], "upstream_invalid_xml");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("more than 4000000 elements and attributes"),
+        "{message}"
+    );
+    assert_eq!(
+        get_anonymous(&format!("{gateway}/healthz")).await.status(),
+        200
+    );
+}

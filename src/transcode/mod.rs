@@ -36,4 +36,4 @@ pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
 pub use schema::{FieldType, Schema};
 pub use service::Transcode;
-pub use xml_to_json::{xml_to_json, xml_to_json_counted, XmlError, MAX_DEPTH};
+pub use xml_to_json::{xml_to_json, xml_to_json_counted, XmlError, MAX_DEPTH, MAX_NODES};

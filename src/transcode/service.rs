@@ -273,6 +273,7 @@ fn xml_error_reason(error: &XmlError) -> &'static str {
         XmlError::Doctype => "doctype",
         XmlError::UnknownEntity(_) => "unknown_entity",
         XmlError::TooDeep => "too_deep",
+        XmlError::TooManyNodes(_) => "too_many_nodes",
     }
 }
 

@@ -18,6 +18,11 @@ use super::schema::{FieldType, Schema};
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
 pub const MAX_DEPTH: usize = 64;
 
+/// Elements plus attributes in one document. The tree costs about 100 bytes per node, far more
+/// than the 4 bytes of `<a/>`, so the body limit alone does not bound memory. A list of 100,000
+/// ports (28 elements each) fits; a body made of nothing but empty elements does not.
+pub const MAX_NODES: usize = 4_000_000;
+
 /// Why an XML body could not be transcoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XmlError {
@@ -37,6 +42,8 @@ pub enum XmlError {
     UnknownEntity(String),
     #[error("elements are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    #[error("the document has more than {0} elements and attributes")]
+    TooManyNodes(usize),
 }
 
 /// Transcodes a whole XML document to JSON bytes.
@@ -77,6 +84,15 @@ impl Element {
 
 /// Reads a complete document into an [`Element`] tree.
 pub(crate) fn parse(xml: &[u8]) -> Result<Element, XmlError> {
+    parse_at_most(xml, MAX_NODES)
+}
+
+/// [`parse`] with a node budget of `max_nodes` elements and attributes.
+fn parse_at_most(xml: &[u8], max_nodes: usize) -> Result<Element, XmlError> {
+    let mut nodes = NodeBudget {
+        left: max_nodes,
+        max: max_nodes,
+    };
     let text = std::str::from_utf8(xml).map_err(|_| XmlError::InvalidUtf8)?;
     let mut reader = Reader::from_str(text);
     let mut open: Vec<Element> = Vec::new();
@@ -92,9 +108,11 @@ pub(crate) fn parse(xml: &[u8]) -> Result<Element, XmlError> {
                 if open.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
+                nodes.charge(&start)?;
                 open.push(element(&start).map_err(|e| malformed(&reader, &e))?);
             }
             Event::Empty(start) => {
+                nodes.charge(&start)?;
                 let el = element(&start).map_err(|e| malformed(&reader, &e))?;
                 attach(el, &mut open, &mut root)?;
             }
@@ -115,6 +133,24 @@ pub(crate) fn parse(xml: &[u8]) -> Result<Element, XmlError> {
         return Err(XmlError::Truncated(unclosed.name));
     }
     root.ok_or(XmlError::NoRoot)
+}
+
+/// What is left of a document's [`MAX_NODES`].
+struct NodeBudget {
+    left: usize,
+    max: usize,
+}
+
+impl NodeBudget {
+    /// Charges an element and its attributes, before any of them is built.
+    fn charge(&mut self, start: &BytesStart<'_>) -> Result<(), XmlError> {
+        let cost = 1 + start.attributes().count();
+        self.left = self
+            .left
+            .checked_sub(cost)
+            .ok_or(XmlError::TooManyNodes(self.max))?;
+        Ok(())
+    }
 }
 
 fn element(start: &BytesStart<'_>) -> Result<Element, quick_xml::Error> {
@@ -486,6 +522,18 @@ mod tests {
         );
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert_eq!(err(&deep), XmlError::TooDeep);
+    }
+
+    #[test]
+    fn elements_and_attributes_count_against_one_budget() {
+        let three = br#"<a x="1"><b/></a>"#;
+        assert!(parse_at_most(three, 3).is_ok());
+        assert_eq!(parse_at_most(three, 2), Err(XmlError::TooManyNodes(2)));
+        let many_attributes = br#"<a x="1" y="2" z="3"/>"#;
+        assert_eq!(
+            parse_at_most(many_attributes, 3),
+            Err(XmlError::TooManyNodes(3))
+        );
     }
 
     #[test]
