@@ -279,6 +279,29 @@ async fn upstream_down_is_502_and_slow_upstream_is_504() {
 }
 
 #[tokio::test]
+async fn an_upstream_that_never_answers_the_connect_is_a_504() {
+    let silent = silent_port().await;
+    let options = GatewayOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&format!("http://{}", silent.addr), options).await;
+    let response = get(&format!("{gateway}/vmrest/ports")).await;
+    assert_eq!(response.status(), 504);
+    let body = json(response).await;
+    assert_eq!(body["errors"][0]["code"], "upstream_timeout");
+    // The connect timeout, not the (much longer) response timeout, ran out.
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.ends_with("within 300ms"), "{message}");
+    let not_ready = get_anonymous(&format!("{gateway}/readyz")).await;
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(
+        get_anonymous(&format!("{gateway}/healthz")).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn non_xml_bodies_stream_through_untouched_both_ways() {
     // Larger than both transcoding limits: only a streamed pass-through gets it across.
     let audio: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

@@ -149,32 +149,41 @@ async fn the_whole_request_has_a_deadline_that_covers_the_queue() {
     );
 }
 
-#[tokio::test]
-async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
-    use bytes::Bytes;
-    // 503 for the first two calls to each path, then success.
-    let calls = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
-        String,
-        usize,
-    >::new()));
+type CallsByTarget = Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// An upstream that answers the first two calls to each target with a 503 error page (with
+/// `Retry-After: retry_after` if given), then 200 for reads and 204 for writes.
+async fn busy_twice_then_ok(retry_after: Option<&'static str>) -> (FakeUpstream, CallsByTarget) {
+    let calls = CallsByTarget::default();
     let counter = calls.clone();
     let upstream = FakeUpstream::start(move |request| {
         let mut calls = counter.lock().unwrap();
         let n = calls.entry(request.target.clone()).or_default();
         *n += 1;
         if *n <= 2 {
-            respond(
+            let mut busy = respond(
                 503,
                 "text/html",
                 "<html><body>Service Unavailable</body></html>",
-            )
+            );
+            if let Some(seconds) = retry_after {
+                busy.headers_mut()
+                    .insert("retry-after", http::HeaderValue::from_static(seconds));
+            }
+            busy
         } else if request.method == http::Method::GET {
             respond(200, "application/xml", r#"<Ports total="0"/>"#)
         } else {
-            respond(204, "", Bytes::new())
+            respond(204, "", bytes::Bytes::new())
         }
     })
     .await;
+    (upstream, calls)
+}
+
+#[tokio::test]
+async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
+    let (upstream, calls) = busy_twice_then_ok(None).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
 
     let read = get(&format!("{gateway}/vmrest/ports")).await;
@@ -204,4 +213,30 @@ async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
     assert_eq!(read.status(), 503);
     assert_eq!(error_code(read).await, "service_unavailable");
     assert_eq!(calls.lock().unwrap()["/vmrest/ports?fresh=1"], 1);
+}
+
+#[tokio::test]
+async fn an_upstream_retry_after_is_waited_for_and_passed_on_when_retries_run_out() {
+    let (upstream, calls) = busy_twice_then_ok(Some("1")).await;
+
+    let options = GatewayOptions {
+        upstream_retries: 1,
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream.origin, options).await;
+    let started = std::time::Instant::now();
+    let read = get(&format!("{gateway}/vmrest/ports")).await;
+    // One retry, one second after the first 503: still busy, so the client gets the 503
+    // with the server's `Retry-After`.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the retry waited"
+    );
+    assert_eq!(read.status(), 503);
+    assert_eq!(read.headers()["retry-after"], "1");
+    assert_eq!(error_code(read).await, "service_unavailable");
+    assert_eq!(calls.lock().unwrap()["/vmrest/ports"], 2);
+
+    // The third attempt is answered.
+    assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
 }

@@ -364,3 +364,34 @@ pub async fn closed_port() -> SocketAddr {
     drop(listener);
     addr
 }
+
+/// An address whose connects hang: a listener with a backlog of 0 whose one queue slot is
+/// taken and never accepted. Linux then drops further SYNs instead of refusing them, which is
+/// what a firewalled or powered-off server looks like. Connects hang while this lives.
+pub struct SilentPort {
+    pub addr: SocketAddr,
+    _listener: TcpListener,
+    _filler: tokio::net::TcpStream,
+}
+
+pub async fn silent_port() -> SilentPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let filler = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Proof that the queue is full: one more connect gets no answer.
+    let probe = tokio::time::timeout(
+        Duration::from_millis(200),
+        tokio::net::TcpStream::connect(addr),
+    );
+    assert!(
+        probe.await.is_err(),
+        "the backlog trick did not hold the connect"
+    );
+    SilentPort {
+        addr,
+        _listener: listener,
+        _filler: filler,
+    }
+}
