@@ -274,6 +274,10 @@ fn xml_error_reason(error: &XmlError) -> &'static str {
         XmlError::UnknownEntity(_) => "unknown_entity",
         XmlError::TooDeep => "too_deep",
         XmlError::TooManyNodes(_) => "too_many_nodes",
+        XmlError::ObjectTooLarge(_) => "object_too_large",
+        XmlError::ScatteredItems(_) => "scattered_items",
+        XmlError::Read(_) => "read_failed",
+        XmlError::Abandoned => "abandoned",
     }
 }
 

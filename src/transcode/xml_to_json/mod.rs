@@ -1,0 +1,515 @@
+//! XML → JSON, following the contract in `docs/json-mapping.md`, as the bytes arrive.
+//!
+//! The JSON shape of an element depends on its whole content: whether a child name repeats
+//! (→ array), whether there is text beside attributes (→ `"#text"`). So each *object* is read
+//! into a small reusable [`tree::Tree`] and then written. The response as a whole is not: a
+//! CUPI list (`<Ports total="…">`, the only kind of response that grows large) is written item
+//! by item, each item's JSON handed on before the next is read. Memory follows the largest
+//! item, not the list.
+//!
+//! No DTD is ever processed: a `<!DOCTYPE` is an error, and only the five predefined entities
+//! and character references are resolved, so no entity expansion can blow up or reach a file.
+
+mod tree;
+mod writer;
+
+use std::io::BufRead;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::schema::Schema;
+use tree::{malformed, resolve_reference, NodeBudget, NodeId, Tree};
+use writer::{key, string, JsonWriter};
+
+/// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
+pub const MAX_DEPTH: usize = 64;
+
+/// Elements plus attributes in one object read whole (a document that is not a list, or one
+/// item of a list). A tree costs about 100 bytes per node, far more than the 4 bytes of `<a/>`,
+/// so the byte limit alone does not bound memory.
+pub const MAX_NODES: usize = 4_000_000;
+
+/// Why an XML body could not be transcoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum XmlError {
+    #[error("the body is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("malformed XML at byte {position}: {message}")]
+    Malformed { position: u64, message: String },
+    #[error("the document ends before element <{0}> is closed")]
+    Truncated(String),
+    #[error("the document has no root element")]
+    NoRoot,
+    #[error("the document has content after its root element")]
+    TrailingContent,
+    #[error("DOCTYPE and entity declarations are not accepted")]
+    Doctype,
+    #[error("unknown entity reference &{0};")]
+    UnknownEntity(String),
+    #[error("elements are nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("an object has more than {0} elements and attributes")]
+    TooManyNodes(usize),
+    #[error("an object is larger than {0} bytes")]
+    ObjectTooLarge(u64),
+    #[error(
+        "items named <{0}> are not adjacent in the list, so they cannot be streamed as one array"
+    )]
+    ScatteredItems(String),
+    #[error("reading the body failed: {0}")]
+    Read(String),
+    #[error("the reader of the JSON went away")]
+    Abandoned,
+}
+
+/// Transcodes a whole XML document to JSON bytes.
+pub fn xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
+    xml_to_json_counted(xml, schema).map(|(json, _)| json)
+}
+
+/// [`xml_to_json`], also counting the typed fields whose text was not of their type and was
+/// kept as a string (for the `typed_fallbacks` metric).
+pub fn xml_to_json_counted(xml: &[u8], schema: &Schema) -> Result<(Vec<u8>, usize), XmlError> {
+    let mut out = Vec::with_capacity(xml.len());
+    let fallbacks = stream_xml_to_json(xml, schema, u64::MAX, &mut out, |_, _| true)?;
+    Ok((out, fallbacks))
+}
+
+/// Reads XML from `input` and writes JSON into `out`, calling `flush(out, bytes_read)` after
+/// each list item (and at the end) so the caller can hand on what `out` holds and clear it; a
+/// `false` from `flush` stops the work ([`XmlError::Abandoned`]). One object (a non-list
+/// document or one list item) may take at most `max_object_bytes` of input.
+///
+/// Returns the count of typed values kept as strings.
+pub fn stream_xml_to_json<R: BufRead>(
+    input: R,
+    schema: &Schema,
+    max_object_bytes: u64,
+    out: &mut Vec<u8>,
+    mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
+) -> Result<usize, XmlError> {
+    let mut doc = Document {
+        reader: Reader::from_reader(input),
+        buf: Vec::with_capacity(4096),
+        tree: Tree::default(),
+        budget: NodeBudget::new(MAX_NODES, max_object_bytes),
+        writer: JsonWriter::new(schema),
+    };
+    let (root, is_empty) = doc.root()?;
+    if doc.tree.is_list(root) && !is_empty {
+        doc.list(root, out, &mut flush)?;
+    } else {
+        if !is_empty {
+            doc.read_content(root, 1)?;
+        }
+        doc.writer.value(out, &doc.tree, root, None);
+    }
+    doc.epilogue()?;
+    if !flush(out, doc.reader.buffer_position()) {
+        return Err(XmlError::Abandoned);
+    }
+    Ok(doc.writer.fallbacks)
+}
+
+/// The reading state of one document.
+struct Document<'s, R> {
+    reader: Reader<R>,
+    buf: Vec<u8>,
+    tree: Tree,
+    budget: NodeBudget,
+    writer: JsonWriter<'s>,
+}
+
+impl<R: BufRead> Document<'_, R> {
+    fn next_event(&mut self) -> Result<Event<'_>, XmlError> {
+        self.buf.clear();
+        let reader = &mut self.reader;
+        reader
+            .read_event_into(&mut self.buf)
+            .map_err(|e| malformed(reader, &e))
+    }
+
+    /// Skips the prolog and opens the root element: (its node, whether it is `<empty/>`).
+    fn root(&mut self) -> Result<(NodeId, bool), XmlError> {
+        loop {
+            let (start, is_empty) = match self.next_event()? {
+                Event::Start(start) => (start.into_owned(), false),
+                Event::Empty(start) => (start.into_owned(), true),
+                Event::Text(t) if t.trim().is_empty() => continue,
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::Eof => return Err(XmlError::NoRoot),
+                Event::GeneralRef(r) => {
+                    resolve_reference(&r)?;
+                    return Err(XmlError::TrailingContent);
+                }
+                _ => return Err(XmlError::TrailingContent),
+            };
+            return Ok((self.open_root(&start)?, is_empty));
+        }
+    }
+
+    fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
+        self.tree.clear();
+        self.budget.reset();
+        self.budget.charge(start)?;
+        let reader = &self.reader;
+        self.tree
+            .open(start, None)
+            .map_err(|e| malformed(reader, &e))
+    }
+
+    fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {
+        let Document {
+            reader,
+            buf,
+            tree,
+            budget,
+            ..
+        } = self;
+        tree.read_content(reader, buf, id, depth, budget)
+    }
+
+    /// A list, item by item: `{"@total":N,"Item":[…]}` with each item flushed as it is done.
+    fn list(
+        &mut self,
+        root: NodeId,
+        out: &mut Vec<u8>,
+        flush: &mut impl FnMut(&mut Vec<u8>, u64) -> bool,
+    ) -> Result<(), XmlError> {
+        // The list element stays in its own tree while item trees come and go.
+        let mut list = std::mem::take(&mut self.tree);
+        let list_name = list.name(root).to_owned();
+        let fields = self.writer.schema.fields_of(&list_name);
+        let mut first = true;
+        out.push(b'{');
+        self.writer.attributes(out, &mut first, &list, root);
+        let mut text = String::new();
+        let mut current: Option<String> = None;
+        let mut finished: Vec<String> = Vec::new();
+        loop {
+            let (start, is_empty) = match self.next_event()? {
+                Event::Start(start) => (start.into_owned(), false),
+                Event::Empty(start) => (start.into_owned(), true),
+                Event::End(_) => break,
+                Event::Text(t) => {
+                    push_list_text(&mut text, &t.xml10_content());
+                    continue;
+                }
+                Event::CData(c) => {
+                    push_list_text(&mut text, &c.xml10_content());
+                    continue;
+                }
+                Event::GeneralRef(r) => {
+                    push_list_text(&mut text, &resolve_reference(&r)?);
+                    continue;
+                }
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+                Event::Eof => return Err(XmlError::Truncated(list_name)),
+            };
+            let item = self.open_root(&start)?;
+            if !is_empty {
+                self.read_content(item, 2)?;
+            }
+            let name = self.tree.name(item);
+            if current.as_deref() == Some(name) {
+                out.push(b',');
+            } else {
+                if finished.iter().any(|done| done == name) {
+                    return Err(XmlError::ScatteredItems(name.to_owned()));
+                }
+                if let Some(done) = current.take() {
+                    out.push(b']');
+                    finished.push(done);
+                }
+                key(out, &mut first, "", name);
+                out.push(b'[');
+                current = Some(name.to_owned());
+            }
+            let ty = fields.and_then(|f| f.get(name).copied());
+            self.writer.value(out, &self.tree, item, ty);
+            if !flush(out, self.reader.buffer_position()) {
+                return Err(XmlError::Abandoned);
+            }
+        }
+        if current.is_some() {
+            out.push(b']');
+        } else if let Some(item) = self.writer.schema.item_of_list(&list_name) {
+            // Zero items still give the item key, when the list is known.
+            key(out, &mut first, "", item);
+            out.extend_from_slice(b"[]");
+        }
+        let text = text.trim();
+        if !text.is_empty() {
+            // Written after the items, since it is only known once they are out.
+            key(out, &mut first, "", "#text");
+            string(out, text);
+        }
+        out.push(b'}');
+        list.clear();
+        Ok(())
+    }
+
+    /// After the root: only whitespace, comments and processing instructions.
+    fn epilogue(&mut self) -> Result<(), XmlError> {
+        loop {
+            match self.next_event()? {
+                Event::Eof => return Ok(()),
+                Event::Text(t) if t.trim().is_empty() => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                _ => return Err(XmlError::TrailingContent),
+            }
+        }
+    }
+}
+
+/// Text directly inside a list: whitespace-only pieces before any text are indentation and are
+/// not kept, so indentation between 100,000 items costs nothing; the rest is trimmed when
+/// written, as an object's text between children is.
+fn push_list_text(text: &mut String, piece: &str) {
+    if !text.is_empty() || !piece.trim().is_empty() {
+        text.push_str(piece);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer::{is_canonical_i64, is_json_number};
+    use super::*;
+    use crate::transcode::schema::FieldType;
+    use serde_json::{json, Value};
+    use std::collections::HashMap;
+
+    /// A hand-made table, so these tests do not depend on the OpenAPI document.
+    fn schema() -> Schema {
+        use FieldType::{Boolean, Integer};
+        let mut schema = Schema::new();
+        schema.add_list("Ports", "Port");
+        schema.add_list("PortGroups", "PortGroup");
+        let fields = |list: &[(&str, FieldType)]| -> HashMap<String, FieldType> {
+            list.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect()
+        };
+        schema.add_object(
+            "PortGroup",
+            fields(&[
+                ("EnableMWI", Boolean),
+                ("SipDoSRTP", Boolean),
+                ("PortCount", Integer),
+                ("MwiRetryCountOnSuccess", Integer),
+                ("ResetStatusEnum", Integer),
+                ("SipTLSModeEnum", Integer),
+                ("MwiOnCode", FieldType::String),
+            ]),
+        );
+        schema
+    }
+
+    fn convert(xml: &str) -> Value {
+        let bytes = xml_to_json(xml.as_bytes(), &schema()).expect("transcodes");
+        serde_json::from_slice(&bytes).expect("valid JSON")
+    }
+
+    #[test]
+    fn list_items_are_arrays_even_when_one_or_zero() {
+        assert_eq!(
+            convert(r#"<Ports total="1"><Port><ObjectId>a</ObjectId></Port></Ports>"#),
+            json!({"@total": 1, "Port": [{"ObjectId": "a"}]})
+        );
+        assert_eq!(
+            convert(r#"<Ports total="0"/>"#),
+            json!({"@total": 0, "Port": []})
+        );
+        // Unknown list with no items: the item name cannot be known, so no key is invented.
+        assert_eq!(convert(r#"<Users total="0"/>"#), json!({"@total": 0}));
+        assert_eq!(
+            convert(r#"<Users total="1"><User><Alias>x</Alias></User></Users>"#),
+            json!({"@total": 1, "User": [{"Alias": "x"}]})
+        );
+    }
+
+    #[test]
+    fn known_fields_are_typed_and_fall_back_to_strings() {
+        let v = convert(
+            "<PortGroup><EnableMWI>true</EnableMWI><SipDoSRTP>&gt;true</SipDoSRTP>\
+             <PortCount>2</PortCount><MwiRetryCountOnSuccess>007</MwiRetryCountOnSuccess>\
+             <ResetStatusEnum>99999999999999999999</ResetStatusEnum><MwiOnCode>007</MwiOnCode>\
+             <MwiOffCode/><SipTLSModeEnum/><NewField>true</NewField></PortGroup>",
+        );
+        assert_eq!(
+            v,
+            json!({"EnableMWI": true, "SipDoSRTP": ">true", "PortCount": 2,
+                   "MwiRetryCountOnSuccess": "007", "ResetStatusEnum": "99999999999999999999",
+                   "MwiOnCode": "007", "MwiOffCode": "", "SipTLSModeEnum": null,
+                   "NewField": "true"})
+        );
+    }
+
+    #[test]
+    fn attributes_text_nesting_and_repeats() {
+        assert_eq!(
+            convert(r#"<A x="1"><B y="2">hi</B><C><D>d</D></C><E>1</E><E>2</E></A>"#),
+            json!({"@x": "1", "B": {"@y": "2", "#text": "hi"}, "C": {"D": "d"}, "E": ["1", "2"]})
+        );
+    }
+
+    #[test]
+    fn errors_become_the_gateway_error_shape() {
+        assert_eq!(
+            convert("<ErrorDetails><errors><code>NOT_FOUND</code><message>no</message></errors></ErrorDetails>"),
+            json!({"errors": [{"code": "NOT_FOUND", "message": "no"}]})
+        );
+    }
+
+    #[test]
+    fn entities_and_cdata_are_resolved() {
+        assert_eq!(
+            convert("<User><A>a &amp; b &lt;c&gt; &#233;&#x41;</A><B><![CDATA[<raw>]]></B></User>"),
+            json!({"A": "a & b <c> éA", "B": "<raw>"})
+        );
+    }
+
+    #[test]
+    fn malformed_documents_are_errors() {
+        let schema = schema();
+        let err = |xml: &str| xml_to_json(xml.as_bytes(), &schema).unwrap_err();
+        assert_eq!(err("<A><B>x</B>"), XmlError::Truncated("A".into()));
+        assert!(matches!(err("<A></B>"), XmlError::Malformed { .. }));
+        assert_eq!(err(""), XmlError::NoRoot);
+        assert_eq!(err("<A/><B/>"), XmlError::TrailingContent);
+        assert_eq!(err("<A>&foo;</A>"), XmlError::UnknownEntity("foo".into()));
+        assert_eq!(
+            err(r#"<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>"#),
+            XmlError::Doctype
+        );
+        assert_eq!(
+            xml_to_json(b"<A>\xff</A>", &schema).unwrap_err(),
+            XmlError::InvalidUtf8
+        );
+        let deep = "<a>".repeat(MAX_DEPTH + 1);
+        assert_eq!(err(&deep), XmlError::TooDeep);
+    }
+
+    #[test]
+    fn elements_and_attributes_count_against_one_budget() {
+        let mut reader = Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
+        let mut starts = Vec::new();
+        while let Ok(Event::Empty(start)) = reader.read_event() {
+            starts.push(start.into_owned());
+        }
+        let mut budget = NodeBudget::new(3, u64::MAX);
+        budget.charge(&starts[0]).unwrap();
+        budget.charge(&starts[1]).unwrap();
+        assert_eq!(budget.charge(&starts[2]), Err(XmlError::TooManyNodes(3)));
+        // Each list item starts afresh.
+        budget.reset();
+        budget.charge(&starts[2]).unwrap();
+    }
+
+    #[test]
+    fn lists_are_written_item_by_item_whatever_the_chunking() {
+        let xml = "<?xml version=\"1.0\"?>\n<Ports total=\"3\">\n  <Port><ObjectId>a&amp;b</ObjectId></Port>\n  \
+                   <Port><ObjectId><![CDATA[c]]></ObjectId></Port><Port/>\n</Ports>\n<!-- end -->";
+        let whole = xml_to_json(xml.as_bytes(), &schema()).unwrap();
+        // One byte at a time from a reader: the same JSON, handed on after each item.
+        let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
+        let (mut out, mut chunks, mut positions) = (Vec::new(), Vec::new(), Vec::new());
+        stream_xml_to_json(input, &schema(), u64::MAX, &mut out, |out, read| {
+            chunks.push(std::mem::take(out));
+            positions.push(read);
+            true
+        })
+        .unwrap();
+        assert_eq!(chunks.concat(), whole);
+        assert_eq!(chunks.len(), 4, "three items, then the end");
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&whole).unwrap(),
+            json!({"@total": 3, "Port": [{"ObjectId": "a&b"}, {"ObjectId": "c"}, ""]})
+        );
+    }
+
+    #[test]
+    fn a_list_stops_when_its_reader_goes_away() {
+        let xml = r#"<Ports total="2"><Port/><Port/></Ports>"#;
+        let mut calls = 0;
+        let result = stream_xml_to_json(
+            xml.as_bytes(),
+            &schema(),
+            u64::MAX,
+            &mut Vec::new(),
+            |_, _| {
+                calls += 1;
+                false
+            },
+        );
+        assert_eq!(result, Err(XmlError::Abandoned));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn what_a_stream_cannot_hold_is_an_error_not_a_guess() {
+        // Items of one name split by another: one array would need the whole list in memory.
+        let scattered = r#"<Users total="3"><User/><Admin/><User/></Users>"#;
+        assert_eq!(
+            xml_to_json(scattered.as_bytes(), &schema()),
+            Err(XmlError::ScatteredItems("User".into()))
+        );
+        // Text inside a list is kept, after the items.
+        assert_eq!(
+            convert(r#"<Ports total="1"> note <Port/> more </Ports>"#),
+            json!({"@total": 1, "Port": [""], "#text": "note  more"})
+        );
+        // One object may not exceed the byte limit.
+        let big = format!("<Port><A>{}</A></Port>", "x".repeat(1000));
+        let result =
+            stream_xml_to_json(big.as_bytes(), &schema(), 100, &mut Vec::new(), |_, _| true);
+        assert_eq!(result, Err(XmlError::ObjectTooLarge(100)));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(
+            convert("<User><A>\"q\" \\ \t&#1;</A></User>"),
+            json!({"A": "\"q\" \\ \t\u{1}"})
+        );
+    }
+
+    #[test]
+    fn json_numbers_only() {
+        for ok in [
+            "0",
+            "-1",
+            "1.5",
+            "10e3",
+            "-0.25E-2",
+            "12345678901234567890.5",
+        ] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "+1", "NaN", "1,5", " 1"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_integers_only() {
+        for ok in ["0", "7", "-7", "9223372036854775807"] {
+            assert!(is_canonical_i64(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-",
+            "+7",
+            "07",
+            "-0",
+            "1.0",
+            "9223372036854775808",
+            " 7",
+        ] {
+            assert!(!is_canonical_i64(bad), "{bad}");
+        }
+    }
+}

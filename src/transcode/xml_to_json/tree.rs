@@ -1,0 +1,272 @@
+//! A reusable element tree: one object at a time (a document that is not a list, or one item
+//! of a list), so memory follows the largest object and not the size of the response.
+//!
+//! All names and text live in one `String` and all nodes in one `Vec`; both are cleared and
+//! reused for the next object, so a list of 100,000 ports is read with no allocation per port
+//! once the buffers have grown to the size of one.
+
+use std::io::BufRead;
+use std::ops::Range;
+
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::Reader;
+
+use super::{XmlError, MAX_DEPTH};
+
+/// Index of a node in [`Tree::nodes`].
+pub(super) type NodeId = usize;
+
+const NONE: NodeId = usize::MAX;
+
+/// One element: spans into [`Tree::strings`], its attributes, its children as a linked list.
+#[derive(Clone, Debug)]
+pub(super) struct Node {
+    name: Range<usize>,
+    /// All text directly inside, entities resolved. With children, whitespace before the first
+    /// non-blank text is dropped, since it is indentation (the writer trims such text).
+    text: Range<usize>,
+    attrs: Range<usize>,
+    first_child: NodeId,
+    last_child: NodeId,
+    next_sibling: NodeId,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Tree {
+    strings: String,
+    nodes: Vec<Node>,
+    /// (name, value) spans into `strings`.
+    attrs: Vec<(Range<usize>, Range<usize>)>,
+    /// Open elements while reading.
+    open: Vec<NodeId>,
+}
+
+impl Tree {
+    pub fn clear(&mut self) {
+        self.strings.clear();
+        self.nodes.clear();
+        self.attrs.clear();
+        self.open.clear();
+    }
+
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.strings[self.nodes[id].name.clone()]
+    }
+
+    pub fn text(&self, id: NodeId) -> &str {
+        &self.strings[self.nodes[id].text.clone()]
+    }
+
+    pub fn attrs(&self, id: NodeId) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs[self.nodes[id].attrs.clone()]
+            .iter()
+            .map(|(name, value)| (&self.strings[name.clone()], &self.strings[value.clone()]))
+    }
+
+    pub fn has_attrs(&self, id: NodeId) -> bool {
+        !self.nodes[id].attrs.is_empty()
+    }
+
+    pub fn has_children(&self, id: NodeId) -> bool {
+        self.nodes[id].first_child != NONE
+    }
+
+    /// A list element is one with a `total` attribute (CUPI's `<Ports total="2">`).
+    pub fn is_list(&self, id: NodeId) -> bool {
+        self.attrs(id).any(|(name, _)| name == "total")
+    }
+
+    pub fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let mut next = self.nodes[id].first_child;
+        std::iter::from_fn(move || {
+            let current = next;
+            (current != NONE).then(|| {
+                next = self.nodes[current].next_sibling;
+                current
+            })
+        })
+    }
+
+    /// Adds an element (name and attributes) under `parent`, or as a root.
+    pub fn open(
+        &mut self,
+        start: &BytesStart<'_>,
+        parent: Option<NodeId>,
+    ) -> Result<NodeId, quick_xml::Error> {
+        let name = self.push_str(start.name().as_ref());
+        let first_attr = self.attrs.len();
+        for attr in start.attributes() {
+            let attr = attr.map_err(quick_xml::Error::from)?;
+            let name = self.push_str(attr.key.as_ref());
+            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)?;
+            let value = self.push_str(&value);
+            self.attrs.push((name, value));
+        }
+        let id = self.nodes.len();
+        self.nodes.push(Node {
+            name,
+            text: 0..0,
+            attrs: first_attr..self.attrs.len(),
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+        });
+        if let Some(parent) = parent {
+            let node = &mut self.nodes[parent];
+            if node.first_child == NONE {
+                node.first_child = id;
+                // Text before the first child: whitespace is indentation, anything else stays.
+                if self.strings[node.text.clone()].trim().is_empty() {
+                    node.text = 0..0;
+                }
+            } else {
+                let last = node.last_child;
+                self.nodes[last].next_sibling = id;
+            }
+            self.nodes[parent].last_child = id;
+        }
+        Ok(id)
+    }
+
+    /// Appends text to an element's own text.
+    pub fn push_text(&mut self, id: NodeId, text: &str) {
+        let node = &self.nodes[id];
+        if node.text.is_empty() && node.first_child != NONE && text.trim().is_empty() {
+            return; // indentation between children
+        }
+        let end = self.strings.len();
+        let span = node.text.clone();
+        if span.is_empty() {
+            self.strings.push_str(text);
+            self.nodes[id].text = end..self.strings.len();
+        } else if span.end == end {
+            self.strings.push_str(text);
+            self.nodes[id].text.end = self.strings.len();
+        } else {
+            // Text on both sides of a child (mixed content): move it to the end to join it.
+            self.strings.extend_from_within(span);
+            self.strings.push_str(text);
+            self.nodes[id].text = end..self.strings.len();
+        }
+    }
+
+    fn push_str(&mut self, text: &str) -> Range<usize> {
+        let start = self.strings.len();
+        self.strings.push_str(text);
+        start..self.strings.len()
+    }
+
+    /// Reads the content of `root` (already opened from its start tag) up to its end tag.
+    /// `depth` is how deep `root` is in the document (1 for the document's root).
+    pub fn read_content<R: BufRead>(
+        &mut self,
+        reader: &mut Reader<R>,
+        buf: &mut Vec<u8>,
+        root: NodeId,
+        depth: usize,
+        budget: &mut NodeBudget,
+    ) -> Result<(), XmlError> {
+        self.open.clear();
+        self.open.push(root);
+        let started_at = reader.buffer_position();
+        loop {
+            buf.clear();
+            let event = reader
+                .read_event_into(buf)
+                .map_err(|e| malformed(reader, &e))?;
+            let top = *self.open.last().expect("an open element");
+            match event {
+                Event::Start(start) => {
+                    if depth + self.open.len() > MAX_DEPTH {
+                        return Err(XmlError::TooDeep);
+                    }
+                    budget.charge(&start)?;
+                    let id = self
+                        .open(&start, Some(top))
+                        .map_err(|e| malformed(reader, &e))?;
+                    self.open.push(id);
+                }
+                Event::Empty(start) => {
+                    budget.charge(&start)?;
+                    self.open(&start, Some(top))
+                        .map_err(|e| malformed(reader, &e))?;
+                }
+                Event::End(_) => {
+                    // quick-xml has already checked that the end tag matches the start tag.
+                    self.open.pop();
+                    if self.open.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Event::Text(t) => self.push_text(top, &t.xml10_content()),
+                Event::CData(c) => self.push_text(top, &c.xml10_content()),
+                Event::GeneralRef(r) => self.push_text(top, &resolve_reference(&r)?),
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+                Event::Eof => return Err(XmlError::Truncated(self.name(top).to_owned())),
+            }
+            if reader.buffer_position() - started_at > budget.max_bytes {
+                return Err(XmlError::ObjectTooLarge(budget.max_bytes));
+            }
+        }
+    }
+}
+
+/// What one tree may cost: [`super::MAX_NODES`] elements plus attributes, and `max_bytes` of
+/// input.
+#[derive(Debug)]
+pub(super) struct NodeBudget {
+    left: usize,
+    max_nodes: usize,
+    pub max_bytes: u64,
+}
+
+impl NodeBudget {
+    pub fn new(max_nodes: usize, max_bytes: u64) -> Self {
+        NodeBudget {
+            left: max_nodes,
+            max_nodes,
+            max_bytes,
+        }
+    }
+
+    /// A fresh budget for the next tree.
+    pub fn reset(&mut self) {
+        self.left = self.max_nodes;
+    }
+
+    /// Charges an element and its attributes, before any of them is stored.
+    pub fn charge(&mut self, start: &BytesStart<'_>) -> Result<(), XmlError> {
+        let cost = 1 + start.attributes().count();
+        self.left = self
+            .left
+            .checked_sub(cost)
+            .ok_or(XmlError::TooManyNodes(self.max_nodes))?;
+        Ok(())
+    }
+}
+
+pub(super) fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlError {
+    match error {
+        quick_xml::Error::Encoding(_) => XmlError::InvalidUtf8,
+        quick_xml::Error::Io(io) => XmlError::Read(io.to_string()),
+        _ => XmlError::Malformed {
+            position: reader.error_position(),
+            message: error.to_string(),
+        },
+    }
+}
+
+/// Resolves `&amp;`-style predefined entities and `&#NN;` character references; nothing else.
+pub(super) fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, XmlError> {
+    let name: &str = reference.as_ref();
+    if reference.is_char_ref() {
+        return match reference.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c.to_string()),
+            _ => Err(XmlError::UnknownEntity(name.to_owned())),
+        };
+    }
+    quick_xml::escape::resolve_predefined_entity(name)
+        .map(str::to_owned)
+        .ok_or_else(|| XmlError::UnknownEntity(name.to_owned()))
+}

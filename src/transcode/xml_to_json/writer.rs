@@ -1,0 +1,237 @@
+//! Writes JSON for one [`Tree`], consulting the schema for types and arrays. The JSON goes
+//! straight into a byte buffer, never through a `serde_json::Value`.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use super::tree::{NodeId, Tree};
+use crate::transcode::schema::{FieldType, Schema};
+
+pub(super) struct JsonWriter<'a> {
+    pub schema: &'a Schema,
+    /// Typed fields whose text was not of their type and was kept as a string.
+    pub fallbacks: usize,
+    /// Reused for grouping children by name.
+    groups: Vec<(NodeId, usize)>,
+}
+
+impl<'a> JsonWriter<'a> {
+    pub fn new(schema: &'a Schema) -> Self {
+        JsonWriter {
+            schema,
+            fallbacks: 0,
+            groups: Vec::new(),
+        }
+    }
+
+    /// An element as a JSON value: a scalar when it has only text, an object otherwise.
+    pub fn value(&mut self, out: &mut Vec<u8>, tree: &Tree, id: NodeId, ty: Option<FieldType>) {
+        if !tree.has_attrs(id) && !tree.has_children(id) {
+            self.scalar(out, tree.text(id), ty);
+        } else {
+            self.object(out, tree, id);
+        }
+    }
+
+    fn object(&mut self, out: &mut Vec<u8>, tree: &Tree, id: NodeId) {
+        let is_list = tree.is_list(id);
+        let name = tree.name(id);
+        let fields = self.schema.fields_of(name);
+        let mut first = true;
+        out.push(b'{');
+        self.attributes(out, &mut first, tree, id);
+        let text = if !tree.has_children(id) && !is_list {
+            tree.text(id)
+        } else {
+            // Between child elements (or inside an empty list), whitespace is indentation.
+            tree.text(id).trim()
+        };
+        if !text.is_empty() {
+            key(out, &mut first, "", "#text");
+            string(out, text);
+        }
+        let groups = self.group_children(tree, id);
+        for &(head, count) in &groups {
+            let child = tree.name(head);
+            key(out, &mut first, "", child);
+            let child_type = fields.and_then(|f| f.get(child).copied());
+            if is_list || count > 1 || self.schema.is_array(name, child) {
+                out.push(b'[');
+                let members = tree.children(id).filter(|&c| tree.name(c) == child);
+                for (i, member) in members.enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.value(out, tree, member, child_type);
+                }
+                out.push(b']');
+            } else {
+                self.value(out, tree, head, child_type);
+            }
+        }
+        self.groups = groups;
+        if is_list && !tree.has_children(id) {
+            // Zero items still give the item key, when the list is known.
+            if let Some(item) = self.schema.item_of_list(name) {
+                key(out, &mut first, "", item);
+                out.extend_from_slice(b"[]");
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// `"@name": value` for each attribute; a list's `total` is an integer.
+    pub fn attributes(&mut self, out: &mut Vec<u8>, first: &mut bool, tree: &Tree, id: NodeId) {
+        let is_list = tree.is_list(id);
+        for (name, value) in tree.attrs(id) {
+            key(out, first, "@", name);
+            let ty = (is_list && name == "total").then_some(FieldType::Integer);
+            self.scalar(out, value, ty);
+        }
+    }
+
+    /// Children grouped by name, in order of each name's first appearance: (first child, count).
+    /// Repeated names are almost always adjacent (list items), so a set is only built when a
+    /// name comes back after another one.
+    fn group_children(&mut self, tree: &Tree, id: NodeId) -> Vec<(NodeId, usize)> {
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
+        let mut seen: Option<HashSet<&str>> = None;
+        for child in tree.children(id) {
+            let name = tree.name(child);
+            if let Some(last) = groups.last_mut() {
+                if tree.name(last.0) == name {
+                    last.1 += 1;
+                    continue;
+                }
+            }
+            let seen = seen
+                .get_or_insert_with(|| groups.iter().map(|&(head, _)| tree.name(head)).collect());
+            if seen.insert(name) {
+                groups.push((child, 1));
+            } else if let Some(group) = groups.iter_mut().find(|(head, _)| tree.name(*head) == name)
+            {
+                group.1 += 1;
+            }
+        }
+        groups
+    }
+
+    /// A typed value is written as a JSON boolean or number only when the text is exactly the
+    /// canonical form, so that writing it back gives the same text; anything else stays a string.
+    pub fn scalar(&mut self, out: &mut Vec<u8>, text: &str, ty: Option<FieldType>) {
+        match ty {
+            Some(FieldType::Boolean | FieldType::Integer | FieldType::Number)
+                if text.is_empty() =>
+            {
+                out.extend_from_slice(b"null")
+            }
+            Some(FieldType::Boolean) if text == "true" || text == "false" => {
+                out.extend_from_slice(text.as_bytes())
+            }
+            Some(FieldType::Integer) if is_canonical_i64(text) => {
+                out.extend_from_slice(text.as_bytes())
+            }
+            // Written as sent, so JSON → XML gives the same digits back.
+            Some(FieldType::Number) if is_json_number(text) => {
+                out.extend_from_slice(text.as_bytes())
+            }
+            Some(FieldType::Boolean | FieldType::Integer | FieldType::Number) => {
+                self.fallbacks += 1;
+                string(out, text)
+            }
+            _ => string(out, text),
+        }
+    }
+}
+
+/// `"prefix+name":`, after a comma unless it is the object's first key.
+pub(super) fn key(out: &mut Vec<u8>, first: &mut bool, prefix: &str, name: &str) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(prefix.as_bytes());
+    escape_json_into(name, out);
+    out.extend_from_slice(b"\":");
+}
+
+pub(super) fn string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    escape_json_into(text, out);
+    out.push(b'"');
+}
+/// `-12`, `0`, `42`: no sign on zero, no `+`, no leading zeros, within `i64`.
+pub(super) fn is_canonical_i64(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical_digits = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && text != "-0";
+    canonical_digits && text.parse::<i64>().is_ok()
+}
+
+/// RFC 8259's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+pub(super) fn is_json_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == bytes.len()
+}
+
+/// JSON string escaping per RFC 8259 (quote, backslash, control characters).
+fn escape_json_into(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x00..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let mut buf = String::with_capacity(6);
+                let _ = write!(buf, "\\u{:04x}", b);
+                out.extend_from_slice(buf.as_bytes());
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
