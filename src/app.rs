@@ -100,10 +100,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
             settings.limits,
             metrics.clone(),
         ))
-        .layer(CoalesceLayer::new(
-            settings.limits.max_response_body,
-            metrics.clone(),
-        ))
+        .layer(CoalesceLayer::new(metrics.clone()))
         .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))
         .layer(UpstreamLimitLayer::new(
             settings.upstream_limit,

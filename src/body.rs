@@ -1,16 +1,26 @@
 //! Reading a whole body with a size limit, for the layers that must see all of it
-//! (validation, transcoding). Everything else streams.
+//! (validation, error pages), or its first part, for those that decide on it before streaming
+//! the rest (transcoding, coalescing). Everything else streams.
 //!
 //! A client's body and the upstream's fail differently: too large is 413 for one and 502 for
 //! the other, a stall is the client's 408 or the upstream's 504. Both readers name their
 //! failures here, so every layer that reads a body reports them alike.
 
-use axum::body::Body;
-use bytes::Bytes;
-use http::{header, Request};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use crate::error::{is_body_timeout, GatewayError};
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use http::{header, Request};
+use http_body::Frame;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::mpsc;
+
+use crate::error::{is_body_timeout, BoxError, GatewayError};
+
+/// How much of an upstream body is read before the gateway commits to an answer: an ordinary
+/// CUPI response fits whole, so its faults always get a clean JSON error; a larger one streams.
+pub const PREFIX_LIMIT: usize = 256 * 1024;
 
 /// Reads a client's whole body: 413 past `limit`, 408 if it stalls, 400 if it breaks off.
 pub async fn read_request_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
@@ -28,8 +38,100 @@ pub async fn read_response_body(body: Body, limit: usize) -> Result<Bytes, Gatew
         Err(e) if e.is::<LengthLimitError>() => {
             Err(GatewayError::UpstreamResponseTooLarge { limit })
         }
-        Err(e) if is_body_timeout(e.as_ref()) => Err(GatewayError::UpstreamStalled),
-        Err(e) => Err(GatewayError::UpstreamBody(e)),
+        Err(e) => Err(upstream_body_error(e)),
+    }
+}
+
+/// A failure of the upstream's body: a stall is a timeout (504), anything else a 502.
+pub fn upstream_body_error(error: BoxError) -> GatewayError {
+    if is_body_timeout(error.as_ref()) {
+        GatewayError::UpstreamStalled
+    } else {
+        GatewayError::UpstreamBody(error)
+    }
+}
+
+/// The first part of an upstream body.
+pub enum Prefix {
+    /// The body ended within the limit.
+    Complete(Bytes),
+    /// At least `limit` bytes, and `rest` still to come.
+    Partial { head: Bytes, rest: Body },
+}
+
+impl Prefix {
+    /// The body again, whole: the part already read, then the rest as it arrives.
+    pub fn into_body(self) -> Body {
+        match self {
+            Prefix::Complete(bytes) => Body::from(bytes),
+            Prefix::Partial { head, rest } => Body::new(Prefixed {
+                head: Some(head),
+                rest,
+            }),
+        }
+    }
+}
+
+/// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails).
+pub async fn read_response_prefix(mut body: Body, limit: usize) -> Result<Prefix, GatewayError> {
+    let mut head = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| upstream_body_error(e.into_inner()))?;
+        if let Ok(data) = frame.into_data() {
+            head.extend_from_slice(&data);
+            if head.len() >= limit {
+                let head = head.freeze();
+                return Ok(Prefix::Partial { head, rest: body });
+            }
+        }
+    }
+    Ok(Prefix::Complete(head.freeze()))
+}
+
+/// A body whose first bytes were already read.
+struct Prefixed {
+    head: Option<Bytes>,
+    rest: Body,
+}
+
+impl http_body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(head))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.rest.is_end_stream()
+    }
+}
+
+/// A response body fed by a channel. An `Err` item aborts the response: no final chunk over
+/// HTTP/1.1, a stream reset over HTTP/2, so no client takes a cut body for a whole one.
+pub fn channel_body(chunks: mpsc::Receiver<Result<Bytes, BoxError>>) -> Body {
+    Body::new(ChannelBody(chunks))
+}
+
+struct ChannelBody(mpsc::Receiver<Result<Bytes, BoxError>>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|result| result.map(Frame::data)))
     }
 }
 

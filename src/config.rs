@@ -87,7 +87,8 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_MAX_REQUEST_BODY", default_value_t = 1024 * 1024)]
     pub max_request_body: usize,
 
-    /// Largest XML response body, in bytes, the gateway transcodes (larger: 502).
+    /// Largest XML object, in bytes, read whole to transcode it: a response that is not a
+    /// list, one item of a list, or an error page (larger: 502). Lists stream, whatever their size.
     #[arg(long, env = "CUPI_GATEWAY_MAX_RESPONSE_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_response_body: usize,
 

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub transcode_errors: Family<Labels, Counter>,
     /// Typed fields whose text was not of their type and was kept as a string.
     pub typed_fallbacks: Counter,
+    /// Streamed responses cut off after their head was sent (a fault late in the body).
+    pub responses_aborted: Counter,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -70,6 +72,7 @@ impl Metrics {
         let coalesced = Counter::default();
         let transcode_errors = Family::<Labels, Counter>::default();
         let typed_fallbacks = Counter::default();
+        let responses_aborted = Counter::default();
         registry.register(
             "requests",
             "Requests answered, by route, method and status",
@@ -115,6 +118,11 @@ impl Metrics {
             "Typed values kept as strings because their text was not of their type",
             typed_fallbacks.clone(),
         );
+        registry.register(
+            "responses_aborted",
+            "Streamed responses cut off after their head was sent, for a fault late in the body",
+            responses_aborted.clone(),
+        );
         Metrics {
             registry,
             routes,
@@ -127,6 +135,7 @@ impl Metrics {
             coalesced,
             transcode_errors,
             typed_fallbacks,
+            responses_aborted,
         }
     }
 

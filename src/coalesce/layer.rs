@@ -13,7 +13,6 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub(super) struct CoalesceState {
     pub flights: Mutex<HashMap<super::key::Key, Flight>>,
-    pub max_body: usize,
     pub metrics: Arc<Metrics>,
 }
 
@@ -23,12 +22,10 @@ pub struct CoalesceLayer {
 }
 
 impl CoalesceLayer {
-    /// `max_body` bounds a shared body, as it bounds any body the transcoder reads.
-    pub fn new(max_body: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         CoalesceLayer {
             state: Arc::new(CoalesceState {
                 flights: Mutex::new(HashMap::new()),
-                max_body,
                 metrics,
             }),
         }

@@ -13,10 +13,10 @@
 //! request rather than shape its answer (`x-request-id`, `user-agent`, tracing, `referer`,
 //! `x-forwarded-for`) are ignored.
 //!
-//! Only bodies the transcoder reads whole anyway (XML, JSON, HTML and text error pages, not
-//! content-encoded) are shared: the leader reads it, bounded by the response body limit, and
-//! every caller gets the same bytes. For anything else (a greeting's audio stream) the leader
-//! keeps its streaming body and each follower sends its own request. If the leader goes away
+//! Only textual bodies (XML, JSON, HTML and text error pages, not content-encoded) of at most
+//! [`PREFIX_LIMIT`](crate::body::PREFIX_LIMIT) bytes are shared: the leader reads it and every
+//! caller gets the same bytes. For anything else (a greeting's audio, a list too long to hold)
+//! the leader keeps its streaming body and each follower sends its own request. If the leader goes away
 //! before its answer (its client hung up), a waiting follower becomes the next leader.
 //!
 //! # Example
@@ -25,7 +25,7 @@
 //! use cupi_gateway::coalesce::CoalesceLayer;
 //!
 //! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
-//! let layer = CoalesceLayer::new(64 << 20, metrics);
+//! let layer = CoalesceLayer::new(metrics);
 //! # let _ = layer;
 //! ```
 

@@ -11,7 +11,7 @@ use tower::{Service, ServiceExt};
 
 use super::key::Key;
 use super::layer::CoalesceState;
-use crate::body::read_response_body;
+use crate::body::{read_response_prefix, Prefix, PREFIX_LIMIT};
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{is_encoded, BodyKind};
 use crate::BoxFuture;
@@ -86,7 +86,7 @@ where
         Box::pin(async move {
             loop {
                 let mut flight = match join(&state, &key) {
-                    Role::Leader(leader) => return lead(inner, request, leader, &state).await,
+                    Role::Leader(leader) => return lead(inner, request, leader).await,
                     Role::Follower(flight) => flight,
                 };
                 let outcome = match flight.wait_for(Option::is_some).await {
@@ -152,7 +152,6 @@ async fn lead<S>(
     mut inner: S,
     request: Request<Body>,
     leader: Leader,
-    state: &CoalesceState,
 ) -> Result<Response<Body>, GatewayError>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>,
@@ -170,8 +169,13 @@ where
         Err(error) => return Err(fail(&leader, error)),
     };
     let (parts, body) = response.into_parts();
-    match read_response_body(body, state.max_body).await {
-        Ok(body) => {
+    match read_response_prefix(body, PREFIX_LIMIT).await {
+        // Too large to copy to each caller: the leader streams it, the others ask themselves.
+        Ok(partial @ Prefix::Partial { .. }) => {
+            leader.sender.send_replace(Some(Outcome::NotShareable));
+            Ok(Response::from_parts(parts, partial.into_body()))
+        }
+        Ok(Prefix::Complete(body)) => {
             let shared = Arc::new(SharedResponse {
                 status: parts.status,
                 version: parts.version,
@@ -243,7 +247,7 @@ mod tests {
     async fn a_follower_takes_over_when_the_leader_hangs_up() {
         let calls = Arc::new(AtomicUsize::new(0));
         let metrics = Arc::new(Metrics::new(vec![]));
-        let service = CoalesceLayer::new(1 << 20, metrics)
+        let service = CoalesceLayer::new(metrics)
             .layer(slow_inner(Duration::from_millis(300), calls.clone()));
 
         let leader = tokio::spawn(service.clone().oneshot(read()));

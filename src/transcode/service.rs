@@ -10,8 +10,10 @@ use tower::Service;
 
 use super::error_page::message_from_error_page;
 use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
-use super::{json_to_xml, xml_to_json_counted, Limits, Schema, XmlError};
-use crate::body::{read_request_body, read_response_body};
+use super::{json_to_xml, stream_xml_to_json, Limits, Schema, XmlError};
+use crate::body::{
+    read_request_body, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
+};
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -169,9 +171,9 @@ fn has_doctype(xml: &[u8]) -> bool {
 /// everything else (audio, empty bodies, JSON) passes through untouched and streamed.
 async fn transcode_response(
     response: Response<Body>,
-    schema: &Schema,
+    schema: &Arc<Schema>,
     limits: Limits,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
@@ -200,21 +202,29 @@ async fn transcode_response(
     }
     let limit = limits.max_response_body;
     let (mut parts, body) = response.into_parts();
-    if kind == BodyKind::Xml && declared_length(&parts.headers).is_some_and(|l| l > limit as u64) {
-        return Err(GatewayError::UpstreamResponseTooLarge { limit });
-    }
-    let bytes = read_response_body(body, limit).await?;
     let is_error_status = status.is_client_error() || status.is_server_error();
     let json = if is_error_page {
+        let bytes = read_response_body(body, limit).await?;
         let message = message_from_error_page(&bytes, kind == BodyKind::Html);
         error_body(&status_code_name(status), &message)
-    } else if bytes.is_empty() {
-        parts.headers.remove(CONTENT_TYPE);
-        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
-        return Ok(Response::from_parts(parts, Body::empty()));
     } else {
-        match xml_to_json_counted(&bytes, schema) {
-            Ok((json, fallbacks)) => {
+        let bytes = match read_response_prefix(body, PREFIX_LIMIT).await? {
+            Prefix::Complete(bytes) => bytes,
+            // Too large to hold: streamed, item by item (see `stream`).
+            Prefix::Partial { head, rest } => {
+                let (schema, metrics) = (schema.clone(), metrics.clone());
+                return super::stream::stream_response(parts, head, rest, schema, limit, metrics)
+                    .await;
+            }
+        };
+        if bytes.is_empty() {
+            parts.headers.remove(CONTENT_TYPE);
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        let mut json = Vec::with_capacity(bytes.len());
+        match stream_xml_to_json(&bytes[..], schema, limit as u64, &mut json, |_, _| true) {
+            Ok(fallbacks) => {
                 metrics.typed_fallbacks.inc_by(fallbacks as u64);
                 json
             }
@@ -224,10 +234,7 @@ async fn transcode_response(
                 let message = message_from_error_page(&bytes, true);
                 error_body(&status_code_name(status), &message)
             }
-            Err(e) => {
-                metrics.transcode_error("response", xml_error_reason(&e));
-                return Err(GatewayError::UpstreamInvalidXml(e));
-            }
+            Err(e) => return Err(upstream_xml_error(e, limit, metrics)),
         }
     };
     parts
@@ -260,6 +267,16 @@ fn head_as_json(mut response: Response<Body>) -> Response<Body> {
         headers.remove(CONTENT_LENGTH);
     }
     response
+}
+
+/// The error for XML from the upstream that could not be transcoded, counted by reason.
+pub(super) fn upstream_xml_error(error: XmlError, limit: usize, metrics: &Metrics) -> GatewayError {
+    metrics.transcode_error("response", xml_error_reason(&error));
+    match error {
+        XmlError::ObjectTooLarge(_) => GatewayError::UpstreamResponseTooLarge { limit },
+        XmlError::Read(message) => GatewayError::UpstreamBody(message.into()),
+        other => GatewayError::UpstreamInvalidXml(other),
+    }
 }
 
 /// A short label for a metric: which kind of XML problem it was.

@@ -395,3 +395,17 @@ pub async fn silent_port() -> SilentPort {
         _filler: filler,
     }
 }
+
+/// The value of an unlabelled metric, read from the gateway's `/metrics`.
+pub async fn metric(gateway: &str, name: &str) -> f64 {
+    let text = get_anonymous(&format!("{gateway}/metrics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
