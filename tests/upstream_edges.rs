@@ -967,3 +967,50 @@ async fn a_document_of_too_many_elements_is_refused_in_the_error_shape() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_keeps_or_closes_the_connection_cleanly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = FakeUpstream::start(|_| respond(204, "", Bytes::new())).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let addr = gateway.trim_start_matches("http://");
+    async fn answer_on(stream: &mut tokio::net::TcpStream) -> String {
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        String::from_utf8_lossy(&answer[..n]).to_lowercase()
+    }
+    // A PUT the validator refuses (415) without reading its body, whose body comes late.
+    let refused = b"PUT /vmrest/portgroups/g1 HTTP/1.1\r\nHost: gw\r\nContent-Type: text/plain\r\n";
+
+    // A small body is read and dropped: the answer comes, and the connection stays usable.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(refused).await.unwrap();
+    stream
+        .write_all(b"Content-Length: 11\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stream.write_all(b"MwiOnCode=1").await.unwrap();
+    let answer = answer_on(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 415"), "{answer}");
+    assert!(!answer.contains("connection: close"), "{answer}");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(answer_on(&mut stream).await.starts_with("http/1.1 200"));
+
+    // A large one is not waited for: the answer says the connection closes.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(refused).await.unwrap();
+    stream
+        .write_all(b"Content-Length: 10000000\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = answer_on(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 415"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+}
