@@ -127,7 +127,7 @@ else
   if ! docker info >/dev/null 2>&1; then
     tail -n 20 "$work/dockerd.log" >&2 || true
     dockerd_pid=
-    no_daemon "dockerd did not come up within 60 s (last lines of its log above)"
+    no_daemon "dockerd exited, or did not answer within 60 s (last lines of its log above)"
   fi
 fi
 
