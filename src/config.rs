@@ -33,6 +33,9 @@ pub enum Command {
     /// Run only the CUPI simulator (XML, like a real Unity Connection), for frontend work
     /// without a server.
     Simulate(SimulateArgs),
+    /// Exit 0 if the gateway on this machine answers GET /healthz with 200, else 1: a
+    /// container healthcheck that needs no shell or curl.
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Settings of the gateway.
@@ -233,6 +236,24 @@ impl SimulateArgs {
     }
 }
 
+/// Settings of `healthcheck`: the gateway's own variables, so a container that sets them for
+/// the gateway needs nothing more for its healthcheck.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The gateway's listen address; an unspecified one (0.0.0.0, [::]) is asked on loopback.
+    #[arg(long, env = "CUPI_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The gateway's certificate: when one is set, the check speaks HTTPS (without verifying
+    /// it: the check asks its own process over loopback whether it answers).
+    #[arg(long, env = "CUPI_GATEWAY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Longest wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +353,17 @@ mod tests {
         };
         assert_eq!(args.simulator_config().generated_port_groups, 3);
         assert_eq!(args.listen.port(), 8081);
+    }
+
+    #[test]
+    fn healthcheck_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["cupi-gateway", "healthcheck", "--listen", "0.0.0.0:9090"])
+            .unwrap();
+        let Some(Command::Healthcheck(args)) = cli.command else {
+            panic!("expected healthcheck");
+        };
+        assert_eq!(args.listen.port(), 9090);
+        assert_eq!(args.timeout, Duration::from_secs(2));
+        assert!(args.tls_cert.is_none());
     }
 }

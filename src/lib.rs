@@ -13,6 +13,7 @@
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
 //! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
+//! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod body;
 pub mod coalesce;
 pub mod config;
 pub mod error;
+pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;

@@ -4,16 +4,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cupi_gateway::config::{Cli, Command, LogFormat};
+use cupi_gateway::config::{Cli, Command, HealthcheckArgs, LogFormat};
 use cupi_gateway::server::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.gateway.log_format);
+    // The healthcheck logs nothing: the one line it prints is what `docker inspect` shows.
+    if !matches!(cli.command, Some(Command::Healthcheck(_))) {
+        init_logging(cli.gateway.log_format);
+    }
     let result = match cli.command {
         Some(Command::Simulate(args)) => cupi_gateway::run_simulator(args, shutdown_signal()).await,
+        Some(Command::Healthcheck(args)) => return healthcheck(&args).await,
         None => cupi_gateway::run_gateway(cli.gateway, shutdown_signal()).await,
     };
     match result {
@@ -21,6 +25,20 @@ async fn main() -> ExitCode {
         Err(error) => {
             tracing::error!(%error, "cannot start");
             eprintln!("cupi-gateway: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cupi-gateway healthcheck`: exit 0 if the gateway beside it answers `/healthz` with 200.
+async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
+    match cupi_gateway::healthcheck::check(args).await {
+        Ok(url) => {
+            println!("healthy: {url} answered 200");
+            ExitCode::SUCCESS
+        }
+        Err(unhealthy) => {
+            println!("unhealthy: {unhealthy}");
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,10 @@
 //! The binary as a newcomer runs it: flags and environment, start-up messages, the embedded
 //! simulator, the `simulate` subcommand, and a clean exit on SIGTERM.
 
+#[allow(dead_code)] // the CA is for clients that verify; the healthcheck does not
+#[path = "support/pki.rs"]
+mod pki;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -225,4 +229,68 @@ async fn help_documents_every_flag_with_its_environment_twin() {
             "{env} is not documented in the README"
         );
     }
+}
+
+/// Runs `cupi-gateway healthcheck` with `env` and returns (exit success, what it printed).
+async fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(BIN)
+        .arg("healthcheck")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn healthcheck_subcommand_asks_the_gateway_at_its_own_listen_address() {
+    let (child, base, _) = start(&["--listen", "127.0.0.1:0"], &[], "/healthz").await;
+    let port = base.rsplit(':').next().unwrap();
+
+    // The same variable the server reads, and an unspecified address asked on loopback.
+    let listen = format!("0.0.0.0:{port}");
+    let (healthy, printed) = healthcheck(&[], &[("CUPI_GATEWAY_LISTEN", &listen)]).await;
+    assert!(healthy, "{printed}");
+    assert!(
+        printed.contains(&format!("http://127.0.0.1:{port}/healthz answered 200")),
+        "{printed}"
+    );
+
+    let (clean_exit, _) = terminate(child).await;
+    assert!(clean_exit);
+    let (healthy, printed) = healthcheck(&["--listen", &listen, "--timeout", "1s"], &[]).await;
+    assert!(!healthy, "healthy with the gateway stopped: {printed}");
+    assert!(printed.starts_with("unhealthy: "), "{printed}");
+}
+
+#[tokio::test]
+async fn healthcheck_speaks_https_to_a_gateway_serving_https() {
+    let pki = pki::make_pki(&["localhost"]);
+    let dir = std::env::temp_dir().join(format!("cupi-gateway-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &pki.leaf_pem).unwrap();
+    std::fs::write(&key, &pki.leaf_key_pem).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let tls_env = [
+        ("CUPI_GATEWAY_TLS_CERT", cert),
+        ("CUPI_GATEWAY_TLS_KEY", key),
+    ];
+    let (child, base, _) = start(&["--listen", "127.0.0.1:0"], &tls_env, "/healthz").await;
+    let listen = format!("127.0.0.1:{}", base.rsplit(':').next().unwrap());
+
+    let (healthy, printed) = healthcheck(&["--listen", &listen], &tls_env[..1]).await;
+    assert!(healthy, "{printed}");
+    assert!(printed.contains("https://127.0.0.1:"), "{printed}");
+    // Without the certificate variable it asks in plain HTTP, which a TLS port never answers.
+    let (healthy, printed) = healthcheck(&["--listen", &listen], &[]).await;
+    assert!(!healthy, "{printed}");
+
+    let (clean_exit, _) = terminate(child).await;
+    assert!(clean_exit);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
