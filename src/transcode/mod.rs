@@ -35,7 +35,7 @@ mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
-pub use schema::{FieldType, Schema};
+pub use schema::{FieldType, Fields, Schema};
 pub use service::Transcode;
 pub use xml_to_json::{
     stream_xml_to_json, xml_to_json, xml_to_json_counted, XmlError, MAX_DEPTH, MAX_NODES,

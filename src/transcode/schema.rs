@@ -9,6 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::FxBuildHasher;
+
 use crate::path_template::PathTemplate;
 
 /// The JSON type a field's text is converted to.
@@ -24,15 +26,21 @@ pub enum FieldType {
     Number,
 }
 
+/// An element's typed fields. Looked up once per field of every object transcoded, so it uses
+/// a fast non-cryptographic hash: the keys come from the OpenAPI document, not from clients.
+pub type Fields = HashMap<String, FieldType, FxBuildHasher>;
+
+type FxMap<K, V> = HashMap<K, V, FxBuildHasher>;
+
 /// The lookup table the transcoder consults on its hot path.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
     /// Object element → its typed fields (fields not listed are strings).
-    objects: HashMap<String, HashMap<String, FieldType>>,
+    objects: FxMap<String, Fields>,
     /// List element → item element (`Ports` → `Port`).
-    lists: HashMap<String, String>,
+    lists: FxMap<String, String>,
     /// Parent element → child elements that are always a JSON array.
-    arrays: HashMap<String, HashSet<String>>,
+    arrays: FxMap<String, HashSet<String, FxBuildHasher>>,
     /// Request path → XML root element of a JSON body sent there.
     roots: Vec<(PathTemplate, String)>,
 }
@@ -75,7 +83,7 @@ impl Schema {
     }
 
     /// The typed fields of an object element, if the element is known.
-    pub fn fields_of(&self, element: &str) -> Option<&HashMap<String, FieldType>> {
+    pub fn fields_of(&self, element: &str) -> Option<&Fields> {
         self.objects.get(element)
     }
 
@@ -86,9 +94,13 @@ impl Schema {
 
     /// Whether `child` under `parent` is declared an array.
     pub fn is_array(&self, parent: &str, child: &str) -> bool {
-        self.arrays
-            .get(parent)
+        self.arrays_of(parent)
             .is_some_and(|children| children.contains(child))
+    }
+
+    /// The children of `parent` declared arrays, for looking several up at once.
+    pub fn arrays_of(&self, parent: &str) -> Option<&HashSet<String, FxBuildHasher>> {
+        self.arrays.get(parent)
     }
 
     /// The XML root element for a JSON body sent to `path`

@@ -353,6 +353,12 @@ mod tests {
             convert(r#"<A x="1"><B y="2">hi</B><C><D>d</D></C><E>1</E><E>2</E></A>"#),
             json!({"@x": "1", "B": {"@y": "2", "#text": "hi"}, "C": {"D": "d"}, "E": ["1", "2"]})
         );
+        // A name that comes back after others joins its first group, in document order.
+        let many: String = (0..40).map(|i| format!("<F{i}>{i}</F{i}>")).collect();
+        let json = convert(&format!("<A><E>1</E>{many}<E>2</E></A>"));
+        assert_eq!(json["E"], json!(["1", "2"]));
+        assert_eq!(json["F39"], "39");
+        assert_eq!(json.as_object().unwrap().len(), 41);
     }
 
     #[test]

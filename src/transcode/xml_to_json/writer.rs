@@ -1,8 +1,10 @@
 //! Writes JSON for one [`Tree`], consulting the schema for types and arrays. The JSON goes
 //! straight into a byte buffer, never through a `serde_json::Value`.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::hash::BuildHasher;
+
+use rustc_hash::FxBuildHasher;
 
 use super::tree::{NodeId, Tree};
 use crate::transcode::schema::{FieldType, Schema};
@@ -11,8 +13,8 @@ pub(super) struct JsonWriter<'a> {
     pub schema: &'a Schema,
     /// Typed fields whose text was not of their type and was kept as a string.
     pub fallbacks: usize,
-    /// Reused for grouping children by name.
-    groups: Vec<(NodeId, usize)>,
+    /// Reused for grouping children by name: (hash of the name, first child, count).
+    groups: Vec<(u64, NodeId, usize)>,
 }
 
 impl<'a> JsonWriter<'a> {
@@ -37,6 +39,7 @@ impl<'a> JsonWriter<'a> {
         let is_list = tree.is_list(id);
         let name = tree.name(id);
         let fields = self.schema.fields_of(name);
+        let arrays = self.schema.arrays_of(name);
         let mut first = true;
         out.push(b'{');
         self.attributes(out, &mut first, tree, id);
@@ -51,11 +54,11 @@ impl<'a> JsonWriter<'a> {
             string(out, text);
         }
         let groups = self.group_children(tree, id);
-        for &(head, count) in &groups {
+        for &(_, head, count) in &groups {
             let child = tree.name(head);
             key(out, &mut first, "", child);
             let child_type = fields.and_then(|f| f.get(child).copied());
-            if is_list || count > 1 || self.schema.is_array(name, child) {
+            if is_list || count > 1 || arrays.is_some_and(|a| a.contains(child)) {
                 out.push(b'[');
                 let members = tree.children(id).filter(|&c| tree.name(c) == child);
                 for (i, member) in members.enumerate() {
@@ -90,28 +93,35 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
-    /// Children grouped by name, in order of each name's first appearance: (first child, count).
-    /// Repeated names are almost always adjacent (list items), so a set is only built when a
-    /// name comes back after another one.
-    fn group_children(&mut self, tree: &Tree, id: NodeId) -> Vec<(NodeId, usize)> {
+    /// Children grouped by name, in order of each name's first appearance. Repeated names are
+    /// almost always adjacent (list items); others are found by comparing name hashes, which
+    /// costs no allocation (this runs for every object of a list).
+    fn group_children(&mut self, tree: &Tree, id: NodeId) -> Vec<(u64, NodeId, usize)> {
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
-        let mut seen: Option<HashSet<&str>> = None;
+        // One bit per name hash seen: a clear bit means a new name, with no search.
+        let mut seen = 0u128;
         for child in tree.children(id) {
             let name = tree.name(child);
             if let Some(last) = groups.last_mut() {
-                if tree.name(last.0) == name {
-                    last.1 += 1;
+                if tree.name(last.1) == name {
+                    last.2 += 1;
                     continue;
                 }
             }
-            let seen = seen
-                .get_or_insert_with(|| groups.iter().map(|&(head, _)| tree.name(head)).collect());
-            if seen.insert(name) {
-                groups.push((child, 1));
-            } else if let Some(group) = groups.iter_mut().find(|(head, _)| tree.name(*head) == name)
-            {
-                group.1 += 1;
+            let hash = FxBuildHasher.hash_one(name);
+            let bit = 1u128 << (hash >> 57);
+            let earlier = if seen & bit == 0 {
+                seen |= bit;
+                None
+            } else {
+                groups
+                    .iter_mut()
+                    .find(|(h, head, _)| *h == hash && tree.name(*head) == name)
+            };
+            match earlier {
+                Some(group) => group.2 += 1,
+                None => groups.push((hash, child, 1)),
             }
         }
         groups
@@ -212,22 +222,19 @@ pub(super) fn is_json_number(text: &str) -> bool {
 fn escape_json_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x00..=0x1f => None,
-            _ => continue,
-        };
+    // Most CUPI text needs no escape: find the next byte that does by table, copy runs whole.
+    while let Some(offset) = bytes[start..].iter().position(|&b| NEEDS_ESCAPE[b as usize]) {
+        let i = start + offset;
         out.extend_from_slice(&bytes[start..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            control => {
                 let mut buf = String::with_capacity(6);
-                let _ = write!(buf, "\\u{:04x}", b);
+                let _ = write!(buf, "\\u{control:04x}");
                 out.extend_from_slice(buf.as_bytes());
             }
         }
@@ -235,3 +242,16 @@ fn escape_json_into(text: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
 }
+
+/// Bytes JSON strings cannot hold as they are: `"`, `\` and the C0 controls.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
