@@ -98,15 +98,15 @@ pub async fn run_gateway(
     let listener = bind(args.listen).await?;
     let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(listen = %local, upstream = %origin, "cupi-gateway is ready");
-    print_try_me(local);
-    if args.no_request_validation {
-        tracing::warn!("request validation is off: writes go upstream unchecked");
-    }
-    let gateway = app::app(upstream, Arc::new(spec), args.settings());
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
     };
+    print_try_me(local, tls.is_some());
+    if args.no_request_validation {
+        tracing::warn!("request validation is off: writes go upstream unchecked");
+    }
+    let gateway = app::app(upstream, Arc::new(spec), args.settings());
     server::serve(listener, gateway, shutdown, args.drain_timeout, tls).await;
     Ok(())
 }
@@ -166,8 +166,16 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-fn print_try_me(local: std::net::SocketAddr) {
-    let base = format!("http://{local}");
+fn print_try_me(local: std::net::SocketAddr, tls: bool) {
+    // A wildcard address is not one to send requests to: suggest loopback instead.
+    let host = match local {
+        std::net::SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
+            format!("127.0.0.1:{}", v4.port())
+        }
+        std::net::SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
+        other => other.to_string(),
+    };
+    let base = format!("{}://{host}", if tls { "https" } else { "http" });
     println!("cupi-gateway listening on {base}");
     println!("try:");
     println!("  curl -u admin:password {base}/vmrest/portgroups");

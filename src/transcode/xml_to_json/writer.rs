@@ -223,7 +223,10 @@ fn escape_json_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     let mut start = 0;
     // Most CUPI text needs no escape: find the next byte that does by table, copy runs whole.
-    while let Some(offset) = bytes[start..].iter().position(|&b| NEEDS_ESCAPE[b as usize]) {
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[b as usize])
+    {
         let i = start + offset;
         out.extend_from_slice(&bytes[start..i]);
         match bytes[i] {
