@@ -13,12 +13,14 @@
 #           gets, not the proxy's cost per request.
 #   varied  every request has its own `&n=<thread>-<count>` (ignored by CUPI and the simulator),
 #           so nothing is coalesced: each request through the gateway is one upstream request.
+#   varied_c1  the same with one connection, so latency is the request's own, not queueing
+#           behind 15 others for the machine's two cores.
 # The gateway runs with --upstream-max-concurrency equal to wrk's connections: its default of
 # 5 shields a real Unity Connection and would measure queueing, not the proxy.
 #
 # Everything runs on one machine: wrk, the gateway and the simulator share its cores, so wrk
 # uses one thread (THREADS) and the numbers are relative, not absolute. Loopback only, bounded
-# by DURATION per run (8 runs). Writes target/bench/load.csv.
+# by DURATION per run (12 runs). Writes target/bench/load.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -65,7 +67,7 @@ field() { # name, RESULT line
 }
 
 echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx" >"$csv"
-printf '%-9s %-7s %-6s %9s %9s %9s %9s %8s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors >&2
+printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors >&2
 
 for entry in "${lists[@]}"; do
   read -r list path <<<"$entry"
@@ -80,14 +82,15 @@ for entry in "${lists[@]}"; do
       echo "$target $path answered $status" >&2
       exit 1
     fi
-    for variant in same varied; do
-      vary=0
-      [ "$variant" = varied ] && vary=1
-      line=$(LOAD_VARY=$vary wrk -t"$threads" -c"$connections" -d"$duration" \
+    for variant in same varied varied_c1; do
+      vary=1 conns=$connections
+      [ "$variant" = same ] && vary=0
+      [ "$variant" = varied_c1 ] && conns=1
+      line=$(LOAD_VARY=$vary wrk -t"$threads" -c"$conns" -d"$duration" \
         -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
       errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
-      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$connections,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line")" >>"$csv"
-      printf '%-9s %-7s %-6s %9s %9s %9s %9s %8s\n' "$list" "$target" "$variant" "$response_bytes" \
+      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line")" >>"$csv"
+      printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' "$list" "$target" "$variant" "$response_bytes" \
         "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" >&2
     done
   done
@@ -99,7 +102,7 @@ python3 - "$csv" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 at = {(r["list"], r["target"], r["variant"]): r for r in rows}
-print(f"{'list':9} {'variant':7} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13}")
+print(f"{'list':9} {'variant':9} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13}")
 for (lst, target, variant), d in at.items():
     if target != "direct":
         continue
@@ -111,5 +114,5 @@ for (lst, target, variant), d in at.items():
     if lst == "two_ports":
         note = (f"  [throughput >= 70%: {'met' if ratio >= 0.7 else 'missed'}; "
                 f"added p50 <= 150 µs: {'met' if added <= 150 else 'missed'}]")
-    print(f"{lst:9} {variant:7} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f}{note}")
+    print(f"{lst:9} {variant:9} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f}{note}")
 EOF
