@@ -142,8 +142,8 @@ def main():
     frame(svg, LEFT[0], "Throughput against body size", "body size (XML)", "MB of XML / s",
           xs, xticks, ys, [(10 ** d, f"{10 ** d:g}") for d in decades])
     labels = {
-        "direct": "load.sh: simulator direct, req/s × size (varied requests)",
-        "gateway": "load.sh: through the gateway, req/s × size (varied requests)",
+        "direct": "load.sh: simulator direct, req/s × size (varied, 16 conns)",
+        "gateway": "load.sh: through the gateway, req/s × size (varied, 16 conns)",
         "stream": "memory.sh: one body through the gateway",
         "inproc": "cargo bench: xml_to_json in-process",
     }
@@ -166,7 +166,7 @@ def main():
     step *= 5 if top / step > 20 else 2 if top / step > 8 else 1
     ys = lin_scale(0, top, PANEL_H)
     rss_xs = log_scale(1e7, 1e9, PANEL_W)
-    frame(svg, LEFT[1], "Gateway peak RSS against body size", "body size (XML)", "peak RSS (MB)",
+    frame(svg, LEFT[1], "Gateway peak RSS against body size", "body size (XML)", "peak RSS (MiB)",
           rss_xs, [1e7, 2e7, 5e7, 1e8, 2e8, 5e8, 1e9], ys, [(v, f"{v:g}") for v in [i * step for i in range(int(top // step) + 1)]])
     svg.line(ox, oy + ys(64), ox + PANEL_W, oy + ys(64), "#ff7f0e", 2, "6 4")
     svg.text(ox + PANEL_W - 6, oy + ys(64) - 6, "target: 64 MB", "end", size=11)
