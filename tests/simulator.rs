@@ -4,7 +4,8 @@
 use axum::body::Body;
 use axum::Router;
 use cupi_gateway::simulator::{
-    generated_port_groups_xml, generated_ports_xml, router, serve, SimulatorConfig,
+    generated_port_group_xml, generated_port_groups_xml, generated_ports_xml, router, serve,
+    SimulatorConfig,
 };
 use http::{header, HeaderMap, Method, Request, StatusCode};
 use tower::ServiceExt;
@@ -728,6 +729,11 @@ async fn generated_groups_appear_in_lists_and_match_the_generator() {
     let r = send(&app, get(&format!("/vmrest/portgroups/{}", group_ids[3]))).await;
     assert_xml(&r, StatusCode::OK);
     assert!(r.body.contains("<PortCount>2</PortCount>") && r.body.contains("<EnableAGC>"));
+    assert_eq!(
+        r.body,
+        generated_port_group_xml(3),
+        "the single-object generator"
+    );
 
     let r = send(&app_with(2, 5), get("/vmrest/ports?rowsPerPage=0")).await;
     assert_eq!(r.body, format!("{DECL}<Ports total=\"12\"/>"));

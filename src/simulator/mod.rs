@@ -112,3 +112,12 @@ pub fn generated_port_groups_xml(n: usize) -> String {
     }
     out
 }
+
+/// XML of generated port group `k` (from 1, two ports) as one full object, exactly as
+/// `GET /vmrest/portgroups/{id}` renders it: the single-object benchmark input.
+pub fn generated_port_group_xml(k: usize) -> String {
+    xml::render_object(
+        Kind::PortGroup,
+        &generated_port_group(k, GENERATOR_PORTS_PER_GROUP),
+    )
+}

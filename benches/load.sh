@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Load through the gateway against the simulator directly: `bash benches/load.sh`.
+#
+# Runs wrk (installed from Debian if missing) for a fixed time against the simulator alone and
+# against the gateway in front of it, in the same run, for the two-port list (the Cisco seed's
+# two ports) and for a list of about 1 MB of XML, and reports requests/s, p50 and p99 of each,
+# the gateway/direct throughput ratio and the p50 the gateway adds. The issue's targets, on
+# the two-port list: added p50 <= 150 µs, gateway throughput >= 70% of direct.
+#
+# Two variants, both reported:
+#   same    every request is the same GET. Through the gateway, identical concurrent GETs are
+#           coalesced into one upstream request, so this is what a burst of identical reads
+#           gets, not the proxy's cost per request.
+#   varied  every request has its own `&n=<thread>-<count>` (ignored by CUPI and the simulator),
+#           so nothing is coalesced: each request through the gateway is one upstream request.
+#   varied_c1  the same with one connection, so latency is the request's own, not queueing
+#           behind 15 others for the machine's two cores.
+# The gateway runs with --upstream-max-concurrency equal to wrk's connections: its default of
+# 5 shields a real Unity Connection and would measure queueing, not the proxy.
+#
+# Everything runs on one machine: wrk, the gateway and the simulator share its cores, so wrk
+# uses one thread (THREADS) and the numbers are relative, not absolute. Loopback only, bounded
+# by DURATION per run (12 runs). Writes target/bench/load.csv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+threads=${THREADS:-1}
+connections=${CONNECTIONS:-16}
+duration=${DURATION:-10s}
+big_kb=${BIG_KB:-1000} # the "1 MB" list, in kB of XML
+auth_header="Authorization: Basic $(printf admin:password | base64)" # simulator defaults
+out_dir="$root/target/bench"
+csv="$out_dir/load.csv"
+mkdir -p "$out_dir"
+
+if ! command -v wrk >/dev/null; then
+  echo "== apt-get install wrk" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+source benches/common.sh
+
+# One simulator: the Cisco seed (whose two ports come first) plus 1,000 generated ports.
+sim_port=$(free_port)
+"$binary" simulate --listen "127.0.0.1:$sim_port" --port-groups 500 --ports-per-group 2 \
+  >"$out_dir/load-simulator.log" 2>&1 &
+pids+=("$!")
+wait_for_port "$sim_port" "$!"
+direct="http://127.0.0.1:$sim_port"
+
+gw_port=$(free_port)
+"$binary" --listen "127.0.0.1:$gw_port" --upstream "$direct" \
+  --upstream-max-concurrency "$connections" >"$out_dir/load-gateway.log" 2>&1 &
+pids+=("$!")
+wait_for_port "$gw_port" "$!"
+gateway="http://127.0.0.1:$gw_port"
+
+# Rows for about BIG_KB kB, from the size of a 1,000-port page.
+probe=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$direct/vmrest/ports?rowsPerPage=1000")
+big_rows=$(( big_kb * 1000 * 1000 / probe ))
+
+lists=("two_ports /vmrest/ports?rowsPerPage=2" "list_1mb /vmrest/ports?rowsPerPage=$big_rows")
+
+field() { # name, RESULT line
+  sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+}
+
+echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx" >"$csv"
+printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors >&2
+
+for entry in "${lists[@]}"; do
+  read -r list path <<<"$entry"
+  xml_bytes=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$direct$path")
+  for target in direct gateway; do
+    base=$direct accept="Accept: application/xml"
+    if [ "$target" = gateway ]; then base=$gateway accept="Accept: application/json"; fi
+    # One request first: it must succeed, and through the gateway it must be JSON.
+    check=$(curl -s -H "$auth_header" -H "$accept" -o /dev/null -w '%{http_code} %{size_download} %{content_type}' "$base$path")
+    read -r status response_bytes content_type <<<"$check"
+    if [ "$status" != 200 ]; then
+      echo "$target $path answered $status" >&2
+      exit 1
+    fi
+    for variant in same varied varied_c1; do
+      vary=1 conns=$connections
+      [ "$variant" = same ] && vary=0
+      [ "$variant" = varied_c1 ] && conns=1
+      line=$(LOAD_VARY=$vary wrk -t"$threads" -c"$conns" -d"$duration" \
+        -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
+      errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
+      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line")" >>"$csv"
+      printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' "$list" "$target" "$variant" "$response_bytes" \
+        "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" >&2
+    done
+  done
+done
+
+echo "== $content_type from the gateway; wrote ${csv#"$root/"}" >&2
+# Ratios and the targets, from the CSV just written.
+python3 - "$csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+at = {(r["list"], r["target"], r["variant"]): r for r in rows}
+print(f"{'list':9} {'variant':9} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13}")
+for (lst, target, variant), d in at.items():
+    if target != "direct":
+        continue
+    g = at[(lst, "gateway", variant)]
+    ratio = float(g["rps"]) / float(d["rps"])
+    added = int(g["p50_us"]) - int(d["p50_us"])
+    p99 = int(g["p99_us"]) / int(d["p99_us"])
+    note = ""
+    if lst == "two_ports":
+        note = (f"  [throughput >= 70%: {'met' if ratio >= 0.7 else 'missed'}; "
+                f"added p50 <= 150 µs: {'met' if added <= 150 else 'missed'}]")
+    print(f"{lst:9} {variant:9} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f}{note}")
+EOF
