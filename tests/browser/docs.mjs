@@ -12,11 +12,10 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { check, fail, launchChromium, runTest } from "./harness.mjs";
 
 const base = (process.env.GATEWAY_URL || "http://127.0.0.1:8080").replace(/\/+$/, "");
 const screenshot = resolve(process.env.SCREENSHOT || "target/docs.png");
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const origin = new URL(base).origin;
 const OVERALL_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 20_000;
@@ -30,50 +29,14 @@ const EXPECTED_OPERATIONS = [
 ];
 const LIST_PORTS_PARAMETERS = ["query", "sort", "rowsPerPage", "pageNumber"];
 
-const failures = [];
 const blocked = []; // requests to another origin, aborted
 const sameOriginFailed = []; // same-origin requests that failed or answered >= 400
 const pageErrors = [];
 const consoleErrors = [];
 let requests = 0;
-let browser;
-
-function fail(message) {
-  failures.push(message);
-  console.error(`FAIL: ${message}`);
-}
-
-function check(condition, message) {
-  if (!condition) fail(message);
-  return condition;
-}
-
-const overall = setTimeout(async () => {
-  console.error(`FAIL: docs.mjs did not finish within ${OVERALL_TIMEOUT_MS / 1000} s`);
-  try {
-    await browser?.close();
-  } catch {
-    // exiting anyway
-  }
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
 
 async function run() {
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    timeout: STEP_TIMEOUT_MS,
-    // Playwright adds its own fresh temporary --user-data-dir.
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium({ timeout: STEP_TIMEOUT_MS });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
 
@@ -199,23 +162,4 @@ async function run() {
   console.log(`  screenshot: ${screenshot}`);
 }
 
-let exitCode = 0;
-try {
-  await run();
-} catch (error) {
-  fail(`unexpected error: ${error?.stack || error}`);
-} finally {
-  try {
-    await browser?.close();
-  } catch {
-    // closing is best effort
-  }
-  clearTimeout(overall);
-}
-if (failures.length) {
-  console.error(`docs.mjs: ${failures.length} check(s) failed`);
-  exitCode = 1;
-} else {
-  console.log("docs.mjs: all checks passed");
-}
-process.exit(exitCode);
+await runTest("docs.mjs", OVERALL_TIMEOUT_MS, run);
