@@ -20,6 +20,8 @@ pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
