@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
+use super::json_to_xml::is_xml_name;
 use super::schema::{FieldType, Schema};
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
@@ -117,15 +118,29 @@ pub(crate) fn parse(xml: &[u8]) -> Result<Element, XmlError> {
     root.ok_or(XmlError::NoRoot)
 }
 
-fn element(start: &BytesStart<'_>) -> Result<Element, quick_xml::Error> {
+/// Reads a start tag. quick-xml takes any bytes as a name; the XML `Name` production is checked
+/// here, since a name like `@a`, `#text` or `` (all read without complaint) would collide with
+/// the JSON keys of attributes and text, or could not be written back.
+fn element(start: &BytesStart<'_>) -> Result<Element, String> {
     let mut el = Element {
         name: start.name().as_ref().to_owned(),
         ..Element::default()
     };
+    if !is_xml_name(&el.name) {
+        return Err(format!("<{}> is not an XML element name", el.name));
+    }
     for attr in start.attributes() {
-        let attr = attr.map_err(quick_xml::Error::from)?;
+        let attr = attr.map_err(|e| quick_xml::Error::from(e).to_string())?;
         let name = attr.key.as_ref().to_owned();
-        let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)?;
+        if !is_xml_name(&name) {
+            return Err(format!(
+                "{name:?} in <{}> is not an XML attribute name",
+                el.name
+            ));
+        }
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| e.to_string())?;
         el.attrs.push((name, value.into_owned()));
     }
     Ok(el)
@@ -486,6 +501,33 @@ mod tests {
         );
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert_eq!(err(&deep), XmlError::TooDeep);
+    }
+
+    /// Found by the `xml_to_json` fuzz target: quick-xml reads these names, and they gave JSON
+    /// with a key twice (`{"@a":"1","@a":"2"}`) or a root that cannot be written back.
+    #[test]
+    fn names_that_are_not_xml_names_are_malformed() {
+        let schema = schema();
+        for xml in [
+            r#"< o="0"/>"#,
+            r#"<Qo&#x o="0"/>"#,
+            r#"<A a="1"><@a>2</@a></A>"#,
+            "<A>t<#text>u</#text></A>",
+            "<1a/>",
+            "<a\u{1}/>",
+            r#"<A @b="1"/>"#,
+            r#"<A><B 1a="x"/></A>"#,
+        ] {
+            let result = xml_to_json(xml.as_bytes(), &schema);
+            assert!(
+                matches!(result, Err(XmlError::Malformed { .. })),
+                "{xml}: {result:?}"
+            );
+        }
+        assert_eq!(
+            convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
+            json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
+        );
     }
 
     #[test]
