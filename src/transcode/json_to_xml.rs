@@ -12,6 +12,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::xml_to_json::MAX_DEPTH;
+
 /// Why a JSON body could not become XML. Each variant names where the problem is, as a JSON
 /// Pointer (`/PortGroup/MwiOnCode`), so a frontend can show it next to the field.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum JsonError {
     NestedArray { pointer: String },
     #[error("attribute {pointer} must be a string, number or boolean")]
     AttributeNotScalar { pointer: String },
+    #[error("the value at {pointer} is nested deeper than {MAX_DEPTH} elements")]
+    TooDeep { pointer: String },
 }
 
 /// Transcodes a JSON request body to an XML document.
@@ -53,7 +57,7 @@ pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError
     writer
         .out
         .push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    writer.element(&root_name, &content, &pointer)?;
+    writer.element(&root_name, &content, &pointer, 1)?;
     Ok(writer.out.into_bytes())
 }
 
@@ -91,13 +95,26 @@ struct XmlWriter {
 }
 
 impl XmlWriter {
-    fn element(&mut self, name: &str, value: &Value, pointer: &str) -> Result<(), JsonError> {
+    /// Writes one element at `depth` (the root is 1). Deeper than [`MAX_DEPTH`] is refused, as
+    /// the gateway would refuse to read such a document back: nothing it cannot read goes up.
+    fn element(
+        &mut self,
+        name: &str,
+        value: &Value,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<(), JsonError> {
         check_name(name, pointer)?;
+        if depth > MAX_DEPTH {
+            return Err(JsonError::TooDeep {
+                pointer: pointer.into(),
+            });
+        }
         self.out.push('<');
         self.out.push_str(name);
         match value {
             Value::Null => self.out.push_str("/>"),
-            Value::Object(fields) => self.object_body(name, fields, pointer)?,
+            Value::Object(fields) => self.object_body(name, fields, pointer, depth)?,
             Value::Array(_) => {
                 return Err(JsonError::NestedArray {
                     pointer: pointer.into(),
@@ -122,6 +139,7 @@ impl XmlWriter {
         name: &str,
         fields: &Map<String, Value>,
         pointer: &str,
+        depth: usize,
     ) -> Result<(), JsonError> {
         for (key, value) in fields {
             if let Some(attr) = key.strip_prefix('@') {
@@ -162,10 +180,10 @@ impl XmlWriter {
                             pointer: item_pointer,
                         });
                     }
-                    self.element(key, item, &item_pointer)?;
+                    self.element(key, item, &item_pointer, depth + 1)?;
                 }
             } else {
-                self.element(key, value, &child)?;
+                self.element(key, value, &child, depth + 1)?;
             }
         }
         self.close(name);
@@ -479,6 +497,33 @@ mod tests {
                 pointer: "/o".into()
             }
         );
+    }
+
+    /// Found by the `json_to_xml` proptest twin of the fuzz target: 65 nested objects became XML
+    /// that `xml_to_json` refuses as too deep, so the gateway sent upstream what it cannot read.
+    #[test]
+    fn nesting_stops_where_the_xml_reader_stops() {
+        let nested =
+            |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+        // The root element is level 1, and each "a" one more.
+        let schema = crate::transcode::Schema::new();
+        for (json, root) in [
+            (nested(MAX_DEPTH - 1), Some("X")),
+            (nested(MAX_DEPTH), None),
+        ] {
+            let deepest = json_to_xml(json.as_bytes(), root).expect("64 levels");
+            assert!(crate::transcode::xml_to_json(&deepest, &schema).is_ok());
+        }
+        assert_eq!(
+            json_to_xml(nested(MAX_DEPTH).as_bytes(), Some("X")),
+            Err(JsonError::TooDeep {
+                pointer: "/a".repeat(MAX_DEPTH)
+            })
+        );
+        assert!(matches!(
+            json_to_xml(nested(MAX_DEPTH + 1).as_bytes(), None),
+            Err(JsonError::TooDeep { .. })
+        ));
     }
 
     #[test]
