@@ -66,23 +66,37 @@ pub fn check_xml_to_json(xml: &[u8], schema: &Schema) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", show()))
 }
 
-/// JSON → XML on any bytes, with each of [`JSON_ROOTS`]. When the transcoder accepts them, its
-/// output is well-formed XML (see [`check_well_formed`]) with the expected root, and reads back
-/// to JSON that is a fixed point of the round trip: JSON → XML → JSON gives it again.
+/// JSON → XML on any bytes, with each of [`JSON_ROOTS`].
+///
+/// - A body refused as a syntax error does not parse; one refused for a duplicate key parses
+///   and has one (the client is told what is really wrong); an accepted one parses and has none.
+/// - When accepted, the output is well-formed XML (see [`check_well_formed`]) with the expected
+///   root, and reads back to JSON that is a fixed point of the round trip: JSON → XML → JSON
+///   gives it again.
 pub fn check_json_to_xml(json: &[u8], schema: &Schema) -> Result<(), String> {
+    let parses = serde_json::from_slice::<Value>(json).is_ok();
+    let unique_keys = json_without_duplicate_keys(json).is_ok();
     for root in JSON_ROOTS {
-        let Ok(xml) = json_to_xml(json, root) else {
-            continue;
+        let show_input = || format!("JSON {:?} with root {root:?}", lossy(json));
+        let xml = match json_to_xml(json, root) {
+            Err(JsonError::Syntax(e)) if parses => {
+                return Err(format!(
+                    "{} parses, but is refused as not JSON: {e}",
+                    show_input()
+                ))
+            }
+            Err(e @ JsonError::DuplicateKey { .. }) if !parses || unique_keys => {
+                return Err(format!("{}: wrongly refused: {e}", show_input()))
+            }
+            Err(_) => continue,
+            Ok(xml) => xml,
         };
-        let show = || {
-            format!(
-                "JSON {:?} with root {root:?} gave XML {:?}",
-                lossy(json),
-                lossy(&xml)
-            )
-        };
-        if serde_json::from_slice::<Value>(json).is_err() {
-            return Err(format!("{}, but the input is not JSON", show()));
+        let show = || format!("{} gave XML {:?}", show_input(), lossy(&xml));
+        if !unique_keys {
+            return Err(format!(
+                "{}, but the input is not JSON with unique keys",
+                show()
+            ));
         }
         let root_name = check_well_formed(&xml).map_err(|e| format!("{}: {e}", show()))?;
         if let Some(root) = root {
