@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::xml_to_json::MAX_DEPTH;
@@ -362,6 +362,8 @@ impl<'de> Visitor<'de> for DuplicateCheck {
             pointer: format!("{}/{index}", self.pointer),
         })? {
             if result.is_err() {
+                // The rest must still be read: serde_json fails a half-read array.
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
                 return Ok(result);
             }
             index += 1;
@@ -372,15 +374,18 @@ impl<'de> Visitor<'de> for DuplicateCheck {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             let pointer = child_pointer(&self.pointer, &key);
-            let result = map.next_value_seed(DuplicateCheck { pointer })?;
-            if result.is_err() {
-                return Ok(result);
-            }
-            if !seen.insert(key.clone()) {
-                return Ok(Err(JsonError::DuplicateKey {
+            let mut result = map.next_value_seed(DuplicateCheck { pointer })?;
+            if result.is_ok() && !seen.insert(key.clone()) {
+                result = Err(JsonError::DuplicateKey {
                     key,
-                    pointer: self.pointer,
-                }));
+                    pointer: self.pointer.clone(),
+                });
+            }
+            if result.is_err() {
+                // The rest must still be read: serde_json fails a half-read object with
+                // "trailing comma", which would hide the duplicate from the client.
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(result);
             }
         }
         Ok(Ok(()))
@@ -497,6 +502,29 @@ mod tests {
                 pointer: "/o".into()
             }
         );
+    }
+
+    /// Found by the `json_to_xml` fuzz target: a duplicate key followed by more entries, in the
+    /// same object or an enclosing one or array, was reported as "trailing comma".
+    #[test]
+    fn a_duplicate_key_is_reported_wherever_it_is() {
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X")).unwrap_err();
+        for (json, key, pointer) in [
+            (r#"{"a":1,"a":2,"b":3}"#, "a", ""),
+            (r#"{"o":{"a":1,"a":2,"b":3},"c":4}"#, "a", "/o"),
+            (r#"{"l":[{"a":1,"a":2},{"b":3}],"c":[5]}"#, "a", "/l/0"),
+        ] {
+            assert_eq!(
+                err(json),
+                JsonError::DuplicateKey {
+                    key: key.into(),
+                    pointer: pointer.into()
+                },
+                "{json}"
+            );
+        }
+        // A syntax error after the duplicate is still a syntax error.
+        assert!(matches!(err(r#"{"a":1,"a":2,"b":}"#), JsonError::Syntax(_)));
     }
 
     /// Found by the `json_to_xml` proptest twin of the fuzz target: 65 nested objects became XML
