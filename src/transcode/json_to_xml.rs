@@ -312,8 +312,11 @@ fn check_duplicate_keys(json: &[u8]) -> Result<(), JsonError> {
     }
     .deserialize(&mut de);
     match checked {
-        Ok(Ok(())) => de.end().map_err(|e| JsonError::Syntax(e.to_string())),
-        Ok(Err(dup)) => Err(dup),
+        Ok(checked) => {
+            // Trailing content makes the body not JSON, a duplicate before it or not.
+            de.end().map_err(|e| JsonError::Syntax(e.to_string()))?;
+            checked
+        }
         Err(e) => Err(JsonError::Syntax(e.to_string())),
     }
 }
@@ -523,8 +526,10 @@ mod tests {
                 "{json}"
             );
         }
-        // A syntax error after the duplicate is still a syntax error.
+        // A syntax error after the duplicate is still a syntax error, also after the end of the
+        // object (found by the fuzz target once the above was fixed).
         assert!(matches!(err(r#"{"a":1,"a":2,"b":}"#), JsonError::Syntax(_)));
+        assert!(matches!(err(r#"{"a":1,"a":2}0-7E"#), JsonError::Syntax(_)));
     }
 
     /// Found by the `json_to_xml` proptest twin of the fuzz target: 65 nested objects became XML
