@@ -11,8 +11,10 @@
 //! readable message when a property fails; a panic inside the code under test propagates, so
 //! "does not panic" is checked too. Rejecting an input is never a failure by itself.
 //!
-//! The oracles are written apart from the code they check: the XML checker and the path oracle
-//! share no helper with `xml_to_json` or `check_path`.
+//! The oracles are written apart from the code they check: the path oracle shares nothing with
+//! `check_path`; the XML checker and the key check use quick-xml (as the transcoder does) and
+//! the library's `is_xml_name` (the XML `Name` production, tested on its own), nothing else of
+//! the transcoder.
 
 use std::collections::HashSet;
 use std::fmt;
