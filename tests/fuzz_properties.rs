@@ -575,4 +575,8 @@ fn inputs_the_fuzzers_found() {
     for json in [deep.as_str(), duplicate, r#"{"a":1,"a":2,"b":3}"#, not_json] {
         assert_eq!(check_json_to_xml(json.as_bytes(), schema), Ok(()), "{json}");
     }
+    // ... or bad UTF-8 after the duplicate (json_to_xml target, after tmin).
+    let bad_utf8 =
+        b"{\"@ation\":\">true\",\"CapMWI\":\">truex\",\"CapMWI\":\">true\",\"Ca0Bed\":\">t\xffx\"}";
+    assert_eq!(check_json_to_xml(bad_utf8, schema), Ok(()));
 }

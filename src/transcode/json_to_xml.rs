@@ -44,9 +44,11 @@ pub enum JsonError {
 /// body may also arrive wrapped in that one key. For resources the gateway does not know,
 /// `root` is `None` and the body must be a single key naming the root (`{"User": {...}}`).
 pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError> {
-    check_duplicate_keys(json)?;
+    // Parsed first, so that a body that is not JSON (bad syntax, bad UTF-8, trailing content) is
+    // told so; the duplicate-key walk skips what it need not read, unchecked.
     let value: Value =
         serde_json::from_slice(json).map_err(|e| JsonError::Syntax(e.to_string()))?;
+    check_duplicate_keys(json)?;
     let Value::Object(object) = value else {
         return Err(JsonError::NotAnObject(kind_of(&value)));
     };
@@ -530,6 +532,12 @@ mod tests {
         // object (found by the fuzz target once the above was fixed).
         assert!(matches!(err(r#"{"a":1,"a":2,"b":}"#), JsonError::Syntax(_)));
         assert!(matches!(err(r#"{"a":1,"a":2}0-7E"#), JsonError::Syntax(_)));
+        // Invalid UTF-8 in what follows the duplicate, which the walk skips unread (found by the
+        // fuzz target once the above was fixed).
+        assert!(matches!(
+            json_to_xml(b"{\"a\":1,\"a\":2,\"b\":\"\xff\"}", Some("X")),
+            Err(JsonError::Syntax(_))
+        ));
     }
 
     /// Found by the `json_to_xml` proptest twin of the fuzz target: 65 nested objects became XML
