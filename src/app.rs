@@ -202,8 +202,10 @@ pub fn check_path(path: &str) -> Result<(), &'static str> {
         if dots == "." || dots == ".." {
             return Err("dot segments ('.', '..') are not allowed in the path");
         }
-        if lower.contains(';') {
-            return Err("path parameters (';') are not allowed in the path");
+        // Encoded too: a server or proxy that decodes before it splits off parameters would
+        // read `..%3b` as `..;`.
+        if lower.contains(';') || lower.contains("%3b") {
+            return Err("path parameters (';', also as '%3B') are not allowed in the path");
         }
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
             return Err("encoded slashes and backslashes are not allowed in the path");
@@ -361,6 +363,10 @@ mod tests {
             "/vmrest/%70orts/x",
             "/vmrest/portgroup%73/x",
             "/vmrest/ports/%41",
+            // Found by the path_guard fuzz target: accepted, and ';' once decoded.
+            "/vmrest/%3b",
+            "/vmrest/..%3b/cuadmin",
+            "/vmrest/ports%3Bjsessionid=1",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }

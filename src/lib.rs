@@ -23,6 +23,8 @@ pub mod body;
 pub mod coalesce;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;

@@ -9,8 +9,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use super::xml_to_json::MAX_DEPTH;
 
 /// Why a JSON body could not become XML. Each variant names where the problem is, as a JSON
 /// Pointer (`/PortGroup/MwiOnCode`), so a frontend can show it next to the field.
@@ -32,6 +34,8 @@ pub enum JsonError {
     NestedArray { pointer: String },
     #[error("attribute {pointer} must be a string, number or boolean")]
     AttributeNotScalar { pointer: String },
+    #[error("the value at {pointer} is nested deeper than {MAX_DEPTH} elements")]
+    TooDeep { pointer: String },
 }
 
 /// Transcodes a JSON request body to an XML document.
@@ -40,9 +44,11 @@ pub enum JsonError {
 /// body may also arrive wrapped in that one key. For resources the gateway does not know,
 /// `root` is `None` and the body must be a single key naming the root (`{"User": {...}}`).
 pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError> {
-    check_duplicate_keys(json)?;
+    // Parsed first, so that a body that is not JSON (bad syntax, bad UTF-8, trailing content) is
+    // told so; the duplicate-key walk skips what it need not read, unchecked.
     let value: Value =
         serde_json::from_slice(json).map_err(|e| JsonError::Syntax(e.to_string()))?;
+    check_duplicate_keys(json)?;
     let Value::Object(object) = value else {
         return Err(JsonError::NotAnObject(kind_of(&value)));
     };
@@ -53,7 +59,7 @@ pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError
     writer
         .out
         .push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    writer.element(&root_name, &content, &pointer)?;
+    writer.element(&root_name, &content, &pointer, 1)?;
     Ok(writer.out.into_bytes())
 }
 
@@ -91,13 +97,26 @@ struct XmlWriter {
 }
 
 impl XmlWriter {
-    fn element(&mut self, name: &str, value: &Value, pointer: &str) -> Result<(), JsonError> {
+    /// Writes one element at `depth` (the root is 1). Deeper than [`MAX_DEPTH`] is refused, as
+    /// the gateway would refuse to read such a document back: nothing it cannot read goes up.
+    fn element(
+        &mut self,
+        name: &str,
+        value: &Value,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<(), JsonError> {
         check_name(name, pointer)?;
+        if depth > MAX_DEPTH {
+            return Err(JsonError::TooDeep {
+                pointer: pointer.into(),
+            });
+        }
         self.out.push('<');
         self.out.push_str(name);
         match value {
             Value::Null => self.out.push_str("/>"),
-            Value::Object(fields) => self.object_body(name, fields, pointer)?,
+            Value::Object(fields) => self.object_body(name, fields, pointer, depth)?,
             Value::Array(_) => {
                 return Err(JsonError::NestedArray {
                     pointer: pointer.into(),
@@ -122,6 +141,7 @@ impl XmlWriter {
         name: &str,
         fields: &Map<String, Value>,
         pointer: &str,
+        depth: usize,
     ) -> Result<(), JsonError> {
         for (key, value) in fields {
             if let Some(attr) = key.strip_prefix('@') {
@@ -162,10 +182,10 @@ impl XmlWriter {
                             pointer: item_pointer,
                         });
                     }
-                    self.element(key, item, &item_pointer)?;
+                    self.element(key, item, &item_pointer, depth + 1)?;
                 }
             } else {
-                self.element(key, value, &child)?;
+                self.element(key, value, &child, depth + 1)?;
             }
         }
         self.close(name);
@@ -294,8 +314,11 @@ fn check_duplicate_keys(json: &[u8]) -> Result<(), JsonError> {
     }
     .deserialize(&mut de);
     match checked {
-        Ok(Ok(())) => de.end().map_err(|e| JsonError::Syntax(e.to_string())),
-        Ok(Err(dup)) => Err(dup),
+        Ok(checked) => {
+            // Trailing content makes the body not JSON, a duplicate before it or not.
+            de.end().map_err(|e| JsonError::Syntax(e.to_string()))?;
+            checked
+        }
         Err(e) => Err(JsonError::Syntax(e.to_string())),
     }
 }
@@ -344,6 +367,8 @@ impl<'de> Visitor<'de> for DuplicateCheck {
             pointer: format!("{}/{index}", self.pointer),
         })? {
             if result.is_err() {
+                // The rest must still be read: serde_json fails a half-read array.
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
                 return Ok(result);
             }
             index += 1;
@@ -354,15 +379,18 @@ impl<'de> Visitor<'de> for DuplicateCheck {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             let pointer = child_pointer(&self.pointer, &key);
-            let result = map.next_value_seed(DuplicateCheck { pointer })?;
-            if result.is_err() {
-                return Ok(result);
-            }
-            if !seen.insert(key.clone()) {
-                return Ok(Err(JsonError::DuplicateKey {
+            let mut result = map.next_value_seed(DuplicateCheck { pointer })?;
+            if result.is_ok() && !seen.insert(key.clone()) {
+                result = Err(JsonError::DuplicateKey {
                     key,
-                    pointer: self.pointer,
-                }));
+                    pointer: self.pointer.clone(),
+                });
+            }
+            if result.is_err() {
+                // The rest must still be read: serde_json fails a half-read object with
+                // "trailing comma", which would hide the duplicate from the client.
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(result);
             }
         }
         Ok(Ok(()))
@@ -479,6 +507,64 @@ mod tests {
                 pointer: "/o".into()
             }
         );
+    }
+
+    /// Found by the `json_to_xml` fuzz target: a duplicate key followed by more entries, in the
+    /// same object or an enclosing one or array, was reported as "trailing comma".
+    #[test]
+    fn a_duplicate_key_is_reported_wherever_it_is() {
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X")).unwrap_err();
+        for (json, key, pointer) in [
+            (r#"{"a":1,"a":2,"b":3}"#, "a", ""),
+            (r#"{"o":{"a":1,"a":2,"b":3},"c":4}"#, "a", "/o"),
+            (r#"{"l":[{"a":1,"a":2},{"b":3}],"c":[5]}"#, "a", "/l/0"),
+        ] {
+            assert_eq!(
+                err(json),
+                JsonError::DuplicateKey {
+                    key: key.into(),
+                    pointer: pointer.into()
+                },
+                "{json}"
+            );
+        }
+        // A syntax error after the duplicate is still a syntax error, also after the end of the
+        // object (found by the fuzz target once the above was fixed).
+        assert!(matches!(err(r#"{"a":1,"a":2,"b":}"#), JsonError::Syntax(_)));
+        assert!(matches!(err(r#"{"a":1,"a":2}0-7E"#), JsonError::Syntax(_)));
+        // Invalid UTF-8 in what follows the duplicate, which the walk skips unread (found by the
+        // fuzz target once the above was fixed).
+        assert!(matches!(
+            json_to_xml(b"{\"a\":1,\"a\":2,\"b\":\"\xff\"}", Some("X")),
+            Err(JsonError::Syntax(_))
+        ));
+    }
+
+    /// Found by the `json_to_xml` proptest twin of the fuzz target: 65 nested objects became XML
+    /// that `xml_to_json` refuses as too deep, so the gateway sent upstream what it cannot read.
+    #[test]
+    fn nesting_stops_where_the_xml_reader_stops() {
+        let nested =
+            |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+        // The root element is level 1, and each "a" one more.
+        let schema = crate::transcode::Schema::new();
+        for (json, root) in [
+            (nested(MAX_DEPTH - 1), Some("X")),
+            (nested(MAX_DEPTH), None),
+        ] {
+            let deepest = json_to_xml(json.as_bytes(), root).expect("64 levels");
+            assert!(crate::transcode::xml_to_json(&deepest, &schema).is_ok());
+        }
+        assert_eq!(
+            json_to_xml(nested(MAX_DEPTH).as_bytes(), Some("X")),
+            Err(JsonError::TooDeep {
+                pointer: "/a".repeat(MAX_DEPTH)
+            })
+        );
+        assert!(matches!(
+            json_to_xml(nested(MAX_DEPTH + 1).as_bytes(), None),
+            Err(JsonError::TooDeep { .. })
+        ));
     }
 
     #[test]

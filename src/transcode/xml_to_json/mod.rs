@@ -19,7 +19,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::schema::Schema;
-use tree::{malformed, resolve_reference, NodeBudget, NodeId, Tree};
+use tree::{malformed, malformed_at, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
@@ -157,7 +157,7 @@ impl<R: BufRead> Document<'_, R> {
         let reader = &self.reader;
         self.tree
             .open(start, None)
-            .map_err(|e| malformed(reader, &e))
+            .map_err(|message| malformed_at(reader, message))
     }
 
     fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {
@@ -473,6 +473,34 @@ mod tests {
         let result =
             stream_xml_to_json(big.as_bytes(), &schema(), 100, &mut Vec::new(), |_, _| true);
         assert_eq!(result, Err(XmlError::ObjectTooLarge(100)));
+    }
+
+    /// Found by the `xml_to_json` fuzz target: quick-xml reads these names, and they gave JSON
+    /// with a key twice (`{"@a":"1","@a":"2"}`) or a root that cannot be written back.
+    #[test]
+    fn names_that_are_not_xml_names_are_malformed() {
+        let schema = schema();
+        for xml in [
+            r#"< o="0"/>"#,
+            r#"<Qo&#x o="0"/>"#,
+            r#"<A a="1"><@a>2</@a></A>"#,
+            "<A>t<#text>u</#text></A>",
+            "<1a/>",
+            "<a\u{1}/>",
+            r#"<A @b="1"/>"#,
+            r#"<A><B 1a="x"/></A>"#,
+            r#"<Ports total="1"><@a/></Ports>"#,
+        ] {
+            let result = xml_to_json(xml.as_bytes(), &schema);
+            assert!(
+                matches!(result, Err(XmlError::Malformed { .. })),
+                "{xml}: {result:?}"
+            );
+        }
+        assert_eq!(
+            convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
+            json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{XmlError, MAX_DEPTH};
+use crate::transcode::is_xml_name;
 
 /// Index of a node in [`Tree::nodes`].
 pub(super) type NodeId = usize;
@@ -87,18 +88,34 @@ impl Tree {
         })
     }
 
-    /// Adds an element (name and attributes) under `parent`, or as a root.
+    /// Adds an element (name and attributes) under `parent`, or as a root. quick-xml takes
+    /// any bytes as a name; the XML `Name` production is checked here, since a name like `@a`,
+    /// `#text` or an empty one would collide with the JSON keys of attributes and text, or
+    /// could not be written back. The error is the message for [`XmlError::Malformed`].
     pub fn open(
         &mut self,
         start: &BytesStart<'_>,
         parent: Option<NodeId>,
-    ) -> Result<NodeId, quick_xml::Error> {
-        let name = self.push_str(start.name().as_ref());
+    ) -> Result<NodeId, String> {
+        let element = start.name();
+        let element: &str = element.as_ref();
+        if !is_xml_name(element) {
+            return Err(format!("<{element}> is not an XML element name"));
+        }
+        let name = self.push_str(element);
         let first_attr = self.attrs.len();
         for attr in start.attributes() {
-            let attr = attr.map_err(quick_xml::Error::from)?;
-            let name = self.push_str(attr.key.as_ref());
-            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)?;
+            let attr = attr.map_err(|e| quick_xml::Error::from(e).to_string())?;
+            let key: &str = attr.key.as_ref();
+            if !is_xml_name(key) {
+                return Err(format!(
+                    "{key:?} in <{element}> is not an XML attribute name"
+                ));
+            }
+            let name = self.push_str(key);
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| e.to_string())?;
             let value = self.push_str(&value);
             self.attrs.push((name, value));
         }
@@ -183,13 +200,13 @@ impl Tree {
                     budget.charge(&start)?;
                     let id = self
                         .open(&start, Some(top))
-                        .map_err(|e| malformed(reader, &e))?;
+                        .map_err(|message| malformed_at(reader, message))?;
                     self.open.push(id);
                 }
                 Event::Empty(start) => {
                     budget.charge(&start)?;
                     self.open(&start, Some(top))
-                        .map_err(|e| malformed(reader, &e))?;
+                        .map_err(|message| malformed_at(reader, message))?;
                 }
                 Event::End(_) => {
                     // quick-xml has already checked that the end tag matches the start tag.
@@ -243,6 +260,14 @@ impl NodeBudget {
             .checked_sub(cost)
             .ok_or(XmlError::TooManyNodes(self.max_nodes))?;
         Ok(())
+    }
+}
+
+/// Markup that quick-xml read but the gateway refuses.
+pub(super) fn malformed_at<R>(reader: &Reader<R>, message: String) -> XmlError {
+    XmlError::Malformed {
+        position: reader.buffer_position(),
+        message,
     }
 }
 
