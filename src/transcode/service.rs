@@ -10,7 +10,7 @@ use tower::Service;
 
 use super::error_page::message_from_error_page;
 use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
-use super::{json_to_xml, stream_xml_to_json, Limits, Schema, XmlError};
+use super::{json_to_xml, stream_xml_to_json, JsonError, Limits, Schema, XmlError};
 use crate::body::{
     read_request_body, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
 };
@@ -122,7 +122,25 @@ async fn transcode_request(
         return Ok(Request::from_parts(parts, Body::empty()));
     }
     let root = schema.root_for_path(parts.uri.path());
-    let xml = json_to_xml(&json, root)?;
+    let xml = match json_to_xml(&json, root) {
+        Ok(xml) => xml,
+        // A resource the document does not describe, and a body not wrapped in its root
+        // element (`{"HackCount":"0"}`, as CUPI scripts send): the root cannot be known, so
+        // it is not guessed. Unity Connection reads JSON bodies itself, so this one goes as
+        // sent, `Content-Type` included: what the script would have sent it directly. It has
+        // been parsed (and checked for duplicate keys) before getting here.
+        Err(JsonError::NoRoot) => {
+            tracing::debug!(
+                path = parts.uri.path(),
+                "unwrapped JSON body forwarded as JSON"
+            );
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
+            return Ok(Request::from_parts(parts, Body::from(json)));
+        }
+        Err(e) => return Err(e.into()),
+    };
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
