@@ -5,8 +5,8 @@
 # Unity Connection. Passes when the script exits 0.
 #
 # Usage: tests/compat/run.sh <path to the cupi-gateway binary>
-# Needs python3 (with venv) and openssl; installs requests (tests/compat/requirements.txt,
-# pinned, from PyPI) into target/compat-venv. Env: COMPAT_TEST_PORT (fixed port instead of a
+# Needs python3 (with venv); installs openssl from Debian if it is missing, and requests
+# (tests/compat/requirements.txt, pinned, from PyPI) into target/compat-venv. Env: COMPAT_TEST_PORT (fixed port instead of a
 # free one).
 set -euo pipefail
 binary=${1:?usage: run.sh <cupi-gateway binary>}
@@ -22,6 +22,9 @@ if ! "$venv/bin/python" -c 'import requests' 2>/dev/null; then
 fi
 
 # A self-signed certificate, as Unity Connection servers usually have.
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
