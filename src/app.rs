@@ -27,6 +27,7 @@
 //!     cors_allowed_origins: Vec::new(),
 //!     upstream_retries: 2,
 //!     request_timeout: std::time::Duration::from_secs(120),
+//!     default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -61,7 +62,7 @@ use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::readiness;
 use crate::retry::RetryLayer;
-use crate::transcode::{Limits, TranscodeLayer};
+use crate::transcode::{JsonStyle, Limits, TranscodeLayer};
 use crate::upstream::Upstream;
 use crate::validate::ValidateLayer;
 use crate::BoxFuture;
@@ -86,6 +87,8 @@ pub struct Settings {
     pub upstream_retries: u32,
     /// Browser origins allowed to call the gateway (CORS); empty: CORS closed.
     pub cors_allowed_origins: Vec<HeaderValue>,
+    /// The JSON a client gets that names no `profile` in its `Accept` (`--cupi-json`: CUPI's).
+    pub default_json_style: JsonStyle,
 }
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
@@ -99,6 +102,7 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
             schema.clone(),
             settings.limits,
             metrics.clone(),
+            settings.default_json_style,
         ))
         .layer(CoalesceLayer::new(metrics.clone()))
         .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))

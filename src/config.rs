@@ -11,7 +11,7 @@ use http::HeaderValue;
 use crate::app::Settings;
 use crate::limit::LimitSettings;
 use crate::simulator::SimulatorConfig;
-use crate::transcode::Limits;
+use crate::transcode::{JsonStyle, Limits};
 use crate::upstream::tls::TlsVerification;
 use crate::upstream::Origin;
 
@@ -133,6 +133,13 @@ pub struct GatewayArgs {
     #[arg(long = "schema", env = "CUPI_GATEWAY_SCHEMA", value_delimiter = ',')]
     pub schemas: Vec<PathBuf>,
 
+    /// Answer in Unity Connection's own JSON mode (every value a string, a list of one as a
+    /// bare object) instead of the typed JSON, for clients that ask for no profile: existing
+    /// CUPI scripts, unchanged. `Accept: application/json; profile=typed` still gets the typed
+    /// JSON, and without this flag `profile=cupi` gets CUPI's.
+    #[arg(long, env = "CUPI_GATEWAY_CUPI_JSON")]
+    pub cupi_json: bool,
+
     /// Forward requests without checking them against the OpenAPI document first
     /// (for Unity Connection releases that allow more writes than the document describes).
     #[arg(long, env = "CUPI_GATEWAY_NO_REQUEST_VALIDATION")]
@@ -184,6 +191,11 @@ impl GatewayArgs {
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             upstream_retries: self.upstream_retries,
             request_timeout: self.request_timeout,
+            default_json_style: if self.cupi_json {
+                JsonStyle::Cupi
+            } else {
+                JsonStyle::Typed
+            },
             upstream_limit: LimitSettings {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,
@@ -290,6 +302,9 @@ mod tests {
         assert_eq!(gateway.connect_timeout, Duration::from_secs(2));
         assert_eq!(gateway.settings().limits.max_request_body, 10);
         assert!(gateway.settings().validate_requests);
+        assert_eq!(gateway.settings().default_json_style, JsonStyle::Typed);
+        let cupi = Cli::try_parse_from(["cupi-gateway", "--cupi-json"]).unwrap();
+        assert_eq!(cupi.gateway.settings().default_json_style, JsonStyle::Cupi);
         assert!(Cli::try_parse_from(["cupi-gateway", "--upstream", "https://cuc/vmrest"]).is_err());
         assert!(Cli::try_parse_from([
             "cupi-gateway",

@@ -188,6 +188,35 @@ async fn simulate_subcommand_serves_cupi_xml() {
 }
 
 #[tokio::test]
+async fn the_cupi_json_variable_makes_unity_connections_json_the_default() {
+    let env = [
+        ("CUPI_GATEWAY_LISTEN", "127.0.0.1:0"),
+        ("CUPI_GATEWAY_CUPI_JSON", "true"),
+    ];
+    let (child, base, _) = start(&[], &env, "/healthz").await;
+    let get = |accept: &'static str| {
+        reqwest::Client::new()
+            .get(format!("{base}/vmrest/portgroups"))
+            .basic_auth("admin", Some("password"))
+            .header("accept", accept)
+            .send()
+    };
+    let response = get("application/json").await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json; profile=cupi"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["@total"], "1");
+    assert_eq!(body["PortGroup"]["EnableMWI"], "true");
+    let response = get("application/json; profile=typed").await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["PortGroup"][0]["EnableMWI"], true);
+    let (clean_exit, _) = terminate(child).await;
+    assert!(clean_exit);
+}
+
+#[tokio::test]
 async fn help_documents_every_flag_with_its_environment_twin() {
     let output = Command::new(BIN).arg("--help").output().await.unwrap();
     assert!(output.status.success());
@@ -205,6 +234,7 @@ async fn help_documents_every_flag_with_its_environment_twin() {
         ("--max-request-body", "CUPI_GATEWAY_MAX_REQUEST_BODY"),
         ("--max-response-body", "CUPI_GATEWAY_MAX_RESPONSE_BODY"),
         ("--drain-timeout", "CUPI_GATEWAY_DRAIN_TIMEOUT"),
+        ("--cupi-json", "CUPI_GATEWAY_CUPI_JSON"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(

@@ -42,7 +42,9 @@ pub enum JsonError {
 ///
 /// `root` is the element the resource expects (`PortGroup` for `/vmrest/portgroups/{id}`); a
 /// body may also arrive wrapped in that one key. For resources the gateway does not know,
-/// `root` is `None` and the body must be a single key naming the root (`{"User": {...}}`).
+/// `root` is `None` and the body must be a single key naming the root and holding an object
+/// (`{"User": {...}}`); any other object is [`JsonError::NoRoot`] (the gateway then forwards
+/// the JSON as it is, for Unity Connection to read).
 pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError> {
     // Parsed first, so that a body that is not JSON (bad syntax, bad UTF-8, trailing content) is
     // told so; the duplicate-key walk skips what it need not read, unchecked.
@@ -80,11 +82,12 @@ fn choose_root(
             Ok((key, content, pointer))
         }
         (Some(root), _) => Ok((root.to_owned(), Value::Object(object), String::new())),
-        (None, Some(key)) if !key.starts_with('@') && key != "#text" => {
+        // `{"User": {...}}` to a resource the document does not describe: a wrapper holds an
+        // object. `{"HackCount": "0"}` is a field, not a root, and is no guess to make.
+        (None, Some(key))
+            if !key.starts_with('@') && key != "#text" && object[&key].is_object() =>
+        {
             let content = object.swap_remove(&key).unwrap_or(Value::Null);
-            if content.is_array() {
-                return Err(JsonError::NotAnObject("an array"));
-            }
             let pointer = child_pointer("", &key);
             Ok((key, content, pointer))
         }
@@ -433,6 +436,27 @@ mod tests {
             json_to_xml(br#"{"Alias":"jdoe","x":1}"#, None),
             Err(JsonError::NoRoot)
         );
+        // One key holding a value, not an object: a field, not a wrapper.
+        for field in [
+            r#"{"HackCount":"0"}"#,
+            r#"{"Alias":null}"#,
+            r#"{"Ids":["a"]}"#,
+        ] {
+            assert_eq!(
+                json_to_xml(field.as_bytes(), None),
+                Err(JsonError::NoRoot),
+                "{field}"
+            );
+        }
+        // Syntax and duplicate keys are still found first.
+        assert!(matches!(
+            json_to_xml(br#"{"a":"#, None),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            json_to_xml(br#"{"a":1,"a":2}"#, None),
+            Err(JsonError::DuplicateKey { .. })
+        ));
     }
 
     #[test]

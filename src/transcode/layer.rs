@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{Schema, Transcode};
+use super::{JsonStyle, Schema, Transcode};
 use crate::metrics::Metrics;
 
 /// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
@@ -23,14 +23,22 @@ pub struct TranscodeLayer {
     schema: Arc<Schema>,
     limits: Limits,
     metrics: Arc<Metrics>,
+    default_style: JsonStyle,
 }
 
 impl TranscodeLayer {
-    pub fn new(schema: Arc<Schema>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+    /// `default_style` is the JSON a client gets that names no `profile` in its `Accept`.
+    pub fn new(
+        schema: Arc<Schema>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        default_style: JsonStyle,
+    ) -> Self {
         TranscodeLayer {
             schema,
             limits,
             metrics,
+            default_style,
         }
     }
 }
@@ -44,6 +52,7 @@ impl<S> Layer<S> for TranscodeLayer {
             self.schema.clone(),
             self.limits,
             self.metrics.clone(),
+            self.default_style,
         )
     }
 }

@@ -6,7 +6,9 @@
 //! multipart uploads, plain text) pass through untouched and streamed.
 //!
 //! The conversions themselves are plain functions, [`xml_to_json()`] and [`json_to_xml()`],
-//! typed by the [`Schema`] table. The mapping is specified in `docs/json-mapping.md`.
+//! typed by the [`Schema`] table; [`xml_to_cupi_json()`] gives Unity Connection's own JSON
+//! mode instead ([`JsonStyle::Cupi`]), for existing CUPI scripts. The mapping is specified in
+//! `docs/json-mapping.md`.
 //!
 //! # Example
 //!
@@ -38,5 +40,6 @@ pub use layer::{Limits, TranscodeLayer};
 pub use schema::{FieldType, Fields, Schema};
 pub use service::Transcode;
 pub use xml_to_json::{
-    stream_xml_to_json, xml_to_json, xml_to_json_counted, XmlError, MAX_DEPTH, MAX_NODES,
+    stream_xml_to_json, xml_to_cupi_json, xml_to_json, xml_to_json_counted, JsonStyle, XmlError,
+    MAX_DEPTH, MAX_NODES,
 };

@@ -1,12 +1,19 @@
 //! Content negotiation: which format the client wants back, and what a body's type is.
+//!
+//! JSON comes in two styles ([`JsonStyle`]): the typed contract, and Unity Connection's own JSON
+//! mode for existing CUPI scripts. A client picks one per request with a `profile` parameter
+//! (RFC 6906) on `application/json` in its `Accept`: `profile=cupi` or `profile=typed`; a
+//! client that names neither gets the gateway's default (`--cupi-json` makes it `cupi`).
 
 use http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+
+use super::JsonStyle;
 
 /// The format of the response body the client gets for an XML upstream response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseFormat {
     /// Transcoded JSON: the default, also for `*/*` and no `Accept` at all (browsers).
-    Json,
+    Json(JsonStyle),
     /// The upstream's XML, untouched.
     Xml,
 }
@@ -16,13 +23,24 @@ impl ResponseFormat {
     /// by its `q` values. A tie (`*/*`) goes to JSON, and so does any `Accept` that also takes
     /// `text/html`: that is a browser navigating (Chrome and Firefox list
     /// `application/xml;q=0.9` there), and browsers get JSON.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    ///
+    /// The JSON's style is the `profile` of the client's most preferred `application/json`
+    /// range (`application/json; profile=cupi`), or `default` when it names none we know.
+    pub fn from_headers(headers: &HeaderMap, default: JsonStyle) -> Self {
         let mut json_q = 0.0f32;
         let mut xml_q = 0.0f32;
         let mut is_browser = false;
-        for (kind, q) in accept_ranges(headers) {
+        let mut style = default;
+        let mut style_q = 0.0f32;
+        for (kind, q, params) in accept_ranges(headers) {
             match kind.as_str() {
-                "application/json" => json_q = json_q.max(q),
+                "application/json" => {
+                    json_q = json_q.max(q);
+                    if q > style_q {
+                        style_q = q;
+                        style = profile(params).unwrap_or(default);
+                    }
+                }
                 "application/xml" | "text/xml" => xml_q = xml_q.max(q),
                 "*/*" | "application/*" => json_q = json_q.max(q),
                 "text/html" if q > 0.0 => is_browser = true,
@@ -32,9 +50,39 @@ impl ResponseFormat {
         if xml_q > json_q && !is_browser {
             ResponseFormat::Xml
         } else {
-            ResponseFormat::Json
+            ResponseFormat::Json(style)
         }
     }
+}
+
+/// The `Content-Type` of JSON of `style`: CUPI-style JSON says so with its profile, so a
+/// client can tell which form it got.
+pub fn json_content_type(style: JsonStyle) -> HeaderValue {
+    match style {
+        JsonStyle::Typed => HeaderValue::from_static("application/json"),
+        JsonStyle::Cupi => HeaderValue::from_static("application/json; profile=cupi"),
+    }
+}
+
+/// The style a range's `profile` parameter names: `cupi` or `typed` (case-insensitive, quoted
+/// or not; of a quoted, space-separated list the first known one). Unknown profiles are no
+/// choice at all.
+fn profile(params: &str) -> Option<JsonStyle> {
+    params.split(';').find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("profile") {
+            return None;
+        }
+        value
+            .trim()
+            .trim_matches('"')
+            .split_ascii_whitespace()
+            .find_map(|p| match p.to_ascii_lowercase().as_str() {
+                "cupi" => Some(JsonStyle::Cupi),
+                "typed" => Some(JsonStyle::Typed),
+                _ => None,
+            })
+    })
 }
 
 /// What the upstream is asked for.
@@ -54,7 +102,7 @@ pub enum UpstreamAccept {
 pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
     let mut binary_types = Vec::new();
     let mut takes_xml_or_json = headers.get(ACCEPT).is_none();
-    for (kind, q) in accept_ranges(headers) {
+    for (kind, q, _) in accept_ranges(headers) {
         if q <= 0.0 {
             continue;
         }
@@ -82,24 +130,26 @@ pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
     UpstreamAccept::Xml(value)
 }
 
-/// `(media range, q)` pairs of every `Accept` header, media ranges lower-cased.
-fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> + '_ {
+/// `(media range, q, parameters)` of every `Accept` header, media ranges lower-cased,
+/// parameters as sent (`; profile=cupi; q=0.5`).
+fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str)> + '_ {
     headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|range| {
-            let mut parts = range.split(';');
-            let kind = parts.next()?.trim().to_ascii_lowercase();
+            let (kind, params) = range.split_once(';').unwrap_or((range, ""));
+            let kind = kind.trim().to_ascii_lowercase();
             if kind.is_empty() {
                 return None;
             }
-            let q = parts
+            let q = params
+                .split(';')
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            Some((kind, q))
+            Some((kind, q, params))
         })
 }
 
@@ -176,41 +226,87 @@ mod tests {
         map
     }
 
+    const JSON: ResponseFormat = ResponseFormat::Json(JsonStyle::Typed);
+    const CUPI: ResponseFormat = ResponseFormat::Json(JsonStyle::Cupi);
+
+    fn format_with(default: JsonStyle, accept: &'static str) -> ResponseFormat {
+        ResponseFormat::from_headers(&headers(&[("accept", accept)]), default)
+    }
+
     #[test]
     fn json_unless_xml_is_preferred() {
-        let format =
-            |accept: &'static str| ResponseFormat::from_headers(&headers(&[("accept", accept)]));
+        let format = |accept: &'static str| format_with(JsonStyle::Typed, accept);
         assert_eq!(
-            ResponseFormat::from_headers(&HeaderMap::new()),
-            ResponseFormat::Json
+            ResponseFormat::from_headers(&HeaderMap::new(), JsonStyle::Typed),
+            JSON
         );
-        assert_eq!(format("*/*"), ResponseFormat::Json);
-        assert_eq!(format("application/json"), ResponseFormat::Json);
+        assert_eq!(format("*/*"), JSON);
+        assert_eq!(format("application/json"), JSON);
         // Chrome's navigation Accept, verbatim, and Firefox's.
         assert_eq!(
             format("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"),
-            ResponseFormat::Json
+            JSON
         );
         assert_eq!(
             format("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-            ResponseFormat::Json
+            JSON
         );
         // axios's default.
-        assert_eq!(
-            format("application/json, text/plain, */*"),
-            ResponseFormat::Json
-        );
+        assert_eq!(format("application/json, text/plain, */*"), JSON);
         assert_eq!(format("application/xml"), ResponseFormat::Xml);
         assert_eq!(format("Text/XML"), ResponseFormat::Xml);
         assert_eq!(
             format("application/json;q=0.5, application/xml"),
             ResponseFormat::Xml
         );
+        assert_eq!(format("application/xml;q=0.5, application/json"), JSON);
+        assert_eq!(format("audio/wav"), JSON);
+    }
+
+    #[test]
+    fn the_json_style_is_the_profile_of_the_preferred_json_range_or_the_default() {
+        use JsonStyle::{Cupi, Typed};
+        assert_eq!(format_with(Typed, "application/json; profile=cupi"), CUPI);
         assert_eq!(
-            format("application/xml;q=0.5, application/json"),
-            ResponseFormat::Json
+            format_with(Typed, "application/json;profile=\"CUPI\""),
+            CUPI
         );
-        assert_eq!(format("audio/wav"), ResponseFormat::Json);
+        assert_eq!(
+            format_with(Typed, "application/json; profile=\"x cupi\""),
+            CUPI
+        );
+        assert_eq!(format_with(Typed, "application/json; profile=other"), JSON);
+        assert_eq!(format_with(Typed, "application/json"), JSON);
+        // The default decides for clients that name no profile: scripts, browsers, `*/*`.
+        assert_eq!(format_with(Cupi, "application/json"), CUPI);
+        assert_eq!(format_with(Cupi, "*/*"), CUPI);
+        assert_eq!(ResponseFormat::from_headers(&HeaderMap::new(), Cupi), CUPI);
+        assert_eq!(format_with(Cupi, "application/json; profile=typed"), JSON);
+        // The most preferred JSON range decides; `q` is a parameter like any other.
+        assert_eq!(
+            format_with(
+                Typed,
+                "application/json;profile=cupi;q=0.5, application/json"
+            ),
+            JSON
+        );
+        assert_eq!(
+            format_with(
+                Typed,
+                "application/json;q=0.5, application/json;q=0.9;profile=cupi"
+            ),
+            CUPI
+        );
+        // A profile does not change which format wins.
+        assert_eq!(
+            format_with(
+                Typed,
+                "application/json;profile=cupi;q=0.5, application/xml"
+            ),
+            ResponseFormat::Xml
+        );
+        assert_eq!(json_content_type(Typed), "application/json");
+        assert_eq!(json_content_type(Cupi), "application/json; profile=cupi");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use http::{Method, Request, Response, StatusCode};
 use tower::Service;
 
 use super::error_page::message_from_error_page;
-use super::negotiate::{self, BodyKind, ResponseFormat, UpstreamAccept};
-use super::{json_to_xml, stream_xml_to_json, Limits, Schema, XmlError};
+use super::negotiate::{self, json_content_type, BodyKind, ResponseFormat, UpstreamAccept};
+use super::{json_to_xml, stream_xml_to_json, JsonError, JsonStyle, Limits, Schema, XmlError};
 use crate::body::{
     read_request_body, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
 };
@@ -26,15 +26,23 @@ pub struct Transcode<S> {
     schema: Arc<Schema>,
     limits: Limits,
     metrics: Arc<Metrics>,
+    default_style: JsonStyle,
 }
 
 impl<S> Transcode<S> {
-    pub fn new(inner: S, schema: Arc<Schema>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        inner: S,
+        schema: Arc<Schema>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        default_style: JsonStyle,
+    ) -> Self {
         Transcode {
             inner,
             schema,
             limits,
             metrics,
+            default_style,
         }
     }
 }
@@ -61,8 +69,9 @@ where
         let schema = self.schema.clone();
         let limits = self.limits;
         let metrics = self.metrics.clone();
+        let default_style = self.default_style;
         Box::pin(async move {
-            let format = ResponseFormat::from_headers(request.headers());
+            let format = ResponseFormat::from_headers(request.headers(), default_style);
             let is_head = request.method() == Method::HEAD;
             let request = transcode_request(request, &schema, limits)
                 .await
@@ -74,9 +83,9 @@ where
             let response = inner.call(request).await?;
             match (format, is_head) {
                 (ResponseFormat::Xml, _) => Ok(response),
-                (ResponseFormat::Json, true) => Ok(head_as_json(response)),
-                (ResponseFormat::Json, false) => {
-                    transcode_response(response, &schema, limits, &metrics).await
+                (ResponseFormat::Json(style), true) => Ok(head_as_json(response, style)),
+                (ResponseFormat::Json(style), false) => {
+                    transcode_response(response, &schema, style, limits, &metrics).await
                 }
             }
         })
@@ -122,7 +131,25 @@ async fn transcode_request(
         return Ok(Request::from_parts(parts, Body::empty()));
     }
     let root = schema.root_for_path(parts.uri.path());
-    let xml = json_to_xml(&json, root)?;
+    let xml = match json_to_xml(&json, root) {
+        Ok(xml) => xml,
+        // A resource the document does not describe, and a body not wrapped in its root
+        // element (`{"HackCount":"0"}`, as CUPI scripts send): the root cannot be known, so
+        // it is not guessed. Unity Connection reads JSON bodies itself, so this one goes as
+        // sent, `Content-Type` included: what the script would have sent it directly. It has
+        // been parsed (and checked for duplicate keys) before getting here.
+        Err(JsonError::NoRoot) => {
+            tracing::debug!(
+                path = parts.uri.path(),
+                "unwrapped JSON body forwarded as JSON"
+            );
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
+            return Ok(Request::from_parts(parts, Body::from(json)));
+        }
+        Err(e) => return Err(e.into()),
+    };
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
@@ -172,6 +199,7 @@ fn has_doctype(xml: &[u8]) -> bool {
 async fn transcode_response(
     response: Response<Body>,
     schema: &Arc<Schema>,
+    style: JsonStyle,
     limits: Limits,
     metrics: &Arc<Metrics>,
 ) -> Result<Response<Body>, GatewayError> {
@@ -203,6 +231,7 @@ async fn transcode_response(
     let limit = limits.max_response_body;
     let (mut parts, body) = response.into_parts();
     let is_error_status = status.is_client_error() || status.is_server_error();
+    let mut content_type = HeaderValue::from_static("application/json");
     let json = if is_error_page {
         let bytes = read_response_body(body, limit).await?;
         let message = message_from_error_page(&bytes, kind == BodyKind::Html);
@@ -213,8 +242,10 @@ async fn transcode_response(
             // Too large to hold: streamed, item by item (see `stream`).
             Prefix::Partial { head, rest } => {
                 let (schema, metrics) = (schema.clone(), metrics.clone());
-                return super::stream::stream_response(parts, head, rest, schema, limit, metrics)
-                    .await;
+                return super::stream::stream_response(
+                    parts, head, rest, schema, style, limit, metrics,
+                )
+                .await;
             }
         };
         if bytes.is_empty() {
@@ -223,9 +254,17 @@ async fn transcode_response(
             return Ok(Response::from_parts(parts, Body::empty()));
         }
         let mut json = Vec::with_capacity(bytes.len());
-        match stream_xml_to_json(&bytes[..], schema, limit as u64, &mut json, |_, _| true) {
+        match stream_xml_to_json(
+            &bytes[..],
+            schema,
+            style,
+            limit as u64,
+            &mut json,
+            |_, _| true,
+        ) {
             Ok(fallbacks) => {
                 metrics.typed_fallbacks.inc_by(fallbacks as u64);
+                content_type = json_content_type(style);
                 json
             }
             // An error status matters more than its broken body: keep the status, and give
@@ -237,9 +276,7 @@ async fn transcode_response(
             Err(e) => return Err(upstream_xml_error(e, limit, metrics)),
         }
     };
-    parts
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(CONTENT_TYPE, content_type);
     parts
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(json.len()));
@@ -260,10 +297,10 @@ fn json_error(mut parts: http::response::Parts, code: &str, message: &str) -> Re
 
 /// A HEAD answer for a JSON client: the GET would be JSON of a length not known without
 /// fetching it, so the XML type and length are not passed on.
-fn head_as_json(mut response: Response<Body>) -> Response<Body> {
+fn head_as_json(mut response: Response<Body>, style: JsonStyle) -> Response<Body> {
     if BodyKind::of(response.headers()) == BodyKind::Xml {
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, json_content_type(style));
         headers.remove(CONTENT_LENGTH);
     }
     response

@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use bytes::{Buf, Bytes};
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::Response;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{stream_xml_to_json, Schema, XmlError};
+use super::negotiate::json_content_type;
+use super::{stream_xml_to_json, JsonStyle, Schema, XmlError};
 use crate::body::{channel_body, upstream_body_error};
 use crate::error::{BoxError, GatewayError};
 use crate::metrics::Metrics;
@@ -38,6 +39,7 @@ pub(super) async fn stream_response(
     head: Bytes,
     rest: Body,
     schema: Arc<Schema>,
+    style: JsonStyle,
     max_object_bytes: usize,
     metrics: Arc<Metrics>,
 ) -> Result<Response<Body>, GatewayError> {
@@ -63,6 +65,7 @@ pub(super) async fn stream_response(
         let result = stream_xml_to_json(
             reader,
             &schema,
+            style,
             max_object_bytes as u64,
             &mut out,
             |out, read| transcoder.flush(out, read),
@@ -85,9 +88,7 @@ pub(super) async fn stream_response(
 
     match commit.await {
         Ok(Ok(())) => {
-            parts
-                .headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            parts.headers.insert(CONTENT_TYPE, json_content_type(style));
             parts.headers.remove(CONTENT_LENGTH);
             Ok(Response::from_parts(parts, channel_body(json)))
         }

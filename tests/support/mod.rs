@@ -42,6 +42,8 @@ pub struct GatewayOptions {
     pub request_timeout: Duration,
     /// Serve HTTPS with this acceptor.
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
+    /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
+    pub default_json_style: cupi_gateway::transcode::JsonStyle,
 }
 
 impl Default for GatewayOptions {
@@ -65,6 +67,7 @@ impl Default for GatewayOptions {
             upstream_retries: 2,
             request_timeout: Duration::from_secs(30),
             tls: None,
+            default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
         }
     }
 }
@@ -103,6 +106,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         cors_allowed_origins: options.cors_allowed_origins.clone(),
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
+        default_json_style: options.default_json_style,
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

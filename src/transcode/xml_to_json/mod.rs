@@ -7,6 +7,11 @@
 //! by item, each item's JSON handed on before the next is read. Memory follows the largest
 //! item, not the list.
 //!
+//! Two styles ([`JsonStyle`]): the typed contract, and CUPI's own JSON mode for existing CUPI
+//! scripts. In CUPI's mode a list of one is the bare item, which a stream cannot know until
+//! the next item or the list's end arrives: the first item's JSON waits in a side buffer until
+//! then, so that mode costs at most one more item of memory.
+//!
 //! No DTD is ever processed: a `<!DOCTYPE` is an error, and only the five predefined entities
 //! and character references are resolved, so no entity expansion can blow up or reach a file.
 
@@ -63,28 +68,55 @@ pub enum XmlError {
     Abandoned,
 }
 
-/// Transcodes a whole XML document to JSON bytes.
+/// Which JSON a client gets (see `docs/json-mapping.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JsonStyle {
+    /// The gateway's contract: values typed by the schema, list items always an array.
+    #[default]
+    Typed,
+    /// Unity Connection's own JSON mode, for scripts written against it: every value a string
+    /// (`"@total":"2"`, `""` for an empty element), a list of one is the bare item, an empty
+    /// list has no item key.
+    Cupi,
+}
+
+/// Transcodes a whole XML document to typed JSON bytes.
 pub fn xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
     xml_to_json_counted(xml, schema).map(|(json, _)| json)
+}
+
+/// Transcodes a whole XML document to JSON the way Unity Connection's own JSON mode gives it
+/// ([`JsonStyle::Cupi`]).
+pub fn xml_to_cupi_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
+    let mut out = Vec::with_capacity(xml.len());
+    stream_xml_to_json(xml, schema, JsonStyle::Cupi, u64::MAX, &mut out, |_, _| {
+        true
+    })?;
+    Ok(out)
 }
 
 /// [`xml_to_json`], also counting the typed fields whose text was not of their type and was
 /// kept as a string (for the `typed_fallbacks` metric).
 pub fn xml_to_json_counted(xml: &[u8], schema: &Schema) -> Result<(Vec<u8>, usize), XmlError> {
     let mut out = Vec::with_capacity(xml.len());
-    let fallbacks = stream_xml_to_json(xml, schema, u64::MAX, &mut out, |_, _| true)?;
+    let fallbacks =
+        stream_xml_to_json(xml, schema, JsonStyle::Typed, u64::MAX, &mut out, |_, _| {
+            true
+        })?;
     Ok((out, fallbacks))
 }
 
-/// Reads XML from `input` and writes JSON into `out`, calling `flush(out, bytes_read)` after
-/// each list item (and at the end) so the caller can hand on what `out` holds and clear it; a
-/// `false` from `flush` stops the work ([`XmlError::Abandoned`]). One object (a non-list
-/// document or one list item) may take at most `max_object_bytes` of input.
+/// Reads XML from `input` and writes JSON of `style` into `out`, calling
+/// `flush(out, bytes_read)` after each list item (and at the end) so the caller can hand on
+/// what `out` holds and clear it; a `false` from `flush` stops the work
+/// ([`XmlError::Abandoned`]). One object (a non-list document or one list item) may take at
+/// most `max_object_bytes` of input.
 ///
-/// Returns the count of typed values kept as strings.
+/// Returns the count of typed values kept as strings (always 0 for [`JsonStyle::Cupi`]).
 pub fn stream_xml_to_json<R: BufRead>(
     input: R,
     schema: &Schema,
+    style: JsonStyle,
     max_object_bytes: u64,
     out: &mut Vec<u8>,
     mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
@@ -94,7 +126,8 @@ pub fn stream_xml_to_json<R: BufRead>(
         buf: Vec::with_capacity(4096),
         tree: Tree::default(),
         budget: NodeBudget::new(MAX_NODES, max_object_bytes),
-        writer: JsonWriter::new(schema),
+        writer: JsonWriter::new(schema, style),
+        held: Vec::new(),
     };
     let (root, is_empty) = doc.root()?;
     if doc.tree.is_list(root) && !is_empty {
@@ -119,6 +152,9 @@ struct Document<'s, R> {
     tree: Tree,
     budget: NodeBudget,
     writer: JsonWriter<'s>,
+    /// CUPI's mode: the JSON of a list's first item of a name, until a second one shows
+    /// whether it is an array or the bare object.
+    held: Vec<u8>,
 }
 
 impl<R: BufRead> Document<'_, R> {
@@ -172,6 +208,7 @@ impl<R: BufRead> Document<'_, R> {
     }
 
     /// A list, item by item: `{"@total":N,"Item":[…]}` with each item flushed as it is done.
+    /// In CUPI's mode a single item is written bare, `{"@total":"1","Item":{…}}`.
     fn list(
         &mut self,
         root: NodeId,
@@ -188,6 +225,9 @@ impl<R: BufRead> Document<'_, R> {
         let mut text = String::new();
         let mut current: Option<String> = None;
         let mut finished: Vec<String> = Vec::new();
+        let cupi = self.writer.cupi;
+        // CUPI's mode: whether `held` has the current name's only item so far.
+        let mut holding = false;
         loop {
             let (start, is_empty) = match self.next_event()? {
                 Event::Start(start) => (start.into_owned(), false),
@@ -214,30 +254,51 @@ impl<R: BufRead> Document<'_, R> {
                 self.read_content(item, 2)?;
             }
             let name = self.tree.name(item);
+            let mut hold = false;
             if current.as_deref() == Some(name) {
+                if holding {
+                    // A second item: the held one opens an array after all.
+                    out.push(b'[');
+                    out.append(&mut self.held);
+                    holding = false;
+                }
                 out.push(b',');
             } else {
                 if finished.iter().any(|done| done == name) {
                     return Err(XmlError::ScatteredItems(name.to_owned()));
                 }
                 if let Some(done) = current.take() {
-                    out.push(b']');
+                    close_items(out, &mut self.held, &mut holding);
                     finished.push(done);
                 }
                 key(out, &mut first, "", name);
-                out.push(b'[');
+                if cupi {
+                    hold = true;
+                } else {
+                    out.push(b'[');
+                }
                 current = Some(name.to_owned());
             }
             let ty = fields.and_then(|f| f.get(name).copied());
-            self.writer.value(out, &self.tree, item, ty);
+            if hold {
+                self.writer.value(&mut self.held, &self.tree, item, ty);
+                holding = true;
+            } else {
+                self.writer.value(out, &self.tree, item, ty);
+            }
             if !flush(out, self.reader.buffer_position()) {
                 return Err(XmlError::Abandoned);
             }
         }
         if current.is_some() {
-            out.push(b']');
-        } else if let Some(item) = self.writer.schema.item_of_list(&list_name) {
-            // Zero items still give the item key, when the list is known.
+            close_items(out, &mut self.held, &mut holding);
+        } else if let Some(item) = self
+            .writer
+            .schema
+            .item_of_list(&list_name)
+            .filter(|_| !cupi)
+        {
+            // Zero items still give the item key, when the list is known (not in CUPI's mode).
             key(out, &mut first, "", item);
             out.extend_from_slice(b"[]");
         }
@@ -263,6 +324,16 @@ impl<R: BufRead> Document<'_, R> {
                 _ => return Err(XmlError::TrailingContent),
             }
         }
+    }
+}
+
+/// Ends a list's items of one name: the array, or in CUPI's mode the one held item, bare.
+fn close_items(out: &mut Vec<u8>, held: &mut Vec<u8>, holding: &mut bool) {
+    if *holding {
+        out.append(held);
+        *holding = false;
+    } else {
+        out.push(b']');
     }
 }
 
@@ -422,11 +493,18 @@ mod tests {
         // One byte at a time from a reader: the same JSON, handed on after each item.
         let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
         let (mut out, mut chunks, mut positions) = (Vec::new(), Vec::new(), Vec::new());
-        stream_xml_to_json(input, &schema(), u64::MAX, &mut out, |out, read| {
-            chunks.push(std::mem::take(out));
-            positions.push(read);
-            true
-        })
+        stream_xml_to_json(
+            input,
+            &schema(),
+            JsonStyle::Typed,
+            u64::MAX,
+            &mut out,
+            |out, read| {
+                chunks.push(std::mem::take(out));
+                positions.push(read);
+                true
+            },
+        )
         .unwrap();
         assert_eq!(chunks.concat(), whole);
         assert_eq!(chunks.len(), 4, "three items, then the end");
@@ -444,6 +522,7 @@ mod tests {
         let result = stream_xml_to_json(
             xml.as_bytes(),
             &schema(),
+            JsonStyle::Typed,
             u64::MAX,
             &mut Vec::new(),
             |_, _| {
@@ -470,8 +549,14 @@ mod tests {
         );
         // One object may not exceed the byte limit.
         let big = format!("<Port><A>{}</A></Port>", "x".repeat(1000));
-        let result =
-            stream_xml_to_json(big.as_bytes(), &schema(), 100, &mut Vec::new(), |_, _| true);
+        let result = stream_xml_to_json(
+            big.as_bytes(),
+            &schema(),
+            JsonStyle::Typed,
+            100,
+            &mut Vec::new(),
+            |_, _| true,
+        );
         assert_eq!(result, Err(XmlError::ObjectTooLarge(100)));
     }
 
@@ -501,6 +586,102 @@ mod tests {
             convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
             json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
         );
+    }
+
+    fn convert_cupi(xml: &str) -> String {
+        let bytes = xml_to_cupi_json(xml.as_bytes(), &schema()).expect("transcodes");
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn cupi_style_lists_are_bare_for_one_and_keyless_for_none() {
+        assert_eq!(
+            convert_cupi(r#"<Ports total="2"><Port><A>1</A></Port><Port><A/></Port></Ports>"#),
+            r#"{"@total":"2","Port":[{"A":"1"},{"A":""}]}"#
+        );
+        assert_eq!(
+            convert_cupi(r#"<Ports total="1"><Port><A>1</A></Port></Ports>"#),
+            r#"{"@total":"1","Port":{"A":"1"}}"#
+        );
+        // Count-only and empty, of a known list too: no item key.
+        assert_eq!(convert_cupi(r#"<Ports total="2"/>"#), r#"{"@total":"2"}"#);
+        assert_eq!(
+            convert_cupi(r#"<Ports total="0"></Ports>"#),
+            r#"{"@total":"0"}"#
+        );
+        assert_eq!(
+            convert_cupi(r#"<Users total="1"><User><Alias>x</Alias></User></Users>"#),
+            r#"{"@total":"1","User":{"Alias":"x"}}"#
+        );
+        // Two names, one of each: each bare; three of one after one of another.
+        assert_eq!(
+            convert_cupi(r#"<L total="4"><A>a</A><B>1</B><B>2</B><B>3</B> note </L>"#),
+            r##"{"@total":"4","A":"a","B":["1","2","3"],"#text":"note"}"##
+        );
+        assert_eq!(
+            xml_to_cupi_json(br#"<L total="3"><A/><B/><A/></L>"#, &schema()),
+            Err(XmlError::ScatteredItems("A".into()))
+        );
+    }
+
+    #[test]
+    fn cupi_style_values_are_strings_and_repeats_alone_make_arrays() {
+        assert_eq!(
+            convert_cupi(
+                "<PortGroup><EnableMWI>true</EnableMWI><PortCount>2</PortCount>\
+                 <SipTLSModeEnum/><MwiOnCode/><N><C>c</C></N><E>1</E><E>2</E></PortGroup>"
+            ),
+            r#"{"EnableMWI":"true","PortCount":"2","SipTLSModeEnum":"","MwiOnCode":"","N":{"C":"c"},"E":["1","2"]}"#
+        );
+        // A list inside an object follows the same rule as a list at the top.
+        assert_eq!(
+            convert_cupi(r#"<A><Ports total="1"><Port>p</Port></Ports><Ports2 total="0"/></A>"#),
+            r#"{"Ports":{"@total":"1","Port":"p"},"Ports2":{"@total":"0"}}"#
+        );
+        // Errors keep the one error shape in both styles.
+        assert_eq!(
+            convert_cupi(
+                "<ErrorDetails><errors><code>NOT_FOUND</code><message>no</message></errors></ErrorDetails>"
+            ),
+            r#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#
+        );
+    }
+
+    #[test]
+    fn cupi_style_holds_one_item_back_until_the_next_one_or_the_end() {
+        let run = |xml: &str| {
+            let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
+            let mut out = Vec::new();
+            let mut chunks = Vec::new();
+            stream_xml_to_json(
+                input,
+                &schema(),
+                JsonStyle::Cupi,
+                u64::MAX,
+                &mut out,
+                |out, _| {
+                    chunks.push(String::from_utf8(std::mem::take(out)).unwrap());
+                    true
+                },
+            )
+            .unwrap();
+            chunks
+        };
+        // The first item is not handed on with its own flush: it waits for the second.
+        assert_eq!(
+            run(r#"<Ports total="3"><Port>a</Port><Port>b</Port><Port>c</Port></Ports>"#),
+            [r#"{"@total":"3","Port":"#, r#"["a","b""#, r#","c""#, "]}"]
+        );
+        assert_eq!(
+            run(r#"<Ports total="1"><Port>a</Port></Ports>"#),
+            [r#"{"@total":"1","Port":"#, r#""a"}"#]
+        );
+        // The same bytes as the whole document, item sizes and chunking aside.
+        let xml = format!(
+            "<Ports total=\"9\">{}</Ports>",
+            "<Port><A>x</A><B/></Port>".repeat(9)
+        );
+        assert_eq!(run(&xml).concat(), convert_cupi(&xml));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Writes JSON for one [`Tree`], consulting the schema for types and arrays. The JSON goes
 //! straight into a byte buffer, never through a `serde_json::Value`.
+//!
+//! One writer serves both JSON styles ([`JsonStyle`]): the typed contract, and CUPI's own JSON
+//! mode, where every value is a string and only repetition makes an array. The difference is
+//! one boolean test per value and per child group, so the typed hot path keeps its speed.
 
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
@@ -7,10 +11,13 @@ use std::hash::BuildHasher;
 use rustc_hash::FxBuildHasher;
 
 use super::tree::{NodeId, Tree};
+use super::JsonStyle;
 use crate::transcode::schema::{FieldType, Schema};
 
 pub(super) struct JsonWriter<'a> {
     pub schema: &'a Schema,
+    /// CUPI's own JSON mode ([`JsonStyle::Cupi`]): strings only, lists not always arrays.
+    pub cupi: bool,
     /// Typed fields whose text was not of their type and was kept as a string.
     pub fallbacks: usize,
     /// Reused for grouping children by name: (hash of the name, first child, count).
@@ -18,9 +25,10 @@ pub(super) struct JsonWriter<'a> {
 }
 
 impl<'a> JsonWriter<'a> {
-    pub fn new(schema: &'a Schema) -> Self {
+    pub fn new(schema: &'a Schema, style: JsonStyle) -> Self {
         JsonWriter {
             schema,
+            cupi: style == JsonStyle::Cupi,
             fallbacks: 0,
             groups: Vec::new(),
         }
@@ -58,7 +66,16 @@ impl<'a> JsonWriter<'a> {
             let child = tree.name(head);
             key(out, &mut first, "", child);
             let child_type = fields.and_then(|f| f.get(child).copied());
-            if is_list || count > 1 || arrays.is_some_and(|a| a.contains(child)) {
+            let declared = || arrays.is_some_and(|a| a.contains(child));
+            // CUPI's mode: a list's items are an array only when they repeat; arrays the
+            // document declares elsewhere (the error shape's `errors`) stay arrays.
+            let is_array = count > 1
+                || if self.cupi {
+                    !is_list && declared()
+                } else {
+                    is_list || declared()
+                };
+            if is_array {
                 out.push(b'[');
                 let members = tree.children(id).filter(|&c| tree.name(c) == child);
                 for (i, member) in members.enumerate() {
@@ -73,8 +90,8 @@ impl<'a> JsonWriter<'a> {
             }
         }
         self.groups = groups;
-        if is_list && !tree.has_children(id) {
-            // Zero items still give the item key, when the list is known.
+        if is_list && !tree.has_children(id) && !self.cupi {
+            // Zero items still give the item key, when the list is known (not in CUPI's mode).
             if let Some(item) = self.schema.item_of_list(name) {
                 key(out, &mut first, "", item);
                 out.extend_from_slice(b"[]");
@@ -83,7 +100,8 @@ impl<'a> JsonWriter<'a> {
         out.push(b'}');
     }
 
-    /// `"@name": value` for each attribute; a list's `total` is an integer.
+    /// `"@name": value` for each attribute; a list's `total` is an integer (a string in CUPI's
+    /// mode, as every value is).
     pub fn attributes(&mut self, out: &mut Vec<u8>, first: &mut bool, tree: &Tree, id: NodeId) {
         let is_list = tree.is_list(id);
         for (name, value) in tree.attrs(id) {
@@ -129,7 +147,11 @@ impl<'a> JsonWriter<'a> {
 
     /// A typed value is written as a JSON boolean or number only when the text is exactly the
     /// canonical form, so that writing it back gives the same text; anything else stays a string.
+    /// In CUPI's mode every value is a string, `""` for an empty element.
     pub fn scalar(&mut self, out: &mut Vec<u8>, text: &str, ty: Option<FieldType>) {
+        if self.cupi {
+            return string(out, text);
+        }
         match ty {
             Some(FieldType::Boolean | FieldType::Integer | FieldType::Number)
                 if text.is_empty() =>
