@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{Method, Request, Response, StatusCode};
 use tower::Service;
 
@@ -80,7 +80,11 @@ where
                         metrics.transcode_error("request", "invalid_json");
                     }
                 })?;
-            let response = inner.call(request).await?;
+            let mut response = inner.call(request).await?;
+            // The body's form follows the client's `Accept`: shared caches must key on it.
+            response
+                .headers_mut()
+                .append(VARY, HeaderValue::from_static("accept"));
             match (format, is_head) {
                 (ResponseFormat::Xml, _) => Ok(response),
                 (ResponseFormat::Json(style), true) => Ok(head_as_json(response, style)),
