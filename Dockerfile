@@ -27,6 +27,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY openapi openapi
 COPY assets assets
+# Cargo.toml declares this benchmark target, and cargo refuses a manifest whose declared
+# targets are missing, so the one file comes along (it is not built here).
+COPY benches/transcode.rs benches/transcode.rs
 # Build caches: the crates.io download cache and the target directory are cache mounts, kept by
 # the builder between builds, so a code change re-downloads nothing and recompiles only this
 # crate. (The usual alternative, a dependency-only layer built from a dummy main.rs, rebuilds
