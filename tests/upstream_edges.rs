@@ -449,7 +449,11 @@ async fn common_accept_headers_still_get_json_made_from_xml() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.headers()["vary"], "accept", "caches must key on Accept");
+        assert_eq!(
+            response.headers()["vary"],
+            "accept",
+            "caches must key on Accept"
+        );
         let body = json(response).await;
         assert_eq!(body["Port"][0]["PortNumInGroup"], 1, "{accept}");
         let seen = upstream.last();
