@@ -1,6 +1,7 @@
 //! The `cupi-gateway` binary: parse flags, set up logging, run until SIGINT/SIGTERM.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -47,8 +48,10 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
 /// `RUST_LOG` overrides the default `info` level, e.g. `RUST_LOG=cupi_gateway=debug`.
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal: in a file or a log shipper, escape codes are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -23,7 +23,8 @@ async fn start(
     let mut child = Command::new(BIN)
         .args(args)
         .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
+        // No NO_COLOR here: a piped stderr must be plain text by itself.
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -113,6 +114,11 @@ async fn starts_on_the_embedded_simulator_configured_by_environment() {
     assert!(
         !log.contains("YWRtaW46cGFzc3dvcmQ="),
         "Basic credentials were logged:\n{log}"
+    );
+    // Not a terminal: no colour escape codes in the log.
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log:\n{log}"
     );
 }
 
