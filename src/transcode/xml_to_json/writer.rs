@@ -101,12 +101,12 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// `"@name": value` for each attribute; a list's `total` is an integer (a string in CUPI's
-    /// mode, as every value is).
+    /// mode, as every value is). An element with a `total` attribute is a list by definition
+    /// ([`Tree::is_list`]), so the name alone decides.
     pub fn attributes(&mut self, out: &mut Vec<u8>, first: &mut bool, tree: &Tree, id: NodeId) {
-        let is_list = tree.is_list(id);
         for (name, value) in tree.attrs(id) {
             key(out, first, "@", name);
-            let ty = (is_list && name == "total").then_some(FieldType::Integer);
+            let ty = (name == "total").then_some(FieldType::Integer);
             self.scalar(out, value, ty);
         }
     }
