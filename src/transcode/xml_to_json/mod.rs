@@ -88,21 +88,23 @@ pub fn xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
 /// Transcodes a whole XML document to JSON the way Unity Connection's own JSON mode gives it
 /// ([`JsonStyle::Cupi`]).
 pub fn xml_to_cupi_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
-    let mut out = Vec::with_capacity(xml.len());
-    stream_xml_to_json(xml, schema, JsonStyle::Cupi, u64::MAX, &mut out, |_, _| {
-        true
-    })?;
-    Ok(out)
+    whole_document(xml, schema, JsonStyle::Cupi).map(|(json, _)| json)
 }
 
 /// [`xml_to_json`], also counting the typed fields whose text was not of their type and was
 /// kept as a string (for the `typed_fallbacks` metric).
 pub fn xml_to_json_counted(xml: &[u8], schema: &Schema) -> Result<(Vec<u8>, usize), XmlError> {
+    whole_document(xml, schema, JsonStyle::Typed)
+}
+
+/// A document already in memory, in one buffer, with no limit on an object's size.
+fn whole_document(
+    xml: &[u8],
+    schema: &Schema,
+    style: JsonStyle,
+) -> Result<(Vec<u8>, usize), XmlError> {
     let mut out = Vec::with_capacity(xml.len());
-    let fallbacks =
-        stream_xml_to_json(xml, schema, JsonStyle::Typed, u64::MAX, &mut out, |_, _| {
-            true
-        })?;
+    let fallbacks = stream_xml_to_json(xml, schema, style, u64::MAX, &mut out, |_, _| true)?;
     Ok((out, fallbacks))
 }
 
