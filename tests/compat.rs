@@ -162,12 +162,7 @@ async fn errors_keep_the_one_error_shape_and_head_says_which_json_it_would_be() 
         json!({"errors": [{"code": "NOT_FOUND", "message": "no such thing"}]})
     );
 
-    let response = client()
-        .head(format!("{gateway}/vmrest/ports"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .send()
-        .await
-        .unwrap();
+    let response = head(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], CUPI_CONTENT_TYPE);
 }

@@ -591,12 +591,7 @@ async fn head_on_an_xml_resource_does_not_claim_the_xml_length() {
     })
     .await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
-    let response = client()
-        .head(format!("{gateway}/vmrest/ports"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .send()
-        .await
-        .unwrap();
+    let response = head(&format!("{gateway}/vmrest/ports")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_ne!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cupi_gateway::limit::LimitSettings;
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// An upstream that takes `delay` per request and records the most it ever served at once.
@@ -27,13 +27,8 @@ async fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
             let (current, peak) = (current.clone(), peak.clone());
             tokio::spawn(async move {
                 loop {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
+                    if !read_request_head(&mut stream).await {
+                        return;
                     }
                     let now = current.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);

@@ -150,6 +150,16 @@ pub async fn get(url: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// HEAD with Basic auth.
+pub async fn head(url: &str) -> reqwest::Response {
+    client()
+        .head(url)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// GET without credentials: the gateway's own routes, or an auth failure on purpose.
 pub async fn get_anonymous(url: &str) -> reqwest::Response {
     client().get(url).send().await.unwrap()
@@ -317,13 +327,8 @@ pub async fn raw_upstream(script: Vec<(Duration, &'static [u8])>) -> String {
             };
             let script = script.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request_head(&mut stream).await {
+                    return;
                 }
                 for (delay, bytes) in script.iter() {
                     tokio::time::sleep(*delay).await;
@@ -412,4 +417,18 @@ pub async fn metric(gateway: &str, name: &str) -> f64 {
         .find(|l| l.split(' ').next() == Some(name))
         .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Reads a request head (up to its blank line) off a hand-rolled server's connection; `false`
+/// when the client closed first. Whatever follows the head is left unread.
+pub async fn read_request_head(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
 }
