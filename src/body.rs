@@ -74,18 +74,52 @@ impl Prefix {
 
 /// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails).
 pub async fn read_response_prefix(mut body: Body, limit: usize) -> Result<Prefix, GatewayError> {
-    let mut head = BytesMut::new();
+    let mut head = Joined::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| upstream_body_error(e.into_inner()))?;
         if let Ok(data) = frame.into_data() {
-            head.extend_from_slice(&data);
+            head.push(data);
             if head.len() >= limit {
-                let head = head.freeze();
+                let head = head.into_bytes();
                 return Ok(Prefix::Partial { head, rest: body });
             }
         }
     }
-    Ok(Prefix::Complete(head.freeze()))
+    Ok(Prefix::Complete(head.into_bytes()))
+}
+
+/// Chunks joined into one, copied only once a second chunk comes: a body that arrives whole
+/// (one chunk, or a first part another layer already read) is handed on as it is.
+#[derive(Default)]
+struct Joined {
+    first: Bytes,
+    joined: BytesMut,
+}
+
+impl Joined {
+    fn push(&mut self, chunk: Bytes) {
+        if self.first.is_empty() && self.joined.is_empty() {
+            self.first = chunk;
+            return;
+        }
+        if self.joined.is_empty() {
+            self.joined
+                .extend_from_slice(&std::mem::take(&mut self.first));
+        }
+        self.joined.extend_from_slice(&chunk);
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() + self.joined.len()
+    }
+
+    fn into_bytes(self) -> Bytes {
+        if self.joined.is_empty() {
+            self.first
+        } else {
+            self.joined.freeze()
+        }
+    }
 }
 
 /// A body whose first bytes were already read.
@@ -147,5 +181,51 @@ pub fn is_bodiless(request: &Request<Body>) -> bool {
                 && (request.version() <= http::Version::HTTP_11
                     || http_body::Body::is_end_stream(request.body()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of the given chunks, one frame each.
+    fn chunked(chunks: &[&'static [u8]]) -> Body {
+        let (sender, receiver) = mpsc::channel(chunks.len());
+        for chunk in chunks {
+            sender.try_send(Ok(Bytes::from_static(chunk))).unwrap();
+        }
+        channel_body(receiver)
+    }
+
+    #[tokio::test]
+    async fn a_prefix_joins_chunks_and_keeps_a_lone_chunk_as_it_is() {
+        let Prefix::Complete(whole) = read_response_prefix(chunked(&[b"ab", b"cd"]), 10)
+            .await
+            .unwrap()
+        else {
+            panic!("the body ended within the limit");
+        };
+        assert_eq!(whole, "abcd");
+
+        let Prefix::Partial { head, rest } =
+            read_response_prefix(chunked(&[b"abc", b"def", b"g"]), 5)
+                .await
+                .unwrap()
+        else {
+            panic!("the body is longer than the limit");
+        };
+        assert_eq!(head, "abcdef");
+        let rest = rest.collect().await.unwrap().to_bytes();
+        assert_eq!(rest, "g");
+
+        // One chunk: the same bytes, not a copy of them.
+        let chunk = Bytes::from_static(b"whole");
+        let Prefix::Complete(same) = read_response_prefix(Body::from(chunk.clone()), 10)
+            .await
+            .unwrap()
+        else {
+            panic!("the body ended within the limit");
+        };
+        assert_eq!(same.as_ptr(), chunk.as_ptr());
     }
 }
