@@ -189,8 +189,8 @@ async fn simulate_subcommand_serves_cupi_xml() {
         .contains("xml"));
     let body = response.text().await.unwrap();
     assert!(body.contains(r#"<PortGroups total="4">"#), "{body}");
-    let (clean_exit, _) = terminate(child).await;
-    assert!(clean_exit);
+    let (clean_exit, log) = terminate(child).await;
+    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
 }
 
 #[tokio::test]
@@ -218,8 +218,8 @@ async fn the_cupi_json_variable_makes_unity_connections_json_the_default() {
     let response = get("application/json; profile=typed").await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["PortGroup"][0]["EnableMWI"], true);
-    let (clean_exit, _) = terminate(child).await;
-    assert!(clean_exit);
+    let (clean_exit, log) = terminate(child).await;
+    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
 }
 
 #[tokio::test]
@@ -296,8 +296,8 @@ async fn healthcheck_subcommand_asks_the_gateway_at_its_own_listen_address() {
         "{printed}"
     );
 
-    let (clean_exit, _) = terminate(child).await;
-    assert!(clean_exit);
+    let (clean_exit, log) = terminate(child).await;
+    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
     let (healthy, printed) = healthcheck(&["--listen", &listen, "--timeout", "1s"], &[]).await;
     assert!(!healthy, "healthy with the gateway stopped: {printed}");
     assert!(printed.starts_with("unhealthy: "), "{printed}");
@@ -326,7 +326,7 @@ async fn healthcheck_speaks_https_to_a_gateway_serving_https() {
     let (healthy, printed) = healthcheck(&["--listen", &listen], &[]).await;
     assert!(!healthy, "{printed}");
 
-    let (clean_exit, _) = terminate(child).await;
-    assert!(clean_exit);
+    let (clean_exit, log) = terminate(child).await;
+    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
