@@ -86,7 +86,8 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_REQUEST_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// Largest JSON request body, in bytes, the gateway transcodes (larger: 413).
+    /// Largest JSON request body, in bytes, the gateway transcodes, and largest XML it makes of
+    /// one (larger: 413).
     #[arg(long, env = "CUPI_GATEWAY_MAX_REQUEST_BODY", default_value_t = 1024 * 1024)]
     pub max_request_body: usize,
 

@@ -86,8 +86,9 @@ impl GatewayError {
     pub fn code(&self) -> &'static str {
         match self {
             GatewayError::NotFound { .. } => "not_found",
+            GatewayError::InvalidJson(JsonError::TooLarge { .. })
+            | GatewayError::PayloadTooLarge { .. } => "payload_too_large",
             GatewayError::InvalidJson(_) => "invalid_json",
-            GatewayError::PayloadTooLarge { .. } => "payload_too_large",
             GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
             GatewayError::RequestBody(_) => "request_body_error",
             GatewayError::RequestTimeout => "request_timeout",
@@ -114,6 +115,8 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::InvalidJson(JsonError::TooLarge { .. })
+            | GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::InvalidJson(_)
             | GatewayError::RequestBody(_)
             | GatewayError::InvalidPath(_)
@@ -123,7 +126,6 @@ impl GatewayError {
             | GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamStalled

@@ -80,7 +80,7 @@ pub fn check_json_to_xml(json: &[u8], schema: &Schema) -> Result<(), String> {
     let unique_keys = json_without_duplicate_keys(json).is_ok();
     for root in JSON_ROOTS {
         let show_input = || format!("JSON {:?} with root {root:?}", lossy(json));
-        let xml = match json_to_xml(json, root) {
+        let xml = match json_to_xml(json, root, usize::MAX) {
             Err(JsonError::Syntax(e)) if parses => {
                 return Err(format!(
                     "{} parses, but is refused as not JSON: {e}",
@@ -294,7 +294,7 @@ fn check_fixpoint(
     if fields.len() == 1 && fields.get(root).is_some_and(Value::is_object) {
         return Ok(()); // read as the wrapped form, as docs/json-mapping.md says
     }
-    let xml = match json_to_xml(json, Some(root)) {
+    let xml = match json_to_xml(json, Some(root), usize::MAX) {
         Ok(xml) => xml,
         Err(JsonError::InvalidChar { .. }) if strictness == Strictness::Lenient => return Ok(()),
         Err(e) => return Err(format!("JSON → XML under <{root}> refuses it: {e}")),

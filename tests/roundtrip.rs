@@ -95,7 +95,7 @@ fn schema() -> &'static Schema {
 
 fn round_trip(xml: &[u8], root: &str) -> Vec<u8> {
     let json = xml_to_json(xml, schema()).expect("XML → JSON");
-    json_to_xml(&json, Some(root)).expect("JSON → XML")
+    json_to_xml(&json, Some(root), usize::MAX).expect("JSON → XML")
 }
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -1,16 +1,30 @@
 //! JSON → XML for request bodies, the inverse of [`super::xml_to_json`].
 //!
-//! Object keys keep their order (serde_json's `preserve_order`) because CUPI reads elements in
-//! document order, and numbers keep their exact text (`arbitrary_precision`) so that a 20-digit
-//! number is not rounded through an `f64`. Every key is checked to be an XML name and every
-//! string to hold only characters XML 1.0 can carry; text is escaped, so no JSON value can
-//! inject markup.
+//! One pass: serde_json reads the body and, event by event, XML is written straight into the
+//! output. No `serde_json::Value` tree is built; keys and strings are borrowed from the body
+//! unless they hold escapes, and a JSON Pointer is rendered only when an error needs one.
+//!
+//! - Object keys keep their order, because CUPI reads elements in document order.
+//! - Numbers keep their digits (serde_json's `arbitrary_precision`), so that a 20-digit number
+//!   is not rounded through an `f64`.
+//! - Every key must be an XML name and every string may hold only characters XML 1.0 can
+//!   carry; text is escaped, so no JSON value can inject markup.
+//! - A key twice in one object is refused, since either choice would silently drop one of the
+//!   client's values.
+//! - The XML is bounded like the JSON was: `{"LongName":[1,1,…]}` would otherwise grow a
+//!   thousandfold on the way.
+//!
+//! When a body has several problems, the client hears of one, in this order: not JSON at all,
+//! a duplicate key, not an object, no root to be found, then the first other problem in the
+//! document.
 
-use std::collections::HashSet;
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use rustc_hash::FxHashSet;
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 
 use super::xml_to_json::MAX_DEPTH;
 
@@ -36,7 +50,11 @@ pub enum JsonError {
     AttributeNotScalar { pointer: String },
     #[error("the value at {pointer} is nested deeper than {MAX_DEPTH} elements")]
     TooDeep { pointer: String },
+    #[error("as XML the body would be larger than the gateway's request limit of {limit} bytes")]
+    TooLarge { limit: usize },
 }
+
+const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 /// Transcodes a JSON request body to an XML document.
 ///
@@ -44,209 +62,651 @@ pub enum JsonError {
 /// body may also arrive wrapped in that one key. For resources the gateway does not know,
 /// `root` is `None` and the body must be a single key naming the root and holding an object
 /// (`{"User": {...}}`); any other object is [`JsonError::NoRoot`] (the gateway then forwards
-/// the JSON as it is, for Unity Connection to read).
-pub fn json_to_xml(json: &[u8], root: Option<&str>) -> Result<Vec<u8>, JsonError> {
-    // Parsed first, so that a body that is not JSON (bad syntax, bad UTF-8, trailing content) is
-    // told so; the duplicate-key walk skips what it need not read, unchecked.
-    let value: Value =
-        serde_json::from_slice(json).map_err(|e| JsonError::Syntax(e.to_string()))?;
-    check_duplicate_keys(json)?;
-    let Value::Object(object) = value else {
-        return Err(JsonError::NotAnObject(kind_of(&value)));
-    };
-    let (root_name, content, pointer) = choose_root(object, root)?;
-    let mut writer = XmlWriter {
-        out: String::with_capacity(json.len() + 64),
-    };
-    writer
-        .out
-        .push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    writer.element(&root_name, &content, &pointer, 1)?;
-    Ok(writer.out.into_bytes())
-}
-
-/// Picks the root element and its content; the third item is the JSON Pointer of the content
-/// in the client's document, so error messages point into what the client sent.
-fn choose_root(
-    mut object: Map<String, Value>,
-    root: Option<&str>,
-) -> Result<(String, Value, String), JsonError> {
-    let single_key = (object.len() == 1)
-        .then(|| object.keys().next().cloned())
-        .flatten();
-    match (root, single_key) {
-        // `{"PortGroup": {...}}` sent to a port group: the wrapper is the root itself.
-        (Some(root), Some(key)) if key == root && object[&key].is_object() => {
-            let content = object.swap_remove(&key).unwrap_or(Value::Null);
-            let pointer = child_pointer("", &key);
-            Ok((key, content, pointer))
-        }
-        (Some(root), _) => Ok((root.to_owned(), Value::Object(object), String::new())),
-        // `{"User": {...}}` to a resource the document does not describe: a wrapper holds an
-        // object. `{"HackCount": "0"}` is a field, not a root, and is no guess to make.
-        (None, Some(key))
-            if !key.starts_with('@') && key != "#text" && object[&key].is_object() =>
-        {
-            let content = object.swap_remove(&key).unwrap_or(Value::Null);
-            let pointer = child_pointer("", &key);
-            Ok((key, content, pointer))
-        }
-        (None, _) => Err(JsonError::NoRoot),
+/// the JSON as it is, for Unity Connection to read). XML longer than `max_xml` bytes is
+/// [`JsonError::TooLarge`].
+///
+/// ```
+/// use cupi_gateway::transcode::json_to_xml;
+///
+/// let json = br#"{"MwiOnCode":"678","@total":1}"#;
+/// let xml = json_to_xml(json, Some("PortGroup"), 1 << 20).unwrap();
+/// assert_eq!(
+///     std::str::from_utf8(&xml).unwrap(),
+///     r#"<?xml version="1.0" encoding="UTF-8"?><PortGroup total="1"><MwiOnCode>678</MwiOnCode></PortGroup>"#
+/// );
+/// ```
+pub fn json_to_xml(json: &[u8], root: Option<&str>, max_xml: usize) -> Result<Vec<u8>, JsonError> {
+    match transcode(json, root, max_xml, true)? {
+        Written::Xml(xml) => Ok(xml),
+        // `{"PortGroup": {...}, "More": 1}`: it looked wrapped until a second key came, so it
+        // is read again as the content of the root. Only a body that odd is read twice.
+        Written::Unwrapped => match transcode(json, root, max_xml, false)? {
+            Written::Xml(xml) => Ok(xml),
+            Written::Unwrapped => {
+                unreachable!("a body read with wrapping refused is never wrapped")
+            }
+        },
     }
 }
 
-struct XmlWriter {
-    out: String,
+enum Written {
+    Xml(Vec<u8>),
+    /// The body must be read again, as unwrapped.
+    Unwrapped,
 }
 
-impl XmlWriter {
-    /// Writes one element at `depth` (the root is 1). Deeper than [`MAX_DEPTH`] is refused, as
-    /// the gateway would refuse to read such a document back: nothing it cannot read goes up.
-    fn element(
-        &mut self,
-        name: &str,
-        value: &Value,
-        pointer: &str,
-        depth: usize,
-    ) -> Result<(), JsonError> {
-        check_name(name, pointer)?;
+fn transcode(
+    json: &[u8],
+    root: Option<&str>,
+    max_xml: usize,
+    may_wrap: bool,
+) -> Result<Written, JsonError> {
+    let mut transcoder = Transcoder::new(json.len(), max_xml, may_wrap);
+    let mut de = serde_json::Deserializer::from_slice(json);
+    Node {
+        t: &mut transcoder,
+        role: Role::Document { root },
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .map_err(|e| JsonError::Syntax(e.to_string()))?;
+    transcoder.finish()
+}
+
+/// What the document as a whole turned out to be, when that stops it from becoming XML.
+enum RootProblem {
+    NotAnObject(&'static str),
+    NoRoot,
+    ReadAgainUnwrapped,
+}
+
+/// One step of the JSON Pointer to where the reader is; rendered only for an error.
+enum Segment<'de> {
+    Key(Cow<'de, str>),
+    Index(usize),
+}
+
+struct Transcoder<'de> {
+    out: Vec<u8>,
+    max_xml: usize,
+    /// Whether `{"Root": {...}}` may be read as the root itself (the first reading).
+    may_wrap: bool,
+    /// Set when the document's single key was read as its root element.
+    wrapped: bool,
+    path: Vec<Segment<'de>>,
+    /// The keys of each open object, for duplicates; kept between objects for their capacity.
+    keys: Vec<FxHashSet<Cow<'de, str>>>,
+    open_objects: usize,
+    /// An attribute, written here while its element's start tag may already be closed.
+    attribute: Vec<u8>,
+    duplicate: Option<JsonError>,
+    root_problem: Option<RootProblem>,
+    problem: Option<JsonError>,
+}
+
+impl<'de> Transcoder<'de> {
+    fn new(json_len: usize, max_xml: usize, may_wrap: bool) -> Self {
+        let capacity = (json_len + json_len / 2 + 64).min(max_xml);
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(DECLARATION.as_bytes());
+        Transcoder {
+            out,
+            max_xml,
+            may_wrap,
+            wrapped: false,
+            path: Vec::new(),
+            keys: Vec::new(),
+            open_objects: 0,
+            attribute: Vec::new(),
+            duplicate: None,
+            root_problem: None,
+            problem: None,
+        }
+    }
+
+    fn finish(mut self) -> Result<Written, JsonError> {
+        self.check_size();
+        if let Some(duplicate) = self.duplicate {
+            return Err(duplicate);
+        }
+        match self.root_problem {
+            Some(RootProblem::NotAnObject(kind)) => return Err(JsonError::NotAnObject(kind)),
+            Some(RootProblem::NoRoot) => return Err(JsonError::NoRoot),
+            Some(RootProblem::ReadAgainUnwrapped) => return Ok(Written::Unwrapped),
+            None => {}
+        }
+        match self.problem {
+            Some(problem) => Err(problem),
+            None => Ok(Written::Xml(self.out)),
+        }
+    }
+
+    /// Whether output is still wanted: after the first problem the rest is only read, for
+    /// syntax errors and duplicate keys, which take precedence.
+    fn writing(&self) -> bool {
+        self.problem.is_none() && self.root_problem.is_none() && self.duplicate.is_none()
+    }
+
+    fn pointer(&self) -> String {
+        let mut pointer = String::new();
+        for segment in &self.path {
+            pointer.push('/');
+            match segment {
+                // RFC 6901: `~` → `~0`, `/` → `~1`.
+                Segment::Key(key) => pointer.push_str(&key.replace('~', "~0").replace('/', "~1")),
+                Segment::Index(i) => {
+                    let _ = write!(pointer, "{i}");
+                }
+            }
+        }
+        pointer
+    }
+
+    fn fail(&mut self, problem: impl FnOnce(String) -> JsonError) {
+        if self.problem.is_none() {
+            self.problem = Some(problem(self.pointer()));
+        }
+    }
+
+    /// Called after each value: output stops once past the limit, overshooting it by at most
+    /// one value's escaped text.
+    fn check_size(&mut self) {
+        if self.out.len() > self.max_xml && self.writing() {
+            let limit = self.max_xml;
+            self.fail(|_| JsonError::TooLarge { limit });
+        }
+    }
+
+    fn fail_root(&mut self, problem: RootProblem) {
+        self.root_problem.get_or_insert(problem);
+    }
+
+    /// Checks an element about to be written at `depth` (the root is 1). Deeper than
+    /// [`MAX_DEPTH`] is refused, as the gateway would refuse to read such a document back.
+    fn may_open(&mut self, name: &str, depth: usize) -> bool {
+        if !self.writing() {
+            return false;
+        }
+        if !is_xml_name(name) {
+            self.fail(|pointer| JsonError::InvalidName {
+                key: name.into(),
+                pointer,
+            });
+            return false;
+        }
         if depth > MAX_DEPTH {
-            return Err(JsonError::TooDeep {
-                pointer: pointer.into(),
+            self.fail(|pointer| JsonError::TooDeep { pointer });
+            return false;
+        }
+        true
+    }
+
+    /// `<name>text</name>`, or `<name/>` for an empty string or `null`.
+    fn leaf_element(&mut self, name: &str, text: &str) {
+        self.out.push(b'<');
+        self.out.extend_from_slice(name.as_bytes());
+        if text.is_empty() {
+            self.out.extend_from_slice(b"/>");
+            return;
+        }
+        self.out.push(b'>');
+        if let Err(code) = escape(text, Escape::Text, &mut self.out) {
+            self.fail(|pointer| JsonError::InvalidChar { pointer, code });
+        }
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(b'>');
+    }
+
+    /// Reads one object: an element's attributes and children, the document's top level, or
+    /// (once output has stopped) an object only checked for duplicate keys.
+    fn object<A: MapAccess<'de>>(
+        &mut self,
+        first: Option<Cow<'de, str>>,
+        map: &mut A,
+        role: ObjectRole<'_>,
+    ) -> Result<(), A::Error> {
+        let level = self.open_objects;
+        if level == self.keys.len() {
+            self.keys.push(FxHashSet::default());
+        } else {
+            self.keys[level].clear();
+        }
+        self.open_objects += 1;
+
+        let element = match role {
+            ObjectRole::Element { name, depth } => Some((name, depth)),
+            ObjectRole::Root { name } => Some((name, 1)),
+            ObjectRole::Unknown | ObjectRole::Skip => None,
+        };
+        let mut tag = match element {
+            Some((name, _)) if self.writing() => {
+                self.out.push(b'<');
+                self.out.extend_from_slice(name.as_bytes());
+                Some(StartTag::Open)
+            }
+            _ => None,
+        };
+        let mut entries = 0usize;
+        let mut next = first;
+        while let Some(key) = next {
+            let duplicate = !self.keys[level].insert(key.clone());
+            self.path.push(Segment::Key(key.clone()));
+            let value_role = match (role, element) {
+                _ if entries > 0 && self.wrapped && self.open_objects == 1 => {
+                    // A second key beside what was read as the wrapped root.
+                    self.fail_root(match role {
+                        ObjectRole::Unknown => RootProblem::NoRoot,
+                        _ => RootProblem::ReadAgainUnwrapped,
+                    });
+                    Role::Skip
+                }
+                (ObjectRole::Unknown, _) => self.top_level_key(&key, entries),
+                (_, Some((name, depth))) if tag.is_some() && self.writing() => {
+                    self.child_role(&key, name, depth, entries, role, &mut tag)
+                }
+                _ => Role::Skip,
+            };
+            map.next_value_seed(Node {
+                t: self,
+                role: value_role,
+            })?;
+            if matches!(value_role, Role::Attribute { .. }) {
+                self.place_attribute(&mut tag);
+            }
+            if matches!(value_role, Role::Wrapper { .. }) && self.wrapped {
+                tag = None; // the wrapper's element stands in for the root's
+            }
+            self.path.pop();
+            if duplicate && self.duplicate.is_none() {
+                self.duplicate = Some(JsonError::DuplicateKey {
+                    key: key.into_owned(),
+                    pointer: self.pointer(),
+                });
+            }
+            self.check_size();
+            entries += 1;
+            next = map.next_key_seed(KeySeed)?;
+        }
+        if matches!(role, ObjectRole::Unknown) && entries == 0 {
+            self.fail_root(RootProblem::NoRoot);
+        }
+        if let (Some(tag), Some((name, _))) = (tag, element) {
+            match tag {
+                StartTag::Open => self.out.extend_from_slice(b"/>"),
+                StartTag::Closed { .. } => {
+                    self.out.extend_from_slice(b"</");
+                    self.out.extend_from_slice(name.as_bytes());
+                    self.out.push(b'>');
+                }
+            }
+        }
+        self.open_objects -= 1;
+        Ok(())
+    }
+
+    /// How the value of `key` is read inside element `name`, which is being written.
+    fn child_role<'k>(
+        &mut self,
+        key: &'k str,
+        name: &'k str,
+        depth: usize,
+        entries: usize,
+        object: ObjectRole<'_>,
+        tag: &mut Option<StartTag>,
+    ) -> Role<'k> {
+        if let Some(attribute) = key.strip_prefix('@') {
+            if !is_xml_name(attribute) {
+                self.fail(|pointer| JsonError::InvalidName {
+                    key: attribute.into(),
+                    pointer,
+                });
+                return Role::Skip;
+            }
+            return Role::Attribute { name: attribute };
+        }
+        // Anything but an attribute is content: the start tag ends before it.
+        if let Some(StartTag::Open) = tag {
+            self.out.push(b'>');
+            *tag = Some(StartTag::Closed {
+                attributes_at: self.out.len() - 1,
             });
         }
-        self.out.push('<');
-        self.out.push_str(name);
-        match value {
-            Value::Null => self.out.push_str("/>"),
-            Value::Object(fields) => self.object_body(name, fields, pointer, depth)?,
-            Value::Array(_) => {
-                return Err(JsonError::NestedArray {
-                    pointer: pointer.into(),
-                })
-            }
-            scalar => {
-                let text = scalar_text(scalar);
-                if text.is_empty() {
-                    self.out.push_str("/>");
-                } else {
-                    self.out.push('>');
-                    escape_text(&text, pointer, &mut self.out)?;
-                    self.close(name);
-                }
+        if key == "#text" {
+            Role::Text
+        } else if entries == 0
+            && key == name
+            && self.may_wrap
+            && matches!(object, ObjectRole::Root { .. })
+        {
+            Role::Wrapper { name }
+        } else {
+            Role::Element {
+                name: key,
+                depth: depth + 1,
             }
         }
+    }
+
+    /// The top level of a body for a resource whose root is unknown: its one key names it.
+    fn top_level_key<'k>(&mut self, key: &'k str, entries: usize) -> Role<'k> {
+        if entries > 0 || key.starts_with('@') || key == "#text" {
+            self.fail_root(RootProblem::NoRoot);
+            Role::Skip
+        } else {
+            Role::UnknownRoot { name: key }
+        }
+    }
+
+    /// Puts the attribute just read into its element's start tag, which content written
+    /// before it may already have closed: then it goes in before that `>`.
+    fn place_attribute(&mut self, tag: &mut Option<StartTag>) {
+        match tag {
+            _ if !self.writing() => {}
+            Some(StartTag::Open) => self.out.extend_from_slice(&self.attribute),
+            Some(StartTag::Closed { attributes_at }) => {
+                let at = *attributes_at;
+                self.out.splice(at..at, self.attribute.iter().copied());
+                *attributes_at += self.attribute.len();
+            }
+            None => {}
+        }
+        self.attribute.clear();
+    }
+
+    fn scalar(&mut self, role: Role<'_>, value: Scalar<'_>) {
+        match role {
+            Role::Document { .. } => self.fail_root(RootProblem::NotAnObject(value.kind())),
+            Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
+            Role::Wrapper { name } => self.scalar(Role::Element { name, depth: 2 }, value),
+            Role::Element { name, depth } | Role::Item { name, depth } => {
+                if self.may_open(name, depth) {
+                    self.leaf_element(name, value.text());
+                }
+            }
+            Role::Attribute { name } if self.writing() => {
+                self.attribute.push(b' ');
+                self.attribute.extend_from_slice(name.as_bytes());
+                self.attribute.extend_from_slice(b"=\"");
+                if let Err(code) = escape(value.text(), Escape::Attribute, &mut self.attribute) {
+                    self.fail(|pointer| JsonError::InvalidChar { pointer, code });
+                }
+                self.attribute.push(b'"');
+            }
+            Role::Text if self.writing() => {
+                if let Err(code) = escape(value.text(), Escape::Text, &mut self.out) {
+                    self.fail(|pointer| JsonError::InvalidChar { pointer, code });
+                }
+            }
+            Role::Attribute { .. } | Role::Text | Role::Skip => {}
+        }
+    }
+
+    /// What role an array's items have, having checked that this place may hold an array.
+    fn array_items<'k>(&mut self, role: Role<'k>) -> Role<'k> {
+        match role {
+            Role::Document { .. } => self.fail_root(RootProblem::NotAnObject("an array")),
+            Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
+            Role::Wrapper { name } => return Role::Item { name, depth: 2 },
+            Role::Element { name, depth } if self.writing() => return Role::Item { name, depth },
+            Role::Item { .. } if self.writing() => {
+                self.fail(|pointer| JsonError::NestedArray { pointer })
+            }
+            Role::Attribute { .. } | Role::Text if self.writing() => {
+                self.fail(|pointer| JsonError::AttributeNotScalar { pointer })
+            }
+            _ => {}
+        }
+        Role::Skip
+    }
+
+    /// What role an object has, having checked that this place may hold one.
+    fn object_role<'k>(&mut self, role: Role<'k>) -> ObjectRole<'k> {
+        match role {
+            Role::Document { root: Some(name) } => return ObjectRole::Root { name },
+            Role::Document { root: None } => return ObjectRole::Unknown,
+            Role::Wrapper { name } | Role::UnknownRoot { name } => {
+                if self.writing() {
+                    // Drop the `<Root>` already written for the unwrapped reading.
+                    self.out.truncate(DECLARATION.len());
+                }
+                self.wrapped = true;
+                if self.may_open(name, 1) {
+                    return ObjectRole::Element { name, depth: 1 };
+                }
+            }
+            Role::Element { name, depth } | Role::Item { name, depth } => {
+                if self.may_open(name, depth) {
+                    return ObjectRole::Element { name, depth };
+                }
+            }
+            Role::Attribute { .. } | Role::Text if self.writing() => {
+                self.fail(|pointer| JsonError::AttributeNotScalar { pointer })
+            }
+            Role::Attribute { .. } | Role::Text | Role::Skip => {}
+        }
+        ObjectRole::Skip
+    }
+}
+
+/// Where a JSON value is, which decides what it becomes.
+#[derive(Clone, Copy)]
+enum Role<'k> {
+    /// The whole body.
+    Document { root: Option<&'k str> },
+    /// The value of an element's key: one element, or one per item of an array.
+    Element { name: &'k str, depth: usize },
+    /// One item of an array under `name`.
+    Item { name: &'k str, depth: usize },
+    /// The value of an `@name` key.
+    Attribute { name: &'k str },
+    /// The value of a `#text` key.
+    Text,
+    /// The first key of a body for a known root, named like the root: if it holds an object,
+    /// the body is wrapped and this is the root element.
+    Wrapper { name: &'k str },
+    /// The first key of a body for an unknown root, which must hold an object.
+    UnknownRoot { name: &'k str },
+    /// Read only for syntax and duplicate keys.
+    Skip,
+}
+
+/// What an object is read as.
+#[derive(Clone, Copy)]
+enum ObjectRole<'k> {
+    Element {
+        name: &'k str,
+        depth: usize,
+    },
+    /// The top level, for a known root: its content, unless it turns out to be wrapped.
+    Root {
+        name: &'k str,
+    },
+    /// The top level, for an unknown root: it must be `{"Root": {...}}`.
+    Unknown,
+    Skip,
+}
+
+#[derive(Clone, Copy)]
+enum StartTag {
+    /// `<Name attr="v"`: attributes go at the end.
+    Open,
+    /// `<Name attr="v">…`: late attributes go in at `attributes_at`, where the `>` is.
+    Closed { attributes_at: usize },
+}
+
+#[derive(Clone, Copy)]
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    /// The number's exact JSON text.
+    Number(&'a str),
+    String(&'a str),
+}
+
+impl Scalar<'_> {
+    /// What it is written as: booleans and numbers as their JSON text, `null` as nothing.
+    fn text(&self) -> &str {
+        match self {
+            Scalar::Null => "",
+            Scalar::Bool(true) => "true",
+            Scalar::Bool(false) => "false",
+            Scalar::Number(text) | Scalar::String(text) => text,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Number(_) => "a number",
+            Scalar::String(_) => "a string",
+        }
+    }
+}
+
+/// A JSON value to be read in `role`.
+struct Node<'t, 'k, 'de> {
+    t: &'t mut Transcoder<'de>,
+    role: Role<'k>,
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+/// With `arbitrary_precision`, serde_json hands a number over as a one-entry map under this
+/// key, holding the number's text (the protocol `serde_json::Number` itself deserializes by).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::Null);
+        Ok(())
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::Bool(value));
+        Ok(())
+    }
+    fn visit_str<E>(self, value: &str) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::String(value));
+        Ok(())
+    }
+    // Not reached with `arbitrary_precision`, which hands numbers over as text (below).
+    fn visit_i64<E>(self, value: i64) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::Number(&value.to_string()));
+        Ok(())
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::Number(&value.to_string()));
+        Ok(())
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<(), E> {
+        self.t.scalar(self.role, Scalar::Number(&value.to_string()));
         Ok(())
     }
 
-    fn object_body(
-        &mut self,
-        name: &str,
-        fields: &Map<String, Value>,
-        pointer: &str,
-        depth: usize,
-    ) -> Result<(), JsonError> {
-        for (key, value) in fields {
-            if let Some(attr) = key.strip_prefix('@') {
-                let attr_pointer = child_pointer(pointer, key);
-                check_name(attr, &attr_pointer)?;
-                if matches!(value, Value::Array(_) | Value::Object(_)) {
-                    return Err(JsonError::AttributeNotScalar {
-                        pointer: attr_pointer,
-                    });
-                }
-                self.out.push(' ');
-                self.out.push_str(attr);
-                self.out.push_str("=\"");
-                escape_attribute(&scalar_text(value), &attr_pointer, &mut self.out)?;
-                self.out.push('"');
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let role = self.t.array_items(self.role);
+        let mut index = 0;
+        loop {
+            self.t.path.push(Segment::Index(index));
+            let item = seq.next_element_seed(Node { t: self.t, role })?;
+            self.t.path.pop();
+            if item.is_none() {
+                return Ok(());
             }
+            self.t.check_size();
+            index += 1;
         }
-        let has_content = fields.keys().any(|k| !k.starts_with('@'));
-        if !has_content {
-            self.out.push_str("/>");
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let first = map.next_key_seed(KeySeed)?;
+        if first.as_deref() == Some(NUMBER_TOKEN) {
+            let text: Cow<'de, str> = map.next_value_seed(KeySeed)?;
+            if text.parse::<serde_json::Number>().is_err()
+                || map.next_key::<IgnoredAny>()?.is_some()
+            {
+                return Err(A::Error::custom(format_args!("invalid number {text:?}")));
+            }
+            self.t.scalar(self.role, Scalar::Number(&text));
             return Ok(());
         }
-        self.out.push('>');
-        for (key, value) in fields {
-            let child = child_pointer(pointer, key);
-            if key.starts_with('@') {
-                continue;
-            } else if key == "#text" {
-                if matches!(value, Value::Array(_) | Value::Object(_)) {
-                    return Err(JsonError::AttributeNotScalar { pointer: child });
-                }
-                escape_text(&scalar_text(value), &child, &mut self.out)?;
-            } else if let Value::Array(items) = value {
-                for (i, item) in items.iter().enumerate() {
-                    let item_pointer = format!("{child}/{i}");
-                    if item.is_array() {
-                        return Err(JsonError::NestedArray {
-                            pointer: item_pointer,
-                        });
-                    }
-                    self.element(key, item, &item_pointer, depth + 1)?;
-                }
-            } else {
-                self.element(key, value, &child, depth + 1)?;
-            }
-        }
-        self.close(name);
-        Ok(())
-    }
-
-    fn close(&mut self, name: &str) {
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
+        let role = self.t.object_role(self.role);
+        self.t.object(first, &mut map, role)
     }
 }
 
-/// JSON booleans and numbers become their JSON text (`true`, `42`, `1.5`).
-fn scalar_text(value: &Value) -> std::borrow::Cow<'_, str> {
-    match value {
-        Value::String(s) => s.as_str().into(),
-        Value::Null => "".into(),
-        other => other.to_string().into(),
+/// Reads a key (or a number's text), borrowed from the body unless it holds escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Cow<'de, str>, D::Error> {
+        de.deserialize_str(self)
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
     }
-}
-
-fn child_pointer(parent: &str, key: &str) -> String {
-    format!("{parent}/{}", escape_pointer(key))
-}
-
-/// RFC 6901: `~` → `~0`, `/` → `~1`.
-fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-fn check_name(name: &str, pointer: &str) -> Result<(), JsonError> {
-    if is_xml_name(name) {
-        Ok(())
-    } else {
-        Err(JsonError::InvalidName {
-            key: name.into(),
-            pointer: pointer.into(),
-        })
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(key))
+    }
+    fn visit_str<E>(self, key: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(key.to_owned()))
+    }
+    fn visit_string<E>(self, key: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(key))
     }
 }
 
 /// The `Name` production of XML 1.0 (fifth edition).
 pub fn is_xml_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+    // CUPI's names, and nearly everyone's, are ASCII: one table look-up a byte, no decoding.
+    // An ASCII character out of place settles it whatever else the name holds.
+    for (i, &byte) in name.as_bytes().iter().enumerate() {
+        let Some(&class) = ASCII_NAME.get(usize::from(byte)) else {
+            let mut chars = name.chars();
+            return chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char);
+        };
+        if class == NOT_NAME || (i == 0 && class == NAME) {
+            return false;
+        }
+    }
+    !name.is_empty()
 }
+
+const NOT_NAME: u8 = 0;
+/// May be in a name, but not first.
+const NAME: u8 = 1;
+const NAME_START: u8 = 2;
+
+/// [`is_name_start_char`] and [`is_name_char`] for ASCII, as a table.
+const ASCII_NAME: [u8; 128] = {
+    let mut table = [NOT_NAME; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = match byte as u8 {
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' | b':' => NAME_START,
+            b'0'..=b'9' | b'-' | b'.' => NAME,
+            _ => NOT_NAME,
+        };
+        byte += 1;
+    }
+    table
+};
 
 fn is_name_start_char(c: char) -> bool {
     matches!(c,
@@ -262,142 +722,43 @@ fn is_name_char(c: char) -> bool {
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
-/// The `Char` production of XML 1.0: what a document may contain at all.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    Text,
+    /// Whitespace is written as references too, or XML parsers would normalise it to spaces.
+    Attribute,
 }
 
-/// Escapes element text. `\r` is written as a reference, or XML parsers would turn it into `\n`.
-fn escape_text(text: &str, pointer: &str, out: &mut String) -> Result<(), JsonError> {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c if is_xml_char(c) => out.push(c),
-            c => return Err(invalid_char(pointer, c)),
-        }
+/// Escapes `text` into `out`, copying runs that need nothing in one go. `\r` is always written
+/// as a reference, or XML parsers would turn it into `\n`. A character XML 1.0 cannot carry
+/// (a control character, U+FFFE, U+FFFF) is refused with its code point.
+fn escape(text: &str, context: Escape, out: &mut Vec<u8>) -> Result<(), u32> {
+    let bytes = text.as_bytes();
+    let attribute = context == Escape::Attribute;
+    let mut copied = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let reference: &[u8] = match byte {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'\r' => b"&#13;",
+            b'"' if attribute => b"&quot;",
+            b'\t' if attribute => b"&#9;",
+            b'\n' if attribute => b"&#10;",
+            b'\t' | b'\n' => continue,
+            0..=0x1f => return Err(byte.into()),
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+            0xef if matches!(bytes.get(i + 1..i + 3), Some([0xbf, 0xbe | 0xbf])) => {
+                return Err(0xfffe + u32::from(bytes[i + 2] & 1))
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[copied..i]);
+        out.extend_from_slice(reference);
+        copied = i + 1;
     }
+    out.extend_from_slice(&bytes[copied..]);
     Ok(())
-}
-
-/// Escapes an attribute value; whitespace is written as references, or XML parsers normalise it
-/// to spaces.
-fn escape_attribute(text: &str, pointer: &str, out: &mut String) -> Result<(), JsonError> {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c if is_xml_char(c) => out.push(c),
-            c => return Err(invalid_char(pointer, c)),
-        }
-    }
-    Ok(())
-}
-
-fn invalid_char(pointer: &str, c: char) -> JsonError {
-    JsonError::InvalidChar {
-        pointer: pointer.into(),
-        code: c as u32,
-    }
-}
-
-/// serde_json keeps the last of two equal keys; a body with duplicates is refused instead,
-/// since either choice would silently drop one of the client's values.
-fn check_duplicate_keys(json: &[u8]) -> Result<(), JsonError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let checked = DuplicateCheck {
-        pointer: String::new(),
-    }
-    .deserialize(&mut de);
-    match checked {
-        Ok(checked) => {
-            // Trailing content makes the body not JSON, a duplicate before it or not.
-            de.end().map_err(|e| JsonError::Syntax(e.to_string()))?;
-            checked
-        }
-        Err(e) => Err(JsonError::Syntax(e.to_string())),
-    }
-}
-
-/// Walks a JSON document and reports the first duplicate key, without building it.
-struct DuplicateCheck {
-    pointer: String,
-}
-
-type Checked = Result<(), JsonError>;
-
-impl<'de> DeserializeSeed<'de> for DuplicateCheck {
-    type Value = Checked;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Checked, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DuplicateCheck {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Ok(()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        let mut index = 0usize;
-        while let Some(result) = seq.next_element_seed(DuplicateCheck {
-            pointer: format!("{}/{index}", self.pointer),
-        })? {
-            if result.is_err() {
-                // The rest must still be read: serde_json fails a half-read array.
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                return Ok(result);
-            }
-            index += 1;
-        }
-        Ok(Ok(()))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let pointer = child_pointer(&self.pointer, &key);
-            let mut result = map.next_value_seed(DuplicateCheck { pointer })?;
-            if result.is_ok() && !seen.insert(key.clone()) {
-                result = Err(JsonError::DuplicateKey {
-                    key,
-                    pointer: self.pointer.clone(),
-                });
-            }
-            if result.is_err() {
-                // The rest must still be read: serde_json fails a half-read object with
-                // "trailing comma", which would hide the duplicate from the client.
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return Ok(result);
-            }
-        }
-        Ok(Ok(()))
-    }
 }
 
 #[cfg(test)]
@@ -405,7 +766,8 @@ mod tests {
     use super::*;
 
     fn xml(json: &str, root: Option<&str>) -> String {
-        String::from_utf8(json_to_xml(json.as_bytes(), root).expect("transcodes")).unwrap()
+        String::from_utf8(json_to_xml(json.as_bytes(), root, usize::MAX).expect("transcodes"))
+            .unwrap()
     }
     const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
@@ -433,7 +795,7 @@ mod tests {
             format!("{DECL}<User><Alias>jdoe</Alias></User>")
         );
         assert_eq!(
-            json_to_xml(br#"{"Alias":"jdoe","x":1}"#, None),
+            json_to_xml(br#"{"Alias":"jdoe","x":1}"#, None, usize::MAX),
             Err(JsonError::NoRoot)
         );
         // One key holding a value, not an object: a field, not a wrapper.
@@ -443,18 +805,18 @@ mod tests {
             r#"{"Ids":["a"]}"#,
         ] {
             assert_eq!(
-                json_to_xml(field.as_bytes(), None),
+                json_to_xml(field.as_bytes(), None, usize::MAX),
                 Err(JsonError::NoRoot),
                 "{field}"
             );
         }
         // Syntax and duplicate keys are still found first.
         assert!(matches!(
-            json_to_xml(br#"{"a":"#, None),
+            json_to_xml(br#"{"a":"#, None, usize::MAX),
             Err(JsonError::Syntax(_))
         ));
         assert!(matches!(
-            json_to_xml(br#"{"a":1,"a":2}"#, None),
+            json_to_xml(br#"{"a":1,"a":2}"#, None, usize::MAX),
             Err(JsonError::DuplicateKey { .. })
         ));
     }
@@ -486,7 +848,7 @@ mod tests {
 
     #[test]
     fn bad_bodies_name_the_offending_place() {
-        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X")).unwrap_err();
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X"), usize::MAX).unwrap_err();
         assert_eq!(
             err(r#"{"ok":{"1bad":1}}"#),
             JsonError::InvalidName {
@@ -537,7 +899,7 @@ mod tests {
     /// same object or an enclosing one or array, was reported as "trailing comma".
     #[test]
     fn a_duplicate_key_is_reported_wherever_it_is() {
-        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X")).unwrap_err();
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X"), usize::MAX).unwrap_err();
         for (json, key, pointer) in [
             (r#"{"a":1,"a":2,"b":3}"#, "a", ""),
             (r#"{"o":{"a":1,"a":2,"b":3},"c":4}"#, "a", "/o"),
@@ -559,7 +921,7 @@ mod tests {
         // Invalid UTF-8 in what follows the duplicate, which the walk skips unread (found by the
         // fuzz target once the above was fixed).
         assert!(matches!(
-            json_to_xml(b"{\"a\":1,\"a\":2,\"b\":\"\xff\"}", Some("X")),
+            json_to_xml(b"{\"a\":1,\"a\":2,\"b\":\"\xff\"}", Some("X"), usize::MAX),
             Err(JsonError::Syntax(_))
         ));
     }
@@ -576,18 +938,174 @@ mod tests {
             (nested(MAX_DEPTH - 1), Some("X")),
             (nested(MAX_DEPTH), None),
         ] {
-            let deepest = json_to_xml(json.as_bytes(), root).expect("64 levels");
+            let deepest = json_to_xml(json.as_bytes(), root, usize::MAX).expect("64 levels");
             assert!(crate::transcode::xml_to_json(&deepest, &schema).is_ok());
         }
         assert_eq!(
-            json_to_xml(nested(MAX_DEPTH).as_bytes(), Some("X")),
+            json_to_xml(nested(MAX_DEPTH).as_bytes(), Some("X"), usize::MAX),
             Err(JsonError::TooDeep {
                 pointer: "/a".repeat(MAX_DEPTH)
             })
         );
         assert!(matches!(
-            json_to_xml(nested(MAX_DEPTH + 1).as_bytes(), None),
+            json_to_xml(nested(MAX_DEPTH + 1).as_bytes(), None, usize::MAX),
             Err(JsonError::TooDeep { .. })
+        ));
+    }
+
+    /// One pass writes a start tag before it has seen every key; an attribute that comes after
+    /// content still goes into the tag, in the order sent.
+    #[test]
+    fn late_attributes_go_into_their_start_tag() {
+        assert_eq!(
+            xml(
+                r#"{"A":"1","@x":"2","C":{"D":"d","@z":"&"},"@y":4}"#,
+                Some("X")
+            ),
+            format!(r#"{DECL}<X x="2" y="4"><A>1</A><C z="&amp;"><D>d</D></C></X>"#)
+        );
+    }
+
+    /// `{"PortGroup": {...}}` reads as the root itself only when that is the body's one key.
+    #[test]
+    fn a_wrapper_look_alike_with_more_keys_is_content() {
+        assert_eq!(
+            xml(r#"{"PortGroup":{"A":1},"B":2}"#, Some("PortGroup")),
+            format!("{DECL}<PortGroup><PortGroup><A>1</A></PortGroup><B>2</B></PortGroup>")
+        );
+        assert_eq!(
+            xml(r#"{"PortGroup":"v","@k":1}"#, Some("PortGroup")),
+            format!(r#"{DECL}<PortGroup k="1"><PortGroup>v</PortGroup></PortGroup>"#)
+        );
+        assert_eq!(
+            json_to_xml(br#"{"User":{"A":1},"B":2}"#, None, usize::MAX),
+            Err(JsonError::NoRoot)
+        );
+        assert_eq!(json_to_xml(b"{}", None, usize::MAX), Err(JsonError::NoRoot));
+        assert_eq!(xml("{}", Some("X")), format!("{DECL}<X/>"));
+    }
+
+    /// Keys with escapes are the ones not borrowed from the body; they are compared and written
+    /// like any other.
+    #[test]
+    fn escaped_keys_are_keys_like_any_other() {
+        assert_eq!(
+            xml(r#"{"A\u0042":"x"}"#, Some("X")),
+            format!("{DECL}<X><AB>x</AB></X>")
+        );
+        assert_eq!(
+            json_to_xml(br#"{"A":1,"\u0041":2}"#, Some("X"), usize::MAX),
+            Err(JsonError::DuplicateKey {
+                key: "A".into(),
+                pointer: "".into()
+            })
+        );
+        assert_eq!(
+            json_to_xml(br#"{"o":{"a\/b~":{"1":1}}}"#, Some("X"), usize::MAX),
+            Err(JsonError::InvalidName {
+                key: "a/b~".into(),
+                pointer: "/o/a~1b~0".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_xml_is_bounded_like_the_json() {
+        // 2 bytes of JSON per item, 2 × 100 + 5 of XML: a ninetyfold growth.
+        let name = "N".repeat(100);
+        let json = format!(r#"{{"{name}":[{}1]}}"#, "1,".repeat(999));
+        let xml = json_to_xml(json.as_bytes(), Some("X"), usize::MAX).expect("transcodes");
+        assert!(
+            xml.len() > 90 * json.len(),
+            "{} → {}",
+            json.len(),
+            xml.len()
+        );
+        assert_eq!(
+            json_to_xml(json.as_bytes(), Some("X"), 64 << 10),
+            Err(JsonError::TooLarge { limit: 64 << 10 })
+        );
+        assert!(json_to_xml(json.as_bytes(), Some("X"), xml.len()).is_ok());
+        assert_eq!(
+            json_to_xml(json.as_bytes(), Some("X"), xml.len() - 1),
+            Err(JsonError::TooLarge {
+                limit: xml.len() - 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_found_in_an_object_of_any_size() {
+        let mut json = String::from("{");
+        for i in 0..1000 {
+            json.push_str(&format!("\"k{i}\":{i},"));
+        }
+        json.push_str(r#""k500":1}"#);
+        assert_eq!(
+            json_to_xml(json.as_bytes(), Some("X"), usize::MAX),
+            Err(JsonError::DuplicateKey {
+                key: "k500".into(),
+                pointer: "".into()
+            })
+        );
+    }
+
+    /// Of several problems, the client hears of the first in the document, except that a
+    /// duplicate key, anywhere, comes before them all.
+    #[test]
+    fn the_first_problem_is_the_one_reported() {
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X"), usize::MAX).unwrap_err();
+        assert_eq!(
+            err(r#"{"a":"\u0001","1b":1}"#),
+            JsonError::InvalidChar {
+                pointer: "/a".into(),
+                code: 1
+            }
+        );
+        assert_eq!(
+            err(r#"{"1b":1,"a":"\u0001","c":{"d":1,"d":2}}"#),
+            JsonError::DuplicateKey {
+                key: "d".into(),
+                pointer: "/c".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_noncharacters_and_controls_xml_forbids_are_refused() {
+        let err = |json: &str| json_to_xml(json.as_bytes(), Some("X"), usize::MAX).unwrap_err();
+        for (escaped, code) in [("\\ufffe", 0xfffe), ("\\uffff", 0xffff), ("\\u001f", 0x1f)] {
+            assert_eq!(
+                err(&format!(r#"{{"@a":"x{escaped}"}}"#)),
+                JsonError::InvalidChar {
+                    pointer: "/@a".into(),
+                    code
+                }
+            );
+        }
+        // Their neighbours are fine.
+        assert_eq!(
+            xml(r#"{"a":"\ufffd\uf000\u007f\t"}"#, Some("X")),
+            format!("{DECL}<X><a>\u{fffd}\u{f000}\u{7f}\t</a></X>")
+        );
+    }
+
+    /// Numbers arrive from serde_json as a one-entry object under a private key; an object a
+    /// client sends under that key is not mistaken for a number unless it is one.
+    #[test]
+    fn numbers_keep_their_text_and_the_number_key_is_not_a_loophole() {
+        assert_eq!(
+            xml(r#"{"a":-0.000e+05,"b":[1e400,0]}"#, Some("X")),
+            // serde_json spells a bare exponent with its sign: the same number, as text.
+            format!("{DECL}<X><a>-0.000e+05</a><b>1e+400</b><b>0</b></X>")
+        );
+        assert!(matches!(
+            json_to_xml(
+                br#"{"a":{"$serde_json::private::Number":"x"}}"#,
+                Some("X"),
+                usize::MAX
+            ),
+            Err(JsonError::Syntax(_))
         ));
     }
 
@@ -598,6 +1116,16 @@ mod tests {
         }
         for bad in ["", "1a", "-a", "a b", "a<", "#text", "a\u{0}"] {
             assert!(!is_xml_name(bad), "{bad}");
+        }
+        // The ASCII shortcut agrees with the production on every name of up to two characters.
+        let ascii = (0u8..128).map(char::from);
+        for first in ascii.clone() {
+            for second in std::iter::once(None).chain(ascii.clone().map(Some)) {
+                let name: String = std::iter::once(first).chain(second).collect();
+                let by_chars = name.chars().next().is_some_and(is_name_start_char)
+                    && name.chars().skip(1).all(is_name_char);
+                assert_eq!(is_xml_name(&name), by_chars, "{name:?}");
+            }
         }
     }
 }

@@ -135,7 +135,7 @@ async fn transcode_request(
         return Ok(Request::from_parts(parts, Body::empty()));
     }
     let root = schema.root_for_path(parts.uri.path());
-    let xml = match json_to_xml(&json, root) {
+    let xml = match json_to_xml(&json, root, limit) {
         Ok(xml) => xml,
         // A resource the document does not describe, and a body not wrapped in its root
         // element (`{"HackCount":"0"}`, as CUPI scripts send): the root cannot be known, so
