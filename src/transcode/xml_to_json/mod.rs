@@ -24,7 +24,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::schema::Schema;
-use tree::{malformed, malformed_at, resolve_reference, NodeBudget, NodeId, Tree};
+use tree::{malformed, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
@@ -191,11 +191,8 @@ impl<R: BufRead> Document<'_, R> {
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
         self.tree.clear();
         self.budget.reset();
-        self.budget.charge(start)?;
-        let reader = &self.reader;
-        self.tree
-            .open(start, None)
-            .map_err(|message| malformed_at(reader, message))
+        let position = self.reader.buffer_position();
+        self.tree.open(start, None, &mut self.budget, position)
     }
 
     fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {
@@ -478,13 +475,17 @@ mod tests {
         while let Ok(Event::Empty(start)) = reader.read_event() {
             starts.push(start.into_owned());
         }
+        let mut tree = Tree::default();
         let mut budget = NodeBudget::new(3, u64::MAX);
-        budget.charge(&starts[0]).unwrap();
-        budget.charge(&starts[1]).unwrap();
-        assert_eq!(budget.charge(&starts[2]), Err(XmlError::TooManyNodes(3)));
+        tree.open(&starts[0], None, &mut budget, 0).unwrap();
+        tree.open(&starts[1], None, &mut budget, 0).unwrap();
+        assert_eq!(
+            tree.open(&starts[2], None, &mut budget, 0),
+            Err(XmlError::TooManyNodes(3))
+        );
         // Each list item starts afresh.
         budget.reset();
-        budget.charge(&starts[2]).unwrap();
+        tree.open(&starts[2], None, &mut budget, 0).unwrap();
     }
 
     #[test]

@@ -88,34 +88,40 @@ impl Tree {
         })
     }
 
-    /// Adds an element (name and attributes) under `parent`, or as a root. quick-xml takes
-    /// any bytes as a name; the XML `Name` production is checked here, since a name like `@a`,
-    /// `#text` or an empty one would collide with the JSON keys of attributes and text, or
-    /// could not be written back. The error is the message for [`XmlError::Malformed`].
+    /// Adds an element (name and attributes) under `parent`, or as a root, each charged to
+    /// `budget` before it is stored. quick-xml takes any bytes as a name; the XML `Name`
+    /// production is checked here, since a name like `@a`, `#text` or an empty one would
+    /// collide with the JSON keys of attributes and text, or could not be written back.
+    /// `position` is where the reader is, for [`XmlError::Malformed`].
     pub fn open(
         &mut self,
         start: &BytesStart<'_>,
         parent: Option<NodeId>,
-    ) -> Result<NodeId, String> {
+        budget: &mut NodeBudget,
+        position: u64,
+    ) -> Result<NodeId, XmlError> {
+        let malformed = |message| XmlError::Malformed { position, message };
+        budget.charge()?;
         let element = start.name();
         let element: &str = element.as_ref();
         if !is_xml_name(element) {
-            return Err(format!("<{element}> is not an XML element name"));
+            return Err(malformed(format!("<{element}> is not an XML element name")));
         }
         let name = self.push_str(element);
         let first_attr = self.attrs.len();
         for attr in start.attributes() {
-            let attr = attr.map_err(|e| quick_xml::Error::from(e).to_string())?;
+            budget.charge()?;
+            let attr = attr.map_err(|e| malformed(quick_xml::Error::from(e).to_string()))?;
             let key: &str = attr.key.as_ref();
             if !is_xml_name(key) {
-                return Err(format!(
+                return Err(malformed(format!(
                     "{key:?} in <{element}> is not an XML attribute name"
-                ));
+                )));
             }
             let name = self.push_str(key);
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| malformed(e.to_string()))?;
             let value = self.push_str(&value);
             self.attrs.push((name, value));
         }
@@ -197,16 +203,11 @@ impl Tree {
                     if depth + self.open.len() > MAX_DEPTH {
                         return Err(XmlError::TooDeep);
                     }
-                    budget.charge(&start)?;
-                    let id = self
-                        .open(&start, Some(top))
-                        .map_err(|message| malformed_at(reader, message))?;
+                    let id = self.open(&start, Some(top), budget, reader.buffer_position())?;
                     self.open.push(id);
                 }
                 Event::Empty(start) => {
-                    budget.charge(&start)?;
-                    self.open(&start, Some(top))
-                        .map_err(|message| malformed_at(reader, message))?;
+                    self.open(&start, Some(top), budget, reader.buffer_position())?;
                 }
                 Event::End(_) => {
                     // quick-xml has already checked that the end tag matches the start tag.
@@ -252,25 +253,17 @@ impl NodeBudget {
         self.left = self.max_nodes;
     }
 
-    /// Charges an element and its attributes, before any of them is stored.
-    pub fn charge(&mut self, start: &BytesStart<'_>) -> Result<(), XmlError> {
-        let cost = 1 + start.attributes().count();
+    /// Charges one element or attribute, before it is stored.
+    pub fn charge(&mut self) -> Result<(), XmlError> {
         self.left = self
             .left
-            .checked_sub(cost)
+            .checked_sub(1)
             .ok_or(XmlError::TooManyNodes(self.max_nodes))?;
         Ok(())
     }
 }
 
-/// Markup that quick-xml read but the gateway refuses.
-pub(super) fn malformed_at<R>(reader: &Reader<R>, message: String) -> XmlError {
-    XmlError::Malformed {
-        position: reader.buffer_position(),
-        message,
-    }
-}
-
+/// What quick-xml refused, as the gateway's error.
 pub(super) fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlError {
     match error {
         quick_xml::Error::Encoding(_) => XmlError::InvalidUtf8,
