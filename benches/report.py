@@ -3,9 +3,10 @@
 
 Reads target/criterion/<input>/<function>/new/{benchmark,estimates}.json and prints, per input,
 MB/s (10^6 bytes a second, from the median time of an iteration) of xml_to_json, json_to_xml,
-the quick-xml read floor and the serde_json write floor, and the ratio xml_to_json / quick-xml
-read that the issue targets at >= 0.5 on the 100,000-port list. Throughput is per byte of XML,
-except json_to_xml's, which is per byte of its JSON input. Also writes the same numbers to
+the quick-xml read floor, the serde_json write floor and the serde_json read floor, the ratio
+xml_to_json / quick-xml read that the issue targets at >= 0.5 on the 100,000-port list, and the
+ratio json_to_xml / serde_json read. Throughput is per byte of XML, except json_to_xml's and the
+serde_json read floor's, which are per byte of the JSON. Also writes the same numbers to
 target/bench/transcode.csv for benches/chart.py. Standard library only.
 
     python3 benches/report.py              # plain table
@@ -19,7 +20,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["xml_to_json", "json_to_xml", "floor_quick_xml_read", "floor_serde_json_write"]
+FUNCTIONS = [
+    "xml_to_json",
+    "json_to_xml",
+    "floor_quick_xml_read",
+    "floor_serde_json_write",
+    "floor_serde_json_read",
+]
 INPUT_ORDER = ["port_group", "ports_2", "ports_1000", "ports_100000"]
 TARGET_INPUT = "ports_100000"
 TARGET_RATIO = 0.5
@@ -52,6 +59,7 @@ def rows(results):
         json_bytes = by_function.get("json_to_xml", (None,))[0]
         x2j, floor = mbps.get("xml_to_json"), mbps.get("floor_quick_xml_read")
         ratio = x2j / floor if x2j and floor else None
+        j2x, json_floor = mbps.get("json_to_xml"), mbps.get("floor_serde_json_read")
         yield {
             "input": name,
             "xml_bytes": xml_bytes,
@@ -60,7 +68,9 @@ def rows(results):
             "json_to_xml_mbps": mbps.get("json_to_xml"),
             "quick_xml_read_mbps": floor,
             "serde_json_write_mbps": mbps.get("floor_serde_json_write"),
+            "serde_json_read_mbps": json_floor,
             "ratio_xml_to_json_vs_quick_xml": ratio,
+            "ratio_json_to_xml_vs_serde_json_read": j2x / json_floor if j2x and json_floor else None,
         }
 
 
@@ -90,7 +100,9 @@ HEADERS = [
     "json_to_xml MB/s",
     "quick-xml read MB/s",
     "serde_json write MB/s",
+    "serde_json read MB/s",
     "xml_to_json / quick-xml",
+    "json_to_xml / serde_json read",
 ]
 
 
@@ -103,7 +115,9 @@ def cells(row):
         fmt(row["json_to_xml_mbps"]),
         fmt(row["quick_xml_read_mbps"]),
         fmt(row["serde_json_write_mbps"]),
+        fmt(row["serde_json_read_mbps"]),
         fmt(row["ratio_xml_to_json_vs_quick_xml"], 2),
+        fmt(row["ratio_json_to_xml_vs_serde_json_read"], 2),
     ]
 
 
