@@ -19,8 +19,10 @@
 # 5 shields a real Unity Connection and would measure queueing, not the proxy.
 #
 # Everything runs on one machine: wrk, the gateway and the simulator share its cores, so wrk
-# uses one thread (THREADS) and the numbers are relative, not absolute. Loopback only, bounded
-# by DURATION per run (12 runs). Writes target/bench/load.csv.
+# uses one thread (THREADS) and the numbers are relative, not absolute. Each run also reports the
+# CPU time (user + system, from /proc/<pid>/stat) the simulator and the gateway spent per request:
+# on shared cores, that is what bounds the throughput ratio. Loopback only, bounded by DURATION
+# per run (12 runs). Writes target/bench/load.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +48,7 @@ sim_port=$(free_port)
 "$binary" simulate --listen "127.0.0.1:$sim_port" --port-groups 500 --ports-per-group 2 \
   >"$out_dir/load-simulator.log" 2>&1 &
 pids+=("$!")
+sim_pid=$!
 wait_for_port "$sim_port" "$!"
 direct="http://127.0.0.1:$sim_port"
 
@@ -53,6 +56,7 @@ gw_port=$(free_port)
 "$binary" --listen "127.0.0.1:$gw_port" --upstream "$direct" \
   --upstream-max-concurrency "$connections" >"$out_dir/load-gateway.log" 2>&1 &
 pids+=("$!")
+gw_pid=$!
 wait_for_port "$gw_port" "$!"
 gateway="http://127.0.0.1:$gw_port"
 
@@ -66,8 +70,16 @@ field() { # name, RESULT line
   sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
 }
 
-echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx" >"$csv"
-printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors >&2
+clock_ticks=$(getconf CLK_TCK)
+cpu_ticks() { # pid: user + system time so far, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+per_request_us() { # ticks, requests
+  python3 -c "print(f'{$1 / $clock_ticks / max($2, 1) * 1e6:.1f}')"
+}
+
+echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx,simulator_cpu_us_per_request,gateway_cpu_us_per_request" >"$csv"
+printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s %11s %11s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors "sim CPU µs" "gw CPU µs" >&2
 
 for entry in "${lists[@]}"; do
   read -r list path <<<"$entry"
@@ -86,12 +98,17 @@ for entry in "${lists[@]}"; do
       vary=1 conns=$connections
       [ "$variant" = same ] && vary=0
       [ "$variant" = varied_c1 ] && conns=1
+      sim_before=$(cpu_ticks "$sim_pid") gw_before=$(cpu_ticks "$gw_pid")
       line=$(LOAD_VARY=$vary wrk -t"$threads" -c"$conns" -d"$duration" \
         -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
+      requests=$(field requests "$line")
+      sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim_pid") - sim_before )) "$requests")
+      gw_cpu=$(per_request_us $(( $(cpu_ticks "$gw_pid") - gw_before )) "$requests")
       errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
-      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line")" >>"$csv"
-      printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s\n' "$list" "$target" "$variant" "$response_bytes" \
-        "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" >&2
+      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$gw_cpu" >>"$csv"
+      printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s %11s %11s\n' "$list" "$target" "$variant" "$response_bytes" \
+        "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" \
+        "$sim_cpu" "$gw_cpu" >&2
     done
   done
 done
@@ -102,7 +119,7 @@ python3 - "$csv" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 at = {(r["list"], r["target"], r["variant"]): r for r in rows}
-print(f"{'list':9} {'variant':9} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13}")
+print(f"{'list':9} {'variant':9} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13} {'CPU/req sim':>11} {'CPU/req gw':>10}")
 for (lst, target, variant), d in at.items():
     if target != "direct":
         continue
@@ -114,5 +131,6 @@ for (lst, target, variant), d in at.items():
     if lst == "two_ports":
         note = (f"  [throughput >= 70%: {'met' if ratio >= 0.7 else 'missed'}; "
                 f"added p50 <= 150 µs: {'met' if added <= 150 else 'missed'}]")
-    print(f"{lst:9} {variant:9} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f}{note}")
+    print(f"{lst:9} {variant:9} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f} "
+          f"{g['simulator_cpu_us_per_request']:>11} {g['gateway_cpu_us_per_request']:>10}{note}")
 EOF
