@@ -77,30 +77,22 @@ const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 /// ```
 pub fn json_to_xml(json: &[u8], root: Option<&str>, max_xml: usize) -> Result<Vec<u8>, JsonError> {
     match transcode(json, root, max_xml, true)? {
-        Written::Xml(xml) => Ok(xml),
+        Some(xml) => Ok(xml),
         // `{"PortGroup": {...}, "More": 1}`: it looked wrapped until a second key came, so it
-        // is read again as the content of the root. Only a body that odd is read twice.
-        Written::Unwrapped => match transcode(json, root, max_xml, false)? {
-            Written::Xml(xml) => Ok(xml),
-            Written::Unwrapped => {
-                unreachable!("a body read with wrapping refused is never wrapped")
-            }
-        },
+        // is read again as the content of the root. Only a body that odd is read twice. With
+        // wrapping refused nothing asks to be read again; were it to, the body would go as
+        // sent (as for `NoRoot`) rather than the gateway panic.
+        None => transcode(json, root, max_xml, false)?.ok_or(JsonError::NoRoot),
     }
 }
 
-enum Written {
-    Xml(Vec<u8>),
-    /// The body must be read again, as unwrapped.
-    Unwrapped,
-}
-
+/// One reading of the body: `None` when it must be read again with `may_wrap` false.
 fn transcode(
     json: &[u8],
     root: Option<&str>,
     max_xml: usize,
     may_wrap: bool,
-) -> Result<Written, JsonError> {
+) -> Result<Option<Vec<u8>>, JsonError> {
     let mut transcoder = Transcoder::new(json.len(), max_xml, may_wrap);
     let mut de = serde_json::Deserializer::from_slice(json);
     Node {
@@ -164,7 +156,7 @@ impl<'de> Transcoder<'de> {
         }
     }
 
-    fn finish(mut self) -> Result<Written, JsonError> {
+    fn finish(mut self) -> Result<Option<Vec<u8>>, JsonError> {
         self.check_size();
         if let Some(duplicate) = self.duplicate {
             return Err(duplicate);
@@ -172,12 +164,12 @@ impl<'de> Transcoder<'de> {
         match self.root_problem {
             Some(RootProblem::NotAnObject(kind)) => return Err(JsonError::NotAnObject(kind)),
             Some(RootProblem::NoRoot) => return Err(JsonError::NoRoot),
-            Some(RootProblem::ReadAgainUnwrapped) => return Ok(Written::Unwrapped),
+            Some(RootProblem::ReadAgainUnwrapped) => return Ok(None),
             None => {}
         }
         match self.problem {
             Some(problem) => Err(problem),
-            None => Ok(Written::Xml(self.out)),
+            None => Ok(Some(self.out)),
         }
     }
 
@@ -267,10 +259,12 @@ impl<'de> Transcoder<'de> {
         role: ObjectRole<'_>,
     ) -> Result<(), A::Error> {
         let level = self.open_objects;
-        if level == self.keys.len() {
-            self.keys.push(FxHashSet::default());
-        } else {
-            self.keys[level].clear();
+        match self.keys.get_mut(level) {
+            // Clearing costs the set's capacity: after one huge object, the many small ones
+            // that may follow at its depth would each pay for it.
+            Some(keys) if keys.capacity() > 256 => *keys = FxHashSet::default(),
+            Some(keys) => keys.clear(),
+            None => self.keys.push(FxHashSet::default()),
         }
         self.open_objects += 1;
 
@@ -287,6 +281,9 @@ impl<'de> Transcoder<'de> {
             }
             _ => None,
         };
+        // Attributes that come after content: put into the start tag once, at the end, so that
+        // many of them cost one move of the element's content, not one each.
+        let mut late_attributes = Vec::new();
         let mut entries = 0usize;
         let mut next = first;
         while let Some(key) = next {
@@ -312,7 +309,7 @@ impl<'de> Transcoder<'de> {
                 role: value_role,
             })?;
             if matches!(value_role, Role::Attribute { .. }) {
-                self.place_attribute(&mut tag);
+                self.place_attribute(tag, &mut late_attributes);
             }
             if matches!(value_role, Role::Wrapper { .. }) && self.wrapped {
                 tag = None; // the wrapper's element stands in for the root's
@@ -334,7 +331,11 @@ impl<'de> Transcoder<'de> {
         if let (Some(tag), Some((name, _))) = (tag, element) {
             match tag {
                 StartTag::Open => self.out.extend_from_slice(b"/>"),
-                StartTag::Closed { .. } => {
+                StartTag::Closed { attributes_at } => {
+                    if self.writing() && !late_attributes.is_empty() {
+                        self.out
+                            .splice(attributes_at..attributes_at, late_attributes);
+                    }
                     self.out.extend_from_slice(b"</");
                     self.out.extend_from_slice(name.as_bytes());
                     self.out.push(b'>');
@@ -398,17 +399,13 @@ impl<'de> Transcoder<'de> {
         }
     }
 
-    /// Puts the attribute just read into its element's start tag, which content written
-    /// before it may already have closed: then it goes in before that `>`.
-    fn place_attribute(&mut self, tag: &mut Option<StartTag>) {
+    /// Puts the attribute just read into its element's start tag or, if content written
+    /// before it has closed the tag already, with the `late` ones that go in when it ends.
+    fn place_attribute(&mut self, tag: Option<StartTag>, late: &mut Vec<u8>) {
         match tag {
             _ if !self.writing() => {}
             Some(StartTag::Open) => self.out.extend_from_slice(&self.attribute),
-            Some(StartTag::Closed { attributes_at }) => {
-                let at = *attributes_at;
-                self.out.splice(at..at, self.attribute.iter().copied());
-                *attributes_at += self.attribute.len();
-            }
+            Some(StartTag::Closed { .. }) => late.extend_from_slice(&self.attribute),
             None => {}
         }
         self.attribute.clear();
@@ -531,7 +528,8 @@ enum ObjectRole<'k> {
 enum StartTag {
     /// `<Name attr="v"`: attributes go at the end.
     Open,
-    /// `<Name attr="v">…`: late attributes go in at `attributes_at`, where the `>` is.
+    /// `<Name attr="v">…`: late attributes go in at `attributes_at`, where the `>` is, when
+    /// the element ends.
     Closed { attributes_at: usize },
 }
 
@@ -963,6 +961,19 @@ mod tests {
                 Some("X")
             ),
             format!(r#"{DECL}<X x="2" y="4"><A>1</A><C z="&amp;"><D>d</D></C></X>"#)
+        );
+    }
+
+    /// Late attributes go in together when their element ends: each of many would otherwise
+    /// move everything written after the tag.
+    #[test]
+    fn many_late_attributes_keep_their_order() {
+        let attributes: Vec<String> = (0..500).map(|i| format!(r#""@a{i}":{i}"#)).collect();
+        let json = format!(r#"{{"In":{{"B":"b",{}}},"C":"c"}}"#, attributes.join(","));
+        let tag: String = (0..500).map(|i| format!(r#" a{i}="{i}""#)).collect();
+        assert_eq!(
+            xml(&json, Some("X")),
+            format!("{DECL}<X><In{tag}><B>b</B></In><C>c</C></X>")
         );
     }
 
