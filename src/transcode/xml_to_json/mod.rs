@@ -466,6 +466,12 @@ mod tests {
         );
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert_eq!(err(&deep), XmlError::TooDeep);
+        // An empty element is as deep as any other; one level less is fine.
+        let nested = |levels: usize, leaf: &str| {
+            format!("{}{leaf}{}", "<a>".repeat(levels), "</a>".repeat(levels))
+        };
+        assert_eq!(err(&nested(MAX_DEPTH, "<b/>")), XmlError::TooDeep);
+        assert!(xml_to_json(nested(MAX_DEPTH - 1, "<b/>").as_bytes(), &schema).is_ok());
     }
 
     #[test]

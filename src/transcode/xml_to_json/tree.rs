@@ -198,15 +198,20 @@ impl Tree {
                 .read_event_into(buf)
                 .map_err(|e| malformed(reader, &e))?;
             let top = *self.open.last().expect("an open element");
+            // How deep a child element would be; `<empty/>` ones count like the others.
+            let child_depth = depth + self.open.len();
             match event {
                 Event::Start(start) => {
-                    if depth + self.open.len() > MAX_DEPTH {
+                    if child_depth > MAX_DEPTH {
                         return Err(XmlError::TooDeep);
                     }
                     let id = self.open(&start, Some(top), budget, reader.buffer_position())?;
                     self.open.push(id);
                 }
                 Event::Empty(start) => {
+                    if child_depth > MAX_DEPTH {
+                        return Err(XmlError::TooDeep);
+                    }
                     self.open(&start, Some(top), budget, reader.buffer_position())?;
                 }
                 Event::End(_) => {
