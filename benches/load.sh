@@ -84,37 +84,49 @@ per_request_us() { # ticks, requests
 }
 
 echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx,simulator_cpu_us_per_request,gateway_cpu_us_per_request" >"$csv"
-printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s %11s %11s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors "sim CPU µs" "gw CPU µs" >&2
+printf '%-9s %-7s %-17s %9s %9s %9s %9s %8s %11s %11s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors "sim CPU µs" "gw CPU µs" >&2
 
+# One wrk run, appended to the CSV and printed, with the CPU time $sim_pid and $gw_pid spent.
+# Reads list, target, variant, xml_bytes, response_bytes, base, path, accept; $pin (empty or a
+# taskset command) runs wrk where the servers are.
+run_wrk() { # vary (0/1), connections
+  local vary=$1 conns=$2 sim_before gw_before line requests sim_cpu gw_cpu errors
+  sim_before=$(cpu_ticks "$sim_pid") gw_before=$(cpu_ticks "$gw_pid")
+  line=$(LOAD_VARY=$vary $pin wrk -t"$threads" -c"$conns" -d"$duration" \
+    -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
+  requests=$(field requests "$line")
+  sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim_pid") - sim_before )) "$requests")
+  gw_cpu=$(per_request_us $(( $(cpu_ticks "$gw_pid") - gw_before )) "$requests")
+  errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
+  echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$requests,$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$gw_cpu" >>"$csv"
+  printf '%-9s %-7s %-17s %9s %9s %9s %9s %8s %11s %11s\n' "$list" "$target" "$variant" "$response_bytes" \
+    "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" \
+    "$sim_cpu" "$gw_cpu" >&2
+}
+
+# Sets base, accept and response_bytes for $target against $1 (direct) or $2 (gateway), after
+# one request that must succeed (and, through the gateway, be JSON).
+aim() { # direct URL, gateway URL
+  local check status
+  base=$1 accept="Accept: application/xml"
+  if [ "$target" = gateway ]; then base=$2 accept="Accept: application/json"; fi
+  check=$(curl -s -H "$auth_header" -H "$accept" -o /dev/null -w '%{http_code} %{size_download} %{content_type}' "$base$path")
+  read -r status response_bytes content_type <<<"$check"
+  if [ "$status" != 200 ]; then
+    echo "$target $path answered $status" >&2
+    exit 1
+  fi
+}
+
+pin=""
 for entry in "${lists[@]}"; do
   read -r list path <<<"$entry"
   xml_bytes=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$direct$path")
   for target in direct gateway; do
-    base=$direct accept="Accept: application/xml"
-    if [ "$target" = gateway ]; then base=$gateway accept="Accept: application/json"; fi
-    # One request first: it must succeed, and through the gateway it must be JSON.
-    check=$(curl -s -H "$auth_header" -H "$accept" -o /dev/null -w '%{http_code} %{size_download} %{content_type}' "$base$path")
-    read -r status response_bytes content_type <<<"$check"
-    if [ "$status" != 200 ]; then
-      echo "$target $path answered $status" >&2
-      exit 1
-    fi
-    for variant in same varied varied_c1; do
-      vary=1 conns=$connections
-      [ "$variant" = same ] && vary=0
-      [ "$variant" = varied_c1 ] && conns=1
-      sim_before=$(cpu_ticks "$sim_pid") gw_before=$(cpu_ticks "$gw_pid")
-      line=$(LOAD_VARY=$vary wrk -t"$threads" -c"$conns" -d"$duration" \
-        -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
-      requests=$(field requests "$line")
-      sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim_pid") - sim_before )) "$requests")
-      gw_cpu=$(per_request_us $(( $(cpu_ticks "$gw_pid") - gw_before )) "$requests")
-      errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
-      echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$(field requests "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$gw_cpu" >>"$csv"
-      printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s %11s %11s\n' "$list" "$target" "$variant" "$response_bytes" \
-        "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" \
-        "$sim_cpu" "$gw_cpu" >&2
-    done
+    aim "$direct" "$gateway"
+    variant=same run_wrk 0 "$connections"
+    variant=varied run_wrk 1 "$connections"
+    variant=varied_c1 run_wrk 1 1
   done
 done
 
@@ -133,22 +145,9 @@ pids+=("$!")
 gw_pid=$!
 wait_for_port "$pinned_gw_port" "$!"
 read -r list path <<<"${lists[0]}"
-xml_bytes=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "http://127.0.0.1:$pinned_sim_port$path")
 for target in direct gateway; do
-  base="http://127.0.0.1:$pinned_sim_port" accept="Accept: application/xml"
-  if [ "$target" = gateway ]; then base="http://127.0.0.1:$pinned_gw_port" accept="Accept: application/json"; fi
-  response_bytes=$(curl -sf -H "$auth_header" -H "$accept" -o /dev/null -w '%{size_download}' "$base$path")
-  sim_before=$(cpu_ticks "$sim_pid") gw_before=$(cpu_ticks "$gw_pid")
-  line=$(LOAD_VARY=1 $pin wrk -t1 -c1 -d"$duration" -H "$auth_header" -H "$accept" \
-    -s benches/load.lua "$base$path" | grep '^RESULT')
-  requests=$(field requests "$line")
-  sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim_pid") - sim_before )) "$requests")
-  gw_cpu=$(per_request_us $(( $(cpu_ticks "$gw_pid") - gw_before )) "$requests")
-  errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
-  echo "$list,$target,varied_c1_one_cpu,$xml_bytes,$response_bytes,1,1,$duration,$requests,$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$gw_cpu" >>"$csv"
-  printf '%-9s %-7s %-9s %9s %9s %9s %9s %8s %11s %11s\n' "$list" "$target" "c1_1cpu" "$response_bytes" \
-    "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" \
-    "$sim_cpu" "$gw_cpu" >&2
+  aim "http://127.0.0.1:$pinned_sim_port" "http://127.0.0.1:$pinned_gw_port"
+  variant=varied_c1_one_cpu threads=1 run_wrk 1 1
 done
 
 echo "== $content_type from the gateway; wrote ${csv#"$root/"}" >&2
