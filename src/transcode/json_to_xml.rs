@@ -537,7 +537,7 @@ enum StartTag {
 enum Scalar<'a> {
     Null,
     Bool(bool),
-    /// The number's exact JSON text.
+    /// The number's text as serde_json read it: the digits as sent (`1e400` gains a `+`).
     Number(&'a str),
     String(&'a str),
 }
