@@ -79,11 +79,11 @@ for mb in $sizes_mb; do
 
   mbps=$(awk "BEGIN { printf \"%.1f\", $xml_bytes / 1e6 / $seconds }")
   echo "$mb,$rows,$xml_bytes,$status,$json_bytes,$seconds,$mbps,$idle_kb,$peak_kb" >>"$csv"
-  printf '%9s %8s %12s %6s %12s %8.2f %8s %7.1f MB %7.1f MB\n' "$mb" "$rows" "$xml_bytes" \
+  printf '%9s %8s %12s %6s %12s %8.2f %8s %6.1f MiB %6.1f MiB\n' "$mb" "$rows" "$xml_bytes" \
     "$status" "$json_bytes" "$seconds" "$mbps" "$(awk "BEGIN { print $idle_kb / 1024 }")" \
     "$(awk "BEGIN { print $peak_kb / 1024 }")" >&2
 done
 
 sim_kb=$(kb_of "$sim_pid" VmHWM)
-echo "== simulator peak RSS (not the gateway's, for reference): $(( sim_kb / 1024 )) MB" >&2
+echo "== simulator peak RSS (not the gateway's, for reference): $(( sim_kb / 1024 )) MiB" >&2
 echo "== wrote ${csv#"$root/"}; target: gateway peak RSS < 64 MB, flat across sizes" >&2
