@@ -19,9 +19,9 @@
 //! document.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
-use rustc_hash::FxHashSet;
 use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
@@ -46,7 +46,7 @@ pub enum JsonError {
     InvalidChar { pointer: String, code: u32 },
     #[error("the value at {pointer} is an array inside an array, which XML cannot represent")]
     NestedArray { pointer: String },
-    #[error("attribute {pointer} must be a string, number or boolean")]
+    #[error("the value at {pointer} becomes an attribute or text, so it must be a string, number, boolean or null")]
     AttributeNotScalar { pointer: String },
     #[error("the value at {pointer} is nested deeper than {MAX_DEPTH} elements")]
     TooDeep { pointer: String },
@@ -79,9 +79,9 @@ pub fn json_to_xml(json: &[u8], root: Option<&str>, max_xml: usize) -> Result<Ve
     match transcode(json, root, max_xml, true)? {
         Some(xml) => Ok(xml),
         // `{"PortGroup": {...}, "More": 1}`: it looked wrapped until a second key came, so it
-        // is read again as the content of the root. Only a body that odd is read twice. With
-        // wrapping refused nothing asks to be read again; were it to, the body would go as
-        // sent (as for `NoRoot`) rather than the gateway panic.
+        // is read again as the content of the root. Only a body that odd is read twice.
+        // The second reading never asks for a third (with wrapping refused nothing is read as
+        // wrapped); `NoRoot` stands in for that impossible case instead of a panic.
         None => transcode(json, root, max_xml, false)?.ok_or(JsonError::NoRoot),
     }
 }
@@ -127,10 +127,14 @@ struct Transcoder<'de> {
     wrapped: bool,
     path: Vec<Segment<'de>>,
     /// The keys of each open object, for duplicates; kept between objects for their capacity.
-    keys: Vec<FxHashSet<Cow<'de, str>>>,
+    /// Hashed with std's seeded SipHash: the keys are the client's, and with an unseeded hash
+    /// a client could send keys that all collide and make each insert cost the whole object.
+    keys: Vec<HashSet<Cow<'de, str>>>,
     open_objects: usize,
     /// An attribute, written here while its element's start tag may already be closed.
     attribute: Vec<u8>,
+    /// Bytes of late attributes waiting for their elements to end, counted toward `max_xml`.
+    late_bytes: usize,
     duplicate: Option<JsonError>,
     root_problem: Option<RootProblem>,
     problem: Option<JsonError>,
@@ -150,6 +154,7 @@ impl<'de> Transcoder<'de> {
             keys: Vec::new(),
             open_objects: 0,
             attribute: Vec::new(),
+            late_bytes: 0,
             duplicate: None,
             root_problem: None,
             problem: None,
@@ -203,7 +208,7 @@ impl<'de> Transcoder<'de> {
     /// Called after each value: output stops once past the limit, overshooting it by at most
     /// one value's escaped text.
     fn check_size(&mut self) {
-        if self.out.len() > self.max_xml && self.writing() {
+        if self.out.len() + self.late_bytes > self.max_xml && self.writing() {
             let limit = self.max_xml;
             self.fail(|_| JsonError::TooLarge { limit });
         }
@@ -213,9 +218,10 @@ impl<'de> Transcoder<'de> {
         self.root_problem.get_or_insert(problem);
     }
 
-    /// Checks an element about to be written at `depth` (the root is 1). Deeper than
-    /// [`MAX_DEPTH`] is refused, as the gateway would refuse to read such a document back.
-    fn may_open(&mut self, name: &str, depth: usize) -> bool {
+    /// Whether an element may be written at `depth` (the root is 1), recording the problem if
+    /// not. Deeper than [`MAX_DEPTH`] is refused, as the gateway would refuse to read such a
+    /// document back.
+    fn check_element(&mut self, name: &str, depth: usize) -> bool {
         if !self.writing() {
             return false;
         }
@@ -262,9 +268,9 @@ impl<'de> Transcoder<'de> {
         match self.keys.get_mut(level) {
             // Clearing costs the set's capacity: after one huge object, the many small ones
             // that may follow at its depth would each pay for it.
-            Some(keys) if keys.capacity() > 256 => *keys = FxHashSet::default(),
+            Some(keys) if keys.capacity() > 256 => *keys = HashSet::new(),
             Some(keys) => keys.clear(),
-            None => self.keys.push(FxHashSet::default()),
+            None => self.keys.push(HashSet::new()),
         }
         self.open_objects += 1;
 
@@ -289,8 +295,10 @@ impl<'de> Transcoder<'de> {
         while let Some(key) = next {
             let duplicate = !self.keys[level].insert(key.clone());
             self.path.push(Segment::Key(key.clone()));
+            // This object is the document's top level when it is the only one open.
+            let beside_wrapped_root = entries > 0 && self.wrapped && self.open_objects == 1;
             let value_role = match (role, element) {
-                _ if entries > 0 && self.wrapped && self.open_objects == 1 => {
+                _ if beside_wrapped_root => {
                     // A second key beside what was read as the wrapped root.
                     self.fail_root(match role {
                         ObjectRole::Unknown => RootProblem::NoRoot,
@@ -332,6 +340,7 @@ impl<'de> Transcoder<'de> {
             match tag {
                 StartTag::Open => self.out.extend_from_slice(b"/>"),
                 StartTag::Closed { attributes_at } => {
+                    self.late_bytes -= late_attributes.len();
                     if self.writing() && !late_attributes.is_empty() {
                         self.out
                             .splice(attributes_at..attributes_at, late_attributes);
@@ -405,7 +414,10 @@ impl<'de> Transcoder<'de> {
         match tag {
             _ if !self.writing() => {}
             Some(StartTag::Open) => self.out.extend_from_slice(&self.attribute),
-            Some(StartTag::Closed { .. }) => late.extend_from_slice(&self.attribute),
+            Some(StartTag::Closed { .. }) => {
+                late.extend_from_slice(&self.attribute);
+                self.late_bytes += self.attribute.len();
+            }
             None => {}
         }
         self.attribute.clear();
@@ -417,7 +429,7 @@ impl<'de> Transcoder<'de> {
             Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
             Role::Wrapper { name } => self.scalar(Role::Element { name, depth: 2 }, value),
             Role::Element { name, depth } | Role::Item { name, depth } => {
-                if self.may_open(name, depth) {
+                if self.check_element(name, depth) {
                     self.leaf_element(name, value.text());
                 }
             }
@@ -445,7 +457,16 @@ impl<'de> Transcoder<'de> {
             Role::Document { .. } => self.fail_root(RootProblem::NotAnObject("an array")),
             Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
             Role::Wrapper { name } => return Role::Item { name, depth: 2 },
-            Role::Element { name, depth } if self.writing() => return Role::Item { name, depth },
+            Role::Element { name, depth } if self.writing() => {
+                // The key is checked here too, so that `{"1bad": []}` is refused like the rest.
+                if is_xml_name(name) {
+                    return Role::Item { name, depth };
+                }
+                self.fail(|pointer| JsonError::InvalidName {
+                    key: name.into(),
+                    pointer,
+                });
+            }
             Role::Item { .. } if self.writing() => {
                 self.fail(|pointer| JsonError::NestedArray { pointer })
             }
@@ -468,12 +489,12 @@ impl<'de> Transcoder<'de> {
                     self.out.truncate(DECLARATION.len());
                 }
                 self.wrapped = true;
-                if self.may_open(name, 1) {
+                if self.check_element(name, 1) {
                     return ObjectRole::Element { name, depth: 1 };
                 }
             }
             Role::Element { name, depth } | Role::Item { name, depth } => {
-                if self.may_open(name, depth) {
+                if self.check_element(name, depth) {
                     return ObjectRole::Element { name, depth };
                 }
             }
@@ -576,8 +597,9 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
     }
 }
 
-/// With `arbitrary_precision`, serde_json hands a number over as a one-entry map under this
-/// key, holding the number's text (the protocol `serde_json::Number` itself deserializes by).
+/// With `arbitrary_precision`, serde_json hands a number that is not a 64-bit integer over as
+/// a one-entry map under this key, holding the number's text (the protocol
+/// `serde_json::Number` itself deserializes by).
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
@@ -598,15 +620,19 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
         self.t.scalar(self.role, Scalar::String(value));
         Ok(())
     }
-    // Not reached with `arbitrary_precision`, which hands numbers over as text (below).
+    // Integers that fit 64 bits come as integers, whose text is the JSON's; the others, and
+    // every number with a fraction or an exponent, come as text (`visit_map`, below).
     fn visit_i64<E>(self, value: i64) -> Result<(), E> {
-        self.t.scalar(self.role, Scalar::Number(&value.to_string()));
+        self.t
+            .scalar(self.role, Scalar::Number(itoa::Buffer::new().format(value)));
         Ok(())
     }
     fn visit_u64<E>(self, value: u64) -> Result<(), E> {
-        self.t.scalar(self.role, Scalar::Number(&value.to_string()));
+        self.t
+            .scalar(self.role, Scalar::Number(itoa::Buffer::new().format(value)));
         Ok(())
     }
+    // Not reached with `arbitrary_precision`; here for completeness.
     fn visit_f64<E>(self, value: f64) -> Result<(), E> {
         self.t.scalar(self.role, Scalar::Number(&value.to_string()));
         Ok(())
@@ -631,10 +657,13 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
         let first = map.next_key_seed(KeySeed)?;
         if first.as_deref() == Some(NUMBER_TOKEN) {
             let text: Cow<'de, str> = map.next_value_seed(KeySeed)?;
-            if text.parse::<serde_json::Number>().is_err()
-                || map.next_key::<IgnoredAny>()?.is_some()
-            {
+            if text.parse::<serde_json::Number>().is_err() {
                 return Err(A::Error::custom(format_args!("invalid number {text:?}")));
+            }
+            if map.next_key::<IgnoredAny>()?.is_some() {
+                return Err(A::Error::custom(format_args!(
+                    "the key {NUMBER_TOKEN:?} is reserved"
+                )));
             }
             self.t.scalar(self.role, Scalar::Number(&text));
             return Ok(());
@@ -1045,6 +1074,33 @@ mod tests {
         );
     }
 
+    /// Late attributes wait for their element's end, and count toward the limit meanwhile.
+    #[test]
+    fn late_attributes_count_toward_the_limit() {
+        let json = format!(
+            r#"{{"C":{{"D":"d","@z":"{}","E":"\u0001"}}}}"#,
+            "y".repeat(1000)
+        );
+        assert_eq!(
+            json_to_xml(json.as_bytes(), Some("X"), 200),
+            Err(JsonError::TooLarge { limit: 200 })
+        );
+    }
+
+    #[test]
+    fn an_array_key_is_checked_even_when_empty() {
+        for json in [r#"{"1bad":[]}"#, r#"{"1bad":[[1]]}"#] {
+            assert_eq!(
+                json_to_xml(json.as_bytes(), Some("X"), usize::MAX),
+                Err(JsonError::InvalidName {
+                    key: "1bad".into(),
+                    pointer: "/1bad".into()
+                }),
+                "{json}"
+            );
+        }
+    }
+
     #[test]
     fn a_duplicate_is_found_in_an_object_of_any_size() {
         let mut json = String::from("{");
@@ -1118,6 +1174,20 @@ mod tests {
             ),
             Err(JsonError::Syntax(_))
         ));
+        assert!(matches!(
+            json_to_xml(br#"{"a":{"$serde_json::private::Number":"1","b":2}}"#, Some("X"), usize::MAX),
+            Err(JsonError::Syntax(message)) if message.contains("reserved")
+        ));
+        // 64-bit integers come from serde_json as integers, not text: the same digits.
+        assert_eq!(
+            xml(
+                r#"{"a":-9223372036854775808,"b":18446744073709551615,"c":0,"d":-0,"e":18446744073709551616}"#,
+                Some("X")
+            ),
+            format!(
+                "{DECL}<X><a>-9223372036854775808</a><b>18446744073709551615</b><c>0</c><d>-0</d><e>18446744073709551616</e></X>"
+            )
+        );
     }
 
     #[test]
