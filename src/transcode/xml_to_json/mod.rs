@@ -382,6 +382,33 @@ mod tests {
         serde_json::from_slice(&bytes).expect("valid JSON")
     }
 
+    /// Past 64 distinct child names the grouping switches from a search to an index; the
+    /// result is the same: each name once, where it first appeared, repeats as one array.
+    #[test]
+    fn many_distinct_children_group_like_few() {
+        let names: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+        let mut xml = String::from("<X>");
+        for name in &names {
+            xml.push_str(&format!("<{name}>{name}</{name}>"));
+        }
+        xml.push_str("<a3>again</a3><a79>again</a79><a0>again</a0></X>");
+        let mut want = serde_json::Map::new();
+        for name in &names {
+            want.insert(name.clone(), json!(name));
+        }
+        for name in ["a3", "a79", "a0"] {
+            want.insert(name.into(), json!([name, "again"]));
+        }
+        let got = convert(&xml);
+        assert_eq!(got, Value::Object(want));
+        let order: Vec<&String> = got.as_object().unwrap().keys().collect();
+        assert_eq!(
+            order,
+            names.iter().collect::<Vec<_>>(),
+            "first-appearance order"
+        );
+    }
+
     #[test]
     fn list_items_are_arrays_even_when_one_or_zero() {
         assert_eq!(

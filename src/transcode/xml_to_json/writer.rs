@@ -5,6 +5,7 @@
 //! mode, where every value is a string and only repetition makes an array. The difference is
 //! one boolean test per value and per child group, so the typed hot path keeps its speed.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 
@@ -13,6 +14,9 @@ use rustc_hash::FxBuildHasher;
 use super::tree::{NodeId, Tree};
 use super::JsonStyle;
 use crate::transcode::schema::{FieldType, Schema};
+
+/// Distinct child names of one element past which they are indexed rather than searched.
+const MANY_NAMES: usize = 64;
 
 pub(super) struct JsonWriter<'a> {
     pub schema: &'a Schema,
@@ -113,12 +117,15 @@ impl<'a> JsonWriter<'a> {
 
     /// Children grouped by name, in order of each name's first appearance. Repeated names are
     /// almost always adjacent (list items); others are found by comparing name hashes, which
-    /// costs no allocation (this runs for every object of a list).
-    fn group_children(&mut self, tree: &Tree, id: NodeId) -> Vec<(u64, NodeId, usize)> {
+    /// costs no allocation (this runs for every object of a list). Past [`MANY_NAMES`]
+    /// distinct names, a seeded index takes over: the search is linear, and the names may be
+    /// a client's (an XML request body is read to validate it), who could send thousands.
+    fn group_children<'t>(&mut self, tree: &'t Tree, id: NodeId) -> Vec<(u64, NodeId, usize)> {
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
         // One bit per name hash seen: a clear bit means a new name, with no search.
         let mut seen = 0u128;
+        let mut index: Option<HashMap<&'t str, usize>> = None;
         for child in tree.children(id) {
             let name = tree.name(child);
             if let Some(last) = groups.last_mut() {
@@ -126,6 +133,16 @@ impl<'a> JsonWriter<'a> {
                     last.2 += 1;
                     continue;
                 }
+            }
+            if let Some(index) = &mut index {
+                match index.entry(name) {
+                    Entry::Occupied(group) => groups[*group.get()].2 += 1,
+                    Entry::Vacant(slot) => {
+                        slot.insert(groups.len());
+                        groups.push((0, child, 1));
+                    }
+                }
+                continue;
             }
             let hash = FxBuildHasher.hash_one(name);
             let bit = 1u128 << (hash >> 57);
@@ -140,6 +157,10 @@ impl<'a> JsonWriter<'a> {
             match earlier {
                 Some(group) => group.2 += 1,
                 None => groups.push((hash, child, 1)),
+            }
+            if groups.len() > MANY_NAMES {
+                let by_name = groups.iter().enumerate();
+                index = Some(by_name.map(|(i, g)| (tree.name(g.1), i)).collect());
             }
         }
         groups
