@@ -222,14 +222,26 @@ impl<'de> Transcoder<'de> {
     /// not. Deeper than [`MAX_DEPTH`] is refused, as the gateway would refuse to read such a
     /// document back.
     fn check_element(&mut self, name: &str, depth: usize) -> bool {
-        if !self.writing() {
-            return false;
-        }
+        self.writing() && self.check_name(name) && self.check_depth(depth)
+    }
+
+    /// Whether `name` (an element's or an attribute's) is an XML name, recording the problem
+    /// if not.
+    fn check_name(&mut self, name: &str) -> bool {
         if !is_xml_name(name) {
             self.fail(|pointer| JsonError::InvalidName {
                 key: name.into(),
                 pointer,
             });
+            return false;
+        }
+        true
+    }
+
+    /// Whether an element may be written at `depth`, recording the problem if not. Array
+    /// items check only this: their name was checked once, at the array.
+    fn check_depth(&mut self, depth: usize) -> bool {
+        if !self.writing() {
             return false;
         }
         if depth > MAX_DEPTH {
@@ -366,11 +378,7 @@ impl<'de> Transcoder<'de> {
         tag: &mut Option<StartTag>,
     ) -> Role<'k> {
         if let Some(attribute) = key.strip_prefix('@') {
-            if !is_xml_name(attribute) {
-                self.fail(|pointer| JsonError::InvalidName {
-                    key: attribute.into(),
-                    pointer,
-                });
+            if !self.check_name(attribute) {
                 return Role::Skip;
             }
             return Role::Attribute { name: attribute };
@@ -428,8 +436,13 @@ impl<'de> Transcoder<'de> {
             Role::Document { .. } => self.fail_root(RootProblem::NotAnObject(value.kind())),
             Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
             Role::Wrapper { name } => self.scalar(Role::Element { name, depth: 2 }, value),
-            Role::Element { name, depth } | Role::Item { name, depth } => {
+            Role::Element { name, depth } => {
                 if self.check_element(name, depth) {
+                    self.leaf_element(name, value.text());
+                }
+            }
+            Role::Item { name, depth } => {
+                if self.check_depth(depth) {
                     self.leaf_element(name, value.text());
                 }
             }
@@ -456,16 +469,11 @@ impl<'de> Transcoder<'de> {
         match role {
             Role::Document { .. } => self.fail_root(RootProblem::NotAnObject("an array")),
             Role::UnknownRoot { .. } => self.fail_root(RootProblem::NoRoot),
-            Role::Wrapper { name } => return Role::Item { name, depth: 2 },
-            Role::Element { name, depth } if self.writing() => {
-                // The key is checked here too, so that `{"1bad": []}` is refused like the rest.
-                if is_xml_name(name) {
-                    return Role::Item { name, depth };
-                }
-                self.fail(|pointer| JsonError::InvalidName {
-                    key: name.into(),
-                    pointer,
-                });
+            Role::Wrapper { name } => return self.array_items(Role::Element { name, depth: 2 }),
+            // The key is checked once, here, also for an empty array (`{"1bad": []}`); a bad
+            // one is recorded by the check and the items are skipped.
+            Role::Element { name, depth } if self.writing() && self.check_name(name) => {
+                return Role::Item { name, depth };
             }
             Role::Item { .. } if self.writing() => {
                 self.fail(|pointer| JsonError::NestedArray { pointer })
@@ -493,8 +501,13 @@ impl<'de> Transcoder<'de> {
                     return ObjectRole::Element { name, depth: 1 };
                 }
             }
-            Role::Element { name, depth } | Role::Item { name, depth } => {
+            Role::Element { name, depth } => {
                 if self.check_element(name, depth) {
+                    return ObjectRole::Element { name, depth };
+                }
+            }
+            Role::Item { name, depth } => {
+                if self.check_depth(depth) {
                     return ObjectRole::Element { name, depth };
                 }
             }
