@@ -198,21 +198,16 @@ impl Tree {
                 .read_event_into(buf)
                 .map_err(|e| malformed(reader, &e))?;
             let top = *self.open.last().expect("an open element");
-            // How deep a child element would be; `<empty/>` ones count like the others.
-            let child_depth = depth + self.open.len();
             match event {
-                Event::Start(start) => {
-                    if child_depth > MAX_DEPTH {
+                // A child element, `<empty/>` ones counted as deep as the others.
+                Event::Start(ref start) | Event::Empty(ref start) => {
+                    if depth + self.open.len() > MAX_DEPTH {
                         return Err(XmlError::TooDeep);
                     }
-                    let id = self.open(&start, Some(top), budget, reader.buffer_position())?;
-                    self.open.push(id);
-                }
-                Event::Empty(start) => {
-                    if child_depth > MAX_DEPTH {
-                        return Err(XmlError::TooDeep);
+                    let id = self.open(start, Some(top), budget, reader.buffer_position())?;
+                    if matches!(event, Event::Start(_)) {
+                        self.open.push(id);
                     }
-                    self.open(&start, Some(top), budget, reader.buffer_position())?;
                 }
                 Event::End(_) => {
                     // quick-xml has already checked that the end tag matches the start tag.
