@@ -3,9 +3,13 @@
 //! One [`Metrics`] per gateway instance (not a global), handed to the layers that observe:
 //! the access log (requests, latency), the transcoder (errors, typed-value fallbacks), the retry
 //! layer, the upstream limit (shed requests, requests in flight) and the proxy (upstream
-//! latency). Route labels are OpenAPI path templates (`/vmrest/portgroups/{objectId}`), or
-//! `/vmrest/{other}` for undescribed paths, so label cardinality stays bounded whatever ids
-//! clients send.
+//! latency).
+//!
+//! Every label value comes from a closed set, so no client can grow `/metrics` (and the
+//! gateway's memory, as each label set is kept for the life of the process) by sending new
+//! values: routes are OpenAPI path templates (`/vmrest/portgroups/{objectId}`), the gateway's
+//! own fixed paths, `/vmrest/{other}` or `{unknown}`; methods are the standard ones or `other`;
+//! statuses are the response's three digits; transcoding reasons are the gateway's own names.
 //!
 //! # Example
 //!
@@ -15,7 +19,11 @@
 //! assert!(metrics.encode().contains("cupi_gateway_upstream_shed_total 1"));
 //! ```
 
+use std::sync::Arc;
+
+use http::Method;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,16 +32,103 @@ use prometheus_client::registry::Registry;
 
 use crate::path_template::PathTemplate;
 
-type Labels = Vec<(&'static str, String)>;
-type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+type HistogramFamily = Family<RouteMethod, Histogram, fn() -> Histogram>;
+
+/// The methods counted under their own name; any other (extension) method is `other`.
+const LABELLED_METHODS: [&str; 9] = [
+    "GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The method label: the standard method's name, or `other` for any extension method, which
+/// a client may invent anew for every request.
+pub fn method_label(method: &Method) -> &'static str {
+    member_of(&LABELLED_METHODS, method.as_str()).unwrap_or("other")
+}
+
+/// The gateway's own paths, each its own route label.
+const OWN_ROUTES: [&str; 7] = [
+    "/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/openapi.yaml",
+    "/docs",
+];
+
+/// `value` as the `'static` member of a closed set it equals, if any: a label that costs no
+/// allocation and cannot be a value the client made up.
+fn member_of(set: &[&'static str], value: &str) -> Option<&'static str> {
+    set.iter().copied().find(|member| *member == value)
+}
+
+/// A route label: one of the OpenAPI templates (shared, not copied per request) or one of the
+/// gateway's own fixed names.
+#[derive(Clone, Debug)]
+pub enum Route {
+    Template(Arc<str>),
+    Fixed(&'static str),
+}
+
+impl Route {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Route::Template(template) => template,
+            Route::Fixed(name) => name,
+        }
+    }
+}
+
+// By the text alone: a template and a fixed name that read the same are one label.
+impl PartialEq for Route {
+    fn eq(&self, other: &Route) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl std::hash::Hash for Route {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// Labels of `cupi_gateway_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: Route,
+    pub method: &'static str,
+    pub status: u16,
+}
+
+/// Labels of the request duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteMethod {
+    pub route: Route,
+    pub method: &'static str,
+}
+
+/// Labels of `cupi_gateway_transcode_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TranscodeErrorLabels {
+    pub direction: &'static str,
+    pub reason: &'static str,
+}
 
 /// Every metric the gateway keeps.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    routes: Vec<PathTemplate>,
+    routes: Vec<(PathTemplate, Route)>,
     /// Requests answered, by route, method and status.
-    pub requests: Family<Labels, Counter>,
+    pub requests: Family<RequestLabels, Counter>,
     /// Time from request to response head at the gateway, by route and method.
     pub request_seconds: HistogramFamily,
     /// Time from sending to the upstream to its response head.
@@ -47,7 +142,7 @@ pub struct Metrics {
     /// Requests answered with an identical concurrent request's upstream response.
     pub coalesced: Counter,
     /// Bodies the transcoder could not convert, by direction and reason.
-    pub transcode_errors: Family<Labels, Counter>,
+    pub transcode_errors: Family<TranscodeErrorLabels, Counter>,
     /// Typed fields whose text was not of their type and was kept as a string.
     pub typed_fallbacks: Counter,
     /// Streamed responses cut off after their head was sent (a fault late in the body).
@@ -63,14 +158,14 @@ impl Metrics {
     /// `routes` are the OpenAPI path templates, used as route labels.
     pub fn new(routes: Vec<PathTemplate>) -> Self {
         let mut registry = Registry::with_prefix("cupi_gateway");
-        let requests = Family::<Labels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
         let request_seconds = HistogramFamily::new_with_constructor(latency_histogram);
         let upstream_seconds = latency_histogram();
         let upstream_in_flight = Gauge::default();
         let shed = Counter::default();
         let retries = Counter::default();
         let coalesced = Counter::default();
-        let transcode_errors = Family::<Labels, Counter>::default();
+        let transcode_errors = Family::<TranscodeErrorLabels, Counter>::default();
         let typed_fallbacks = Counter::default();
         let responses_aborted = Counter::default();
         registry.register(
@@ -123,6 +218,13 @@ impl Metrics {
             "Streamed responses cut off after their head was sent, for a fault late in the body",
             responses_aborted.clone(),
         );
+        let routes = routes
+            .into_iter()
+            .map(|template| {
+                let label = Route::Template(Arc::from(template.as_str()));
+                (template, label)
+            })
+            .collect();
         Metrics {
             registry,
             routes,
@@ -140,25 +242,38 @@ impl Metrics {
     }
 
     /// The route label of a request path.
-    pub fn route_of(&self, path: &str) -> String {
-        if let Some(template) = self.routes.iter().find(|t| t.matches(path)) {
-            return template.as_str().to_owned();
+    pub fn route_of(&self, path: &str) -> Route {
+        if let Some((_, label)) = self.routes.iter().find(|(t, _)| t.matches(path)) {
+            return label.clone();
         }
-        match path {
-            "/" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/openapi.yaml"
-            | "/docs" => path.to_owned(),
-            p if p.starts_with("/docs/") => "/docs/{asset}".to_owned(),
-            p if p == "/vmrest" || p.starts_with("/vmrest/") => "/vmrest/{other}".to_owned(),
-            _ => "{unknown}".to_owned(),
+        if let Some(own) = member_of(&OWN_ROUTES, path) {
+            return Route::Fixed(own);
         }
+        Route::Fixed(match path {
+            p if p.starts_with("/docs/") => "/docs/{asset}",
+            p if p == "/vmrest" || p.starts_with("/vmrest/") => "/vmrest/{other}",
+            _ => "{unknown}",
+        })
+    }
+
+    /// Counts an answered request and its time to the response head.
+    pub fn observe_request(&self, route: Route, method: &Method, status: u16, seconds: f64) {
+        let method = method_label(method);
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                method,
+                status,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&RouteMethod { route, method })
+            .observe(seconds);
     }
 
     /// Counts a transcoding failure.
-    pub fn transcode_error(&self, direction: &'static str, reason: &str) {
-        let labels = vec![
-            ("direction", direction.to_owned()),
-            ("reason", reason.to_owned()),
-        ];
+    pub fn transcode_error(&self, direction: &'static str, reason: &'static str) {
+        let labels = TranscodeErrorLabels { direction, reason };
         self.transcode_errors.get_or_create(&labels).inc();
     }
 
@@ -178,13 +293,36 @@ mod tests {
     #[test]
     fn route_labels_are_bounded() {
         let metrics = Metrics::new(vec![PathTemplate::parse("/vmrest/ports/{objectId}")]);
-        assert_eq!(
-            metrics.route_of("/vmrest/ports/abc"),
-            "/vmrest/ports/{objectId}"
-        );
-        assert_eq!(metrics.route_of("/vmrest/users/abc"), "/vmrest/{other}");
-        assert_eq!(metrics.route_of("/healthz"), "/healthz");
-        assert_eq!(metrics.route_of("/docs/swagger-ui.css"), "/docs/{asset}");
-        assert_eq!(metrics.route_of("/anything/else"), "{unknown}");
+        let route = |path: &str| metrics.route_of(path).as_str().to_owned();
+        assert_eq!(route("/vmrest/ports/abc"), "/vmrest/ports/{objectId}");
+        assert_eq!(route("/vmrest/users/abc"), "/vmrest/{other}");
+        assert_eq!(route("/healthz"), "/healthz");
+        assert_eq!(route("/docs/swagger-ui.css"), "/docs/{asset}");
+        assert_eq!(route("/anything/else"), "{unknown}");
+        assert_eq!(route("/healthz/x"), "{unknown}");
+    }
+
+    #[test]
+    fn method_labels_are_the_standard_methods_or_other() {
+        for method in [Method::GET, Method::PATCH, Method::OPTIONS, Method::TRACE] {
+            assert_eq!(method_label(&method), method.as_str());
+        }
+        for extension in ["PURGE", "get", "GETX", &"X".repeat(1024)] {
+            let method = Method::from_bytes(extension.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{extension}");
+        }
+    }
+
+    #[test]
+    fn extension_methods_share_one_label_set() {
+        let metrics = Metrics::new(vec![]);
+        for i in 0..50 {
+            let method = Method::from_bytes(format!("M{i:0>1000}").as_bytes()).unwrap();
+            metrics.observe_request(metrics.route_of("/vmrest/x"), &method, 404, 0.01);
+        }
+        let text = metrics.encode();
+        let line = r#"cupi_gateway_requests_total{route="/vmrest/{other}",method="other",status="404"} 50"#;
+        assert!(text.contains(line), "{text}");
+        assert!(text.len() < 8 * 1024, "{} bytes", text.len());
     }
 }
