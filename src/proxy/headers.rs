@@ -77,6 +77,7 @@ pub fn prepare_request(
 /// Makes the upstream's headers fit for the client.
 pub fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Option<&str>) {
     remove_hop_by_hop(headers);
+    remove_cors(headers);
     let Some(location) = headers.get(header::LOCATION) else {
         return;
     };
@@ -94,6 +95,20 @@ pub fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Opt
     };
     if let Ok(value) = HeaderValue::from_str(&rewritten) {
         headers.insert(header::LOCATION, value);
+    }
+}
+
+/// Removes every `Access-Control-*` header. CORS is the gateway's to grant (its own
+/// `CorsLayer`, for the configured origins only): an upstream that reflects any `Origin` with
+/// `Access-Control-Allow-Credentials: true` would otherwise open it to every site.
+fn remove_cors(headers: &mut HeaderMap) {
+    let cors: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        headers.remove(name);
     }
 }
 
@@ -182,6 +197,23 @@ mod tests {
             rewrite("/vmrest/users/1", Some("http://gw")),
             "/vmrest/users/1"
         );
+    }
+
+    #[test]
+    fn upstream_cors_headers_are_removed() {
+        let upstream: Origin = "https://cuc.example.com".parse().unwrap();
+        let mut headers = map(&[
+            ("access-control-allow-origin", "http://evil.example"),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("access-control-expose-headers", "set-cookie"),
+            ("access-control-max-age", "86400"),
+            ("vary", "Origin"),
+            ("content-type", "application/xml"),
+        ]);
+        prepare_response(&mut headers, &upstream, None);
+        let mut left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "vary"]);
     }
 
     #[test]
