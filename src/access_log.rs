@@ -85,28 +85,18 @@ where
         let metrics = self.metrics.clone();
         Box::pin(async move {
             let response = response.await?;
-            let route = metrics.route_of(&path);
+            let status = response.status().as_u16();
             let elapsed = started.elapsed().as_secs_f64();
-            let status = response.status().as_u16().to_string();
-            metrics
-                .requests
-                .get_or_create(&vec![
-                    ("route", route.clone()),
-                    ("method", method.to_string()),
-                    ("status", status),
-                ])
-                .inc();
-            metrics
-                .request_seconds
-                .get_or_create(&vec![("route", route), ("method", method.to_string())])
-                .observe(elapsed);
+            metrics.observe_request(metrics.route_of(&path), &method, status, elapsed);
+            // Client-controlled values are recorded as `&str`, which the text format writes
+            // quoted and escaped (and JSON as strings), so none can forge another field.
             tracing::info!(
                 target: "cupi_gateway::access",
-                request_id = %request_id,
-                method = %method,
-                path = %path,
-                status = response.status().as_u16(),
-                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                request_id = request_id.as_str(),
+                method = method.as_str(),
+                path = path.as_str(),
+                status,
+                elapsed_ms = elapsed * 1000.0,
                 "request"
             );
             Ok(response)

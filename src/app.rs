@@ -63,6 +63,7 @@ use crate::metrics::Metrics;
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::readiness;
+use crate::request_id::drop_unfit_request_id;
 use crate::retry::RetryLayer;
 use crate::transcode::{JsonStyle, Limits, TranscodeLayer};
 use crate::upstream::Upstream;
@@ -128,9 +129,10 @@ pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
             .merge(metrics_route(metrics.clone()))
             .merge(openapi::serve::routes(spec)),
     };
-    // Every request gets an id (the client's own `x-request-id` is kept): it is logged,
-    // returned to the client, and forwarded upstream with the other headers.
+    // Every request gets an id (the client's own `x-request-id` is kept if it is a plain id):
+    // it is logged, returned to the client, and forwarded upstream with the other headers.
     let app = ServiceBuilder::new()
+        .map_request(drop_unfit_request_id::<Body>)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(AccessLogLayer::new(metrics.clone()))

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod path_template;
 pub mod proxy;
 pub mod readiness;
+pub mod request_id;
 pub mod retry;
 pub mod server;
 pub mod simulator;
