@@ -2,6 +2,7 @@
 //! hand-rolled upstream whose every answer a test scripts.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod binary;
 pub mod contract;
 pub mod pki;
 
