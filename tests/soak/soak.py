@@ -7,7 +7,13 @@ threads for --duration seconds, each mixing good requests (lists with query/sort
 items, HEAD, XML, /healthz, /metrics, PUTs of unique MWI codes) with bad ones (broken JSON,
 unknown / read-only / wrongly typed fields, wrong or missing credentials, `..` and `%2e%2e`
 paths, a DOCTYPE body, an oversized body, unknown methods, unknown ids, unsupported media type,
-absolute-form targets, CONNECT). It checks:
+absolute-form targets, CONNECT). Beside them run hostile clients, one thread each (see
+`HOSTILE_KINDS`): connections that never send a byte, uploads trickled a few bytes at a time,
+bodies stalled half-sent, unique 1 KB extension methods, pathological XML bodies (repeated
+sibling pairs, deep-then-wide nesting, attribute floods), and a /healthz probe. What the
+hostile clients themselves get depends on which limits the gateway has (a header-read timeout
+closes idle connections, a body timeout answers 408), so their outcomes are counted and
+printed, not checked; each attempt is bounded in time and they all stop with the load. It checks:
 
 - every answer has the exact status, and for errors the JSON error shape with the exact
   `errors[0].code`, expected for its kind; anything else (503 included: 8 clients stay far
@@ -18,6 +24,8 @@ absolute-form targets, CONNECT). It checks:
 - flat memory: VmRSS of the gateway process at the end of the load is at most 10% above
   VmRSS right after the warm-up (--warmup, default 20% of the run), both read with every
   client parked between requests, so that what is in flight at that instant does not count;
+- /healthz stays responsive beside the hostile clients: every probe is answered 200 within
+  `HEALTHZ_CEILING` seconds;
 - the gateway is still alive at the end and exits 0 on SIGTERM (graceful drain).
 
 It prints its figures and exits 1 if any check fails. Python 3.11 standard library only,
@@ -25,6 +33,7 @@ loopback only. Run it against a built binary:
 
     cargo build && python3 tests/soak/soak.py --binary target/debug/cupi-gateway
     python3 tests/soak/soak.py --binary target/release/cupi-gateway --duration 15
+    python3 tests/soak/soak.py --binary target/debug/cupi-gateway --hostile none
 
 `.ci/run` runs it for 15 s on the debug build.
 """
@@ -36,7 +45,10 @@ import json
 import os
 import queue
 import random
+import re
+import select
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -363,6 +375,225 @@ class Client(threading.Thread):
         self.close()
 
 
+# -- hostile clients -------------------------------------------------------------------------
+
+# Longest one hostile attempt holds its connection open, in seconds: short enough that every
+# hostile client parks within a few seconds for an RSS reading and stops soon after the load.
+HOSTILE_HOLD = 3.0
+# Socket timeout for hostile sends and reads, so no attempt can hang on a gateway that neither
+# answers nor closes.
+HOSTILE_TIMEOUT = 10.0
+# Every /healthz probe must be answered within this (generous: 2 cores shared by everyone).
+HEALTHZ_CEILING = 2.0
+CODE_IN_BODY = re.compile(rb'"code"\s*:\s*"([^"]{1,60})"')
+
+
+def summarise(data):
+    """A raw HTTP answer as `status code` (`408 request_timeout`), or what came instead."""
+    if not data:
+        return "closed, no answer"
+    head = data.split(b"\r\n", 1)[0].split(b" ")
+    if len(head) < 2 or not head[0].startswith(b"HTTP/"):
+        return "not HTTP"
+    code = CODE_IN_BODY.search(data)
+    return head[1].decode() + (f" {code.group(1).decode()}" if code else "")
+
+
+def read_answer(sock, wait):
+    """Reads until the gateway closes (every hostile request says `Connection: close`)."""
+    sock.settimeout(wait)
+    data = b""
+    try:
+        while len(data) < 65536:
+            chunk = sock.recv(8192)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        if not data:
+            return f"no answer within {wait:.0f} s"
+    except ConnectionResetError:
+        if not data:
+            return "reset, no answer"
+    return summarise(data)
+
+
+def request_head(method, target, length, content_type="application/json"):
+    return (f"{method} {target} HTTP/1.1\r\nHost: soak\r\nAuthorization: {GOOD_AUTH}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n"
+            "Connection: close\r\n\r\n").encode()
+
+
+def nowhere():
+    """A port group id no simulator holds: a hostile body that got through would write nothing."""
+    return f"/vmrest/portgroups/{uuid.uuid4()}"
+
+
+def never_send(h):
+    """Four connections that never send a byte, held up to HOSTILE_HOLD s: closed by the
+    gateway (a header-read timeout) or still open when the client gives up."""
+    socks = [socket.create_connection(h.address, timeout=HOSTILE_TIMEOUT) for _ in range(4)]
+    outcomes = []
+    try:
+        deadline = time.monotonic() + HOSTILE_HOLD
+        waiting = list(socks)
+        while waiting and time.monotonic() < deadline:
+            readable, _, _ = select.select(waiting, [], [], deadline - time.monotonic())
+            for sock in readable:
+                waiting.remove(sock)
+                outcomes.append(read_answer(sock, 1.0) + " (closed by the gateway)")
+        outcomes += [f"still open after {HOSTILE_HOLD:.0f} s"] * len(waiting)
+    finally:
+        for sock in socks:
+            sock.close()
+    return outcomes
+
+
+def slow_upload(h):
+    """A body trickled 4 bytes every 150 ms (about 2.5 s in all): it fails validation, so
+    nothing is written whatever the gateway does with it."""
+    body = ('{"MwiOnCode": "1", "Soak": "' + "x" * 40 + '"}').encode()
+    with socket.create_connection(h.address, timeout=HOSTILE_TIMEOUT) as sock:
+        sock.sendall(request_head("PUT", nowhere(), len(body)))
+        for i in range(0, len(body), 4):
+            if select.select([sock], [], [], 0.15)[0]:
+                return [read_answer(sock, 1.0) + " (before the body ended)"]
+            sock.sendall(body[i:i + 4])
+        return [read_answer(sock, HOSTILE_HOLD)]
+
+
+def stalled_body(h):
+    """Announces 1,000 bytes, sends 100, then nothing: answered (408) or held."""
+    with socket.create_connection(h.address, timeout=HOSTILE_TIMEOUT) as sock:
+        sock.sendall(request_head("PUT", nowhere(), 1000) + b'{"MwiOnCode": "' + b"1" * 85)
+        return [read_answer(sock, HOSTILE_HOLD)]
+
+
+def extension_methods(h):
+    """Five unique 1 KB extension methods on one keep-alive connection: each a new label set
+    for the metrics unless methods outside the standard set share one."""
+    conn = http.client.HTTPConnection(*h.address, timeout=HOSTILE_TIMEOUT)
+    outcomes = []
+    try:
+        for _ in range(5):
+            h.seq += 1
+            conn.request(f"X{h.seq:0>1023}", "/vmrest/ports")
+            response = conn.getresponse()
+            outcomes.append(summarise(f"HTTP/1.1 {response.status} \r\n".encode()
+                                      + response.read()))
+            if response.will_close:
+                break
+    finally:
+        conn.close()
+    return outcomes
+
+
+def pathological_bodies():
+    """XML bodies that are costly to parse, each under the soak's --max-request-body but one."""
+    pair = "<MwiOnCode>1</MwiOnCode><MwiOffCode>2</MwiOffCode>"
+
+    def wrap(inner):
+        return f"<PortGroup>{inner}</PortGroup>".encode()
+
+    return {
+        "sibling pairs 400 KB": wrap(pair * (400 * 1024 // len(pair))),
+        "sibling pairs 60 KB": wrap(pair * (60 * 1024 // len(pair))),
+        "deep then wide": wrap("<a>" * 500 + "<b/>" * 12000 + "</a>" * 500),
+        "attribute flood": ("<PortGroup " + " ".join(f'a{i}="x"' for i in range(6000))
+                            + "/>").encode(),
+    }
+
+
+def pathological_xml(h):
+    """One pathological XML body, PUT in one go to a group that does not exist."""
+    name = h.rng.choice(sorted(h.soak.pathological))
+    body = h.soak.pathological[name]
+    with socket.create_connection(h.address, timeout=HOSTILE_TIMEOUT) as sock:
+        try:
+            sock.sendall(request_head("PUT", nowhere(), len(body), "application/xml") + body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered (413, say) before the body was all sent: read what it said
+        return [f"{name}: {read_answer(sock, HOSTILE_TIMEOUT)}"]
+
+
+def probe_healthz(h):
+    """/healthz on a fresh connection; a late or wrong answer is a violation, not an outcome."""
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(*h.address, timeout=HEALTHZ_CEILING * 2)
+    try:
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+    except (OSError, http.client.HTTPException) as e:
+        status = type(e).__name__
+    finally:
+        conn.close()
+    took = time.monotonic() - start
+    h.slowest = max(h.slowest, took)
+    if status != 200 or took > HEALTHZ_CEILING:
+        h.violations.append(f"/healthz answered {status} after {took:.2f} s")
+    return [str(status)]
+
+
+# The hostile clients, one thread each: the attempt it repeats and its pause between attempts.
+HOSTILE_KINDS = {
+    "never_send": (never_send, 0.1),
+    "slow_upload": (slow_upload, 0.2),
+    "stalled_body": (stalled_body, 0.2),
+    "extension_methods": (extension_methods, 0.2),
+    "pathological_xml": (pathological_xml, 0.3),
+    "healthz_probe": (probe_healthz, 0.25),
+}
+
+
+class Hostile(threading.Thread):
+    """Repeats one hostile attempt until the soak stops, counting what the gateway did.
+
+    It parks like the good clients for an RSS reading, but with its sockets closed: what is
+    measured then is what the gateway kept of the hostile traffic.
+    """
+
+    def __init__(self, kind, soak):
+        super().__init__(name=f"hostile-{kind}", daemon=True)
+        self.kind = kind
+        self.soak = soak
+        self.attempt, self.pause = HOSTILE_KINDS[kind]
+        self.address = (soak.host, soak.port)
+        self.rng = random.Random(soak.seed * 1000 + 500 + len(kind))
+        self.parked = threading.Event()
+        self.seq = 0
+        self.attempts = 0
+        self.longest = 0.0
+        self.slowest = 0.0
+        self.outcomes = Counter()
+        self.violations = []
+        self.crashed = None
+
+    def run(self):
+        try:
+            while not self.soak.stop.is_set():
+                if not self.soak.running.is_set():
+                    self.parked.set()
+                    self.soak.running.wait()
+                    self.parked.clear()
+                    continue
+                start = time.monotonic()
+                try:
+                    outcomes = self.attempt(self)
+                except socket.timeout:
+                    outcomes = ["client timeout"]
+                except (OSError, http.client.HTTPException) as e:
+                    outcomes = [type(e).__name__]
+                self.attempts += 1
+                self.longest = max(self.longest, time.monotonic() - start)
+                self.outcomes.update(outcomes)
+                self.soak.stop.wait(self.pause)
+        except Exception as e:  # a bug in this script: reported as a failure, not hidden
+            self.crashed = f"{type(e).__name__}: {e}"
+            self.parked.set()
+
+
 class Soak:
     def __init__(self, args):
         self.args = args
@@ -373,6 +604,7 @@ class Soak:
         self.running.set()
         self.rss = []  # (seconds since load start, VmRSS kB, threads)
         self.oversized_body = json.dumps({"MwiOnCode": "9" * (MAX_REQUEST_BODY + 4096)})
+        self.pathological = pathological_bodies()
 
     # -- the gateway process -----------------------------------------------------------------
 
@@ -405,6 +637,26 @@ class Soak:
                 return
         self.proc.kill()
         sys.exit("the gateway did not print its address within 30 s")
+
+    @staticmethod
+    def report_hostile(hostiles):
+        """Prints what each hostile client got; returns the failures (late /healthz, a crash)."""
+        failures = []
+        if hostiles:
+            print(f"hostile clients (outcomes recorded, not checked; each attempt held at most "
+                  f"{HOSTILE_HOLD:.0f} s):")
+        for h in hostiles:
+            outcomes = ", ".join(f"{n}x {o}" for o, n in h.outcomes.most_common(6))
+            print(f"  {h.kind:<20}{h.attempts:>5} attempts, longest {h.longest:.2f} s: {outcomes}")
+            if h.crashed:
+                failures.append(f"hostile client {h.kind} crashed: {h.crashed}")
+            if h.kind == "healthz_probe":
+                print(f"  /healthz probes {h.attempts}, slowest {h.slowest:.3f} s "
+                      f"(ceiling {HEALTHZ_CEILING:.0f} s), late or failed {len(h.violations)}")
+                if h.violations:
+                    failures.append(f"/healthz: {len(h.violations)} probes late or failed, "
+                                    f"first: {h.violations[0]}")
+        return failures
 
     def get_json(self, target):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
@@ -474,27 +726,29 @@ class Soak:
             initial = {g["ObjectId"]: (g["MwiOnCode"], g["MwiOffCode"]) for g in groups}
             owned = [g["ObjectId"] for g in generated[: args.clients]]
             clients = [Client(i, self, gid, initial[gid]) for i, gid in enumerate(owned)]
+            hostiles = [Hostile(kind, self) for kind in args.hostile]
+            everyone = clients + hostiles
 
             t0 = time.monotonic()
             sampler = threading.Thread(target=self.sample_rss, args=(t0,), daemon=True)
             sampler.start()
-            for c in clients:
+            for c in everyone:
                 c.start()
             time.sleep(args.warmup)
             paused = time.monotonic()
-            rss_warm = self.quiet_rss(clients)
+            rss_warm = self.quiet_rss(everyone)
             threads_warm = self.status_field("Threads")
             metrics_warm = self.get_raw("/metrics")
             self.running.set()
             paused = time.monotonic() - paused  # the pause does not count as load
             time.sleep(max(0.0, args.duration + paused - (time.monotonic() - t0)))
             elapsed = time.monotonic() - t0 - paused
-            rss_end = self.quiet_rss(clients)
+            rss_end = self.quiet_rss(everyone)
             threads_end = self.status_field("Threads")
             metrics_end = self.get_raw("/metrics")
             self.stop.set()
             self.running.set()
-            for c in clients:
+            for c in everyone:
                 c.join(30)
             sampler.join(5)
             hwm = self.status_field("VmHWM")
@@ -566,6 +820,7 @@ class Soak:
             print(f"  unexpected by kind: {dict(by_kind)}")
             failures.append(f"{len(unexpected)} unexpected answers")
         print(f"writes acknowledged {acked}, verified {verified}, lost {lost}")
+        failures += self.report_hostile(hostiles)
         if lost and not any(f.startswith("lost") for f in failures):
             failures.append(f"{lost} lost writes")
 
@@ -610,7 +865,15 @@ def main():
     parser.add_argument("--warmup", type=float, default=None,
                         help="seconds before the first RSS figure (default: 20%% of --duration)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the request mix")
+    parser.add_argument("--hostile", default="all",
+                        help="comma-separated hostile clients to run, 'all' (default) or 'none': "
+                             + ", ".join(HOSTILE_KINDS))
     args = parser.parse_args()
+    kinds = {"all": list(HOSTILE_KINDS), "none": []}
+    args.hostile = kinds.get(args.hostile, args.hostile.split(","))
+    unknown = set(args.hostile) - set(HOSTILE_KINDS)
+    if unknown:
+        parser.error(f"unknown hostile clients: {', '.join(sorted(unknown))}")
     if args.warmup is None:
         args.warmup = 0.2 * args.duration
     if not 0 < args.warmup < args.duration - 2:
