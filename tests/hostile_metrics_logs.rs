@@ -102,8 +102,12 @@ fn cors_headers(response: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-async fn get_from(url: &str, origin: &str) -> reqwest::Response {
-    let request = client().get(url).header("origin", origin).send();
+/// A browser's request from `origin`, without credentials.
+async fn send_from(method: Method, url: &str, origin: &str) -> reqwest::Response {
+    let request = client()
+        .request(method, url)
+        .header("origin", origin)
+        .send();
     tokio::time::timeout(ANSWER_CEILING, request)
         .await
         .expect("answered")
@@ -116,19 +120,14 @@ async fn with_cors_closed_no_upstream_cors_header_reaches_the_client() {
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
     let url = format!("{gateway}/vmrest/ports");
 
-    let response = get_from(&url, "http://evil.example").await;
+    let response = send_from(Method::GET, &url, "http://evil.example").await;
     assert_eq!(response.status(), 200);
     assert_eq!(cors_headers(&response), Vec::<String>::new());
     // The upstream did reflect it: the gateway is what removed it.
     assert_eq!(upstream.last().headers["origin"], "http://evil.example");
 
     // A refused request never reaches the upstream, and carries no CORS grant either.
-    let response = client()
-        .delete(&url)
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let response = send_from(Method::DELETE, &url, "http://evil.example").await;
     assert_eq!(response.status(), 405);
     assert_eq!(cors_headers(&response), Vec::<String>::new());
     assert_eq!(error_code(response).await, "method_not_allowed");
@@ -152,11 +151,11 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
         "access-control-allow-credentials: true",
         "access-control-expose-headers: location,retry-after,allow,x-request-id",
     ];
-    let evil = get_from(&url, "http://evil.example").await;
+    let evil = send_from(Method::GET, &url, "http://evil.example").await;
     assert_eq!(evil.status(), 200);
     assert_eq!(cors_headers(&evil), gateways_fixed);
 
-    let allowed = get_from(&url, "http://app.example").await;
+    let allowed = send_from(Method::GET, &url, "http://app.example").await;
     assert_eq!(allowed.status(), 200);
     let mut granted = cors_headers(&allowed);
     granted.sort();
@@ -171,12 +170,7 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
         ]
     );
 
-    let refused = client()
-        .delete(&url)
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let refused = send_from(Method::DELETE, &url, "http://evil.example").await;
     assert_eq!(refused.status(), 405);
     assert_eq!(cors_headers(&refused), gateways_fixed);
     assert_eq!(error_code(refused).await, "method_not_allowed");
