@@ -37,6 +37,14 @@ use tower_http::timeout::TimeoutBody;
 use crate::error::GatewayError;
 use tls::{TlsConfigError, TlsVerification};
 
+/// At most this many bytes of response head, as for request heads: CUPI answers carry a few
+/// small headers, and a server that sends more cannot make the gateway buffer it (→ 502
+/// `upstream_protocol_error`).
+const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
+
+/// At most this many response headers, as for request headers (→ 502 `upstream_protocol_error`).
+const MAX_RESPONSE_HEADERS: usize = 100;
+
 /// Where and how to reach Unity Connection.
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {
@@ -76,6 +84,8 @@ impl Upstream {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            .http1_max_buf_size(MAX_RESPONSE_HEAD_BYTES)
+            .http1_max_headers(MAX_RESPONSE_HEADERS)
             .build(connector);
         Ok(Upstream {
             client,
