@@ -110,6 +110,7 @@ impl Upstream {
     pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, GatewayError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => {
+                check_head_size(&response)?;
                 let idle = self.response_timeout;
                 Ok(response.map(|body: Incoming| Body::new(TimeoutBody::new(idle, body))))
             }
@@ -120,6 +121,24 @@ impl Upstream {
             Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.response_timeout)),
         }
     }
+}
+
+/// Refuses a response head past [`MAX_RESPONSE_HEAD_BYTES`]. hyper's read buffer bounds
+/// what is held while a head is parsed, but one read can fill the buffer's whole spare
+/// capacity, so a head somewhat over the limit can still parse: the limit itself is kept here.
+fn check_head_size<B>(response: &Response<B>) -> Result<(), GatewayError> {
+    let size: usize = response
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum();
+    if size <= MAX_RESPONSE_HEAD_BYTES {
+        return Ok(());
+    }
+    Err(GatewayError::UpstreamProtocol(
+        format!("a response head of {size} bytes, over the limit of {MAX_RESPONSE_HEAD_BYTES}")
+            .into(),
+    ))
 }
 
 /// The scheme and authority of the upstream, e.g. `https://cuc.example.com:8443`.

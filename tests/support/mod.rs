@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod pki;
+pub mod protocol;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
