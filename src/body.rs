@@ -249,6 +249,52 @@ mod tests {
         channel_body(receiver)
     }
 
+    #[test]
+    fn the_framing_recorded_on_arrival_decides_over_headers_and_wrappers() {
+        // A body wrapper that hides its end (as a timeout wrapper can) does not matter once
+        // the framing was recorded.
+        let mut request = Request::get("/x").body(chunked(&[b"{}"])).unwrap();
+        assert!(
+            !is_bodiless(&request),
+            "unrecorded: the body's own end decides"
+        );
+        request
+            .extensions_mut()
+            .insert(BodyFraming::at_arrival(&Body::empty()));
+        assert!(is_bodiless(&request));
+
+        let mut upload = Request::put("/x").body(Body::empty()).unwrap();
+        upload
+            .extensions_mut()
+            .insert(BodyFraming::at_arrival(&Body::from("{}")));
+        assert!(!is_bodiless(&upload), "recorded with a body");
+
+        let zero = Request::get("/x")
+            .header(header::CONTENT_LENGTH, "0")
+            .body(Body::from("ignored"))
+            .unwrap();
+        assert!(is_bodiless(&zero));
+    }
+
+    #[test]
+    fn only_plain_chunked_is_accepted_as_a_transfer_encoding() {
+        let with = |values: &[&str]| {
+            let mut request = Request::put("/x");
+            for value in values {
+                request = request.header(header::TRANSFER_ENCODING, *value);
+            }
+            check_transfer_encoding(&request.body(Body::empty()).unwrap()).map_err(|e| e.code())
+        };
+        assert_eq!(with(&[]), Ok(()));
+        assert_eq!(with(&["chunked"]), Ok(()));
+        assert_eq!(with(&["Chunked "]), Ok(()));
+        let refused = Err("unsupported_transfer_encoding");
+        assert_eq!(with(&["gzip, chunked"]), refused);
+        assert_eq!(with(&["gzip", "chunked"]), refused);
+        assert_eq!(with(&["chunked, chunked"]), refused);
+        assert_eq!(with(&["identity"]), refused);
+    }
+
     #[tokio::test]
     async fn a_prefix_joins_chunks_and_keeps_a_lone_chunk_as_it_is() {
         let Prefix::Complete(whole) = read_response_prefix(chunked(&[b"ab", b"cd"]), 10)
