@@ -241,8 +241,7 @@ async fn a_request_without_a_body_goes_upstream_without_one() {
 
 #[tokio::test]
 async fn a_malformed_chunked_upload_is_400_not_an_upstream_fault() {
-    let upstream =
-        FakeUpstream::start(|_| respond(200, "application/xml", r#"<Ports total="0"/>"#)).await;
+    let upstream = ports_upstream(Duration::ZERO).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
 
     let started = Instant::now();
@@ -270,8 +269,7 @@ async fn a_malformed_chunked_upload_is_400_not_an_upstream_fault() {
 
 #[tokio::test]
 async fn a_transfer_coding_other_than_chunked_is_refused_with_501() {
-    let upstream =
-        FakeUpstream::start(|_| respond(200, "application/xml", r#"<Ports total="0"/>"#)).await;
+    let upstream = ports_upstream(Duration::ZERO).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::without_validation()).await;
     let started = Instant::now();
 

@@ -2,6 +2,7 @@
 //! that records the bytes it is sent, for the tests that check both protocols get the same
 //! treatment and what framing reaches the upstream.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use super::pki::make_pki;
 use super::{start_gateway, GatewayOptions};
@@ -117,48 +118,67 @@ pub fn h2_client(ca_pem: &str) -> H2Client {
         .build(connector)
 }
 
-/// An upstream that records every request's raw bytes (the head, and whatever follows it
-/// within a moment), then answers `200` with an empty body and closes.
-pub async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+/// Serves a fresh loopback port: each connection's request head (up to its blank line, and
+/// whatever came with it) is read, then `handle` gets the connection and those bytes. Returns
+/// the origin (`http://127.0.0.1:N`).
+async fn raw_server<F, Fut>(handle: F) -> String
+where
+    F: Fn(TcpStream, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorded = seen.clone();
+    let handle = Arc::new(handle);
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
-            let recorded = recorded.clone();
+            let handle = handle.clone();
             tokio::spawn(async move {
-                let mut bytes = Vec::new();
+                let mut head = Vec::new();
                 let mut buf = [0u8; 4096];
-                let head_end = |bytes: &[u8]| bytes.windows(4).any(|w| w == b"\r\n\r\n");
-                while !head_end(&bytes) {
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
                     match stream.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
-                        Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                // A body (an empty chunked one included) comes right behind its head.
-                let linger = Duration::from_millis(300);
-                while let Ok(Ok(n)) = tokio::time::timeout(linger, stream.read(&mut buf)).await {
-                    if n == 0 {
-                        break;
-                    }
-                    bytes.extend_from_slice(&buf[..n]);
-                }
-                recorded
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&bytes).into_owned());
-                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                let _ = stream.write_all(answer).await;
-                let _ = stream.shutdown().await;
+                handle(stream, head).await;
             });
         }
     });
-    (format!("http://{addr}"), seen)
+    format!("http://{addr}")
+}
+
+/// An upstream that records every request's raw bytes (the head, and whatever follows it
+/// within a moment), then answers `200` with an empty body and closes.
+pub async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let origin = raw_server(move |mut stream, mut bytes| {
+        let recorded = recorded.clone();
+        async move {
+            // A body (an empty chunked one included) comes right behind its head.
+            let mut buf = [0u8; 4096];
+            let linger = Duration::from_millis(300);
+            while let Ok(Ok(n)) = tokio::time::timeout(linger, stream.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&buf[..n]);
+            }
+            recorded
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&bytes).into_owned());
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = stream.write_all(answer).await;
+            let _ = stream.shutdown().await;
+        }
+    })
+    .await;
+    (origin, seen)
 }
 
 /// This process's resident memory in KiB (the gateway under test runs in it), from
@@ -180,34 +200,19 @@ pub fn resident_kib() -> u64 {
 /// `bad` (then closes), and anything else with a small CUPI list: one upstream for a hostile
 /// answer and the normal request after it.
 pub async fn upstream_bad_on(bad: Vec<u8>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let bad = Arc::new(bad);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
+    raw_server(move |mut stream, head| {
+        let bad = bad.clone();
+        async move {
+            let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+            let answer: &[u8] = if first_line.windows(4).any(|w| w == b"/bad") {
+                &bad
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: 18\r\nconnection: close\r\n\r\n<Ports total=\"0\"/>"
             };
-            let bad = bad.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-                let answer: &[u8] = if first_line.windows(4).any(|w| w == b"/bad") {
-                    &bad
-                } else {
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: 18\r\nconnection: close\r\n\r\n<Ports total=\"0\"/>"
-                };
-                let _ = stream.write_all(answer).await;
-                let _ = stream.shutdown().await;
-            });
+            let _ = stream.write_all(answer).await;
+            let _ = stream.shutdown().await;
         }
-    });
-    format!("http://{addr}")
+    })
+    .await
 }
