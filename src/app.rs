@@ -291,6 +291,9 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if let Err(error) = crate::body::check_transfer_encoding(&request) {
+            return Box::pin(async move { Ok(error.into_response()) });
+        }
         if let Err(reason) = check_target(&request) {
             let error = GatewayError::InvalidTarget(reason);
             return Box::pin(async move { Ok(error.into_response()) });

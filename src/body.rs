@@ -169,19 +169,71 @@ impl http_body::Body for ChannelBody {
     }
 }
 
-/// Whether a request carries no body, by HTTP/1.1's framing rule: `Content-Length: 0`, or
-/// neither `Content-Length` nor `Transfer-Encoding` (over HTTP/2, a stream that has ended).
-/// Such a request can be sent twice (retry) or answered with another's response (coalescing).
+/// Whether a request arrived with a body, as its framing said: over HTTP/1.1 its
+/// `Content-Length` and `Transfer-Encoding`, over HTTP/2 whether its HEADERS frame ended the
+/// stream. hyper's `Incoming::is_end_stream` answers both when the request arrives, so the
+/// server records it here before wrapping the body: wrappers that do not report the end of
+/// their stream (a timeout, a rate limit) cannot then make a bodiless HTTP/2 request look
+/// like an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyFraming {
+    bodiless: bool,
+}
+
+impl BodyFraming {
+    /// The framing of a request body as the connection handed it over, before any wrapping.
+    pub fn at_arrival(body: &impl http_body::Body) -> Self {
+        BodyFraming {
+            bodiless: body.is_end_stream(),
+        }
+    }
+}
+
+/// Whether a request carries no body: the one rule the validator, coalescing, retries and
+/// the proxy share. Such a request can be sent twice (retry), answered with another's
+/// response (coalescing), and goes upstream with neither `Content-Length` nor chunking.
+///
+/// A request that did not come through the server (built in-process) has no recorded
+/// framing; its headers, then its body, decide.
 pub fn is_bodiless(request: &Request<Body>) -> bool {
+    if let Some(framing) = request.extensions().get::<BodyFraming>() {
+        return framing.bodiless;
+    }
     let headers = request.headers();
     match headers.get(header::CONTENT_LENGTH) {
         Some(length) => length.as_bytes() == b"0",
         None => {
             !headers.contains_key(header::TRANSFER_ENCODING)
-                && (request.version() <= http::Version::HTTP_11
-                    || http_body::Body::is_end_stream(request.body()))
+                && http_body::Body::is_end_stream(request.body())
         }
     }
+}
+
+/// Refuses a `Transfer-Encoding` other than plain `chunked` (RFC 9112 §6.1: 501). hyper reads
+/// `gzip, chunked` as chunked and the coding would be lost on the way upstream, which must
+/// drop the hop-by-hop header; CUPI clients never compress their uploads this way.
+pub fn check_transfer_encoding(request: &Request<Body>) -> Result<(), GatewayError> {
+    let mut codings = request
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty());
+    let Some(first) = codings.next() else {
+        return Ok(());
+    };
+    if first.eq_ignore_ascii_case(b"chunked") && codings.next().is_none() {
+        return Ok(());
+    }
+    let named = request
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(GatewayError::UnsupportedTransferEncoding(named))
 }
 
 #[cfg(test)]
@@ -195,6 +247,52 @@ mod tests {
             sender.try_send(Ok(Bytes::from_static(chunk))).unwrap();
         }
         channel_body(receiver)
+    }
+
+    #[test]
+    fn the_framing_recorded_on_arrival_decides_over_headers_and_wrappers() {
+        // A body wrapper that hides its end (as a timeout wrapper can) does not matter once
+        // the framing was recorded.
+        let mut request = Request::get("/x").body(chunked(&[b"{}"])).unwrap();
+        assert!(
+            !is_bodiless(&request),
+            "unrecorded: the body's own end decides"
+        );
+        request
+            .extensions_mut()
+            .insert(BodyFraming::at_arrival(&Body::empty()));
+        assert!(is_bodiless(&request));
+
+        let mut upload = Request::put("/x").body(Body::empty()).unwrap();
+        upload
+            .extensions_mut()
+            .insert(BodyFraming::at_arrival(&Body::from("{}")));
+        assert!(!is_bodiless(&upload), "recorded with a body");
+
+        let zero = Request::get("/x")
+            .header(header::CONTENT_LENGTH, "0")
+            .body(Body::from("ignored"))
+            .unwrap();
+        assert!(is_bodiless(&zero));
+    }
+
+    #[test]
+    fn only_plain_chunked_is_accepted_as_a_transfer_encoding() {
+        let with = |values: &[&str]| {
+            let mut request = Request::put("/x");
+            for value in values {
+                request = request.header(header::TRANSFER_ENCODING, *value);
+            }
+            check_transfer_encoding(&request.body(Body::empty()).unwrap()).map_err(|e| e.code())
+        };
+        assert_eq!(with(&[]), Ok(()));
+        assert_eq!(with(&["chunked"]), Ok(()));
+        assert_eq!(with(&["Chunked "]), Ok(()));
+        let refused = Err("unsupported_transfer_encoding");
+        assert_eq!(with(&["gzip, chunked"]), refused);
+        assert_eq!(with(&["gzip", "chunked"]), refused);
+        assert_eq!(with(&["chunked, chunked"]), refused);
+        assert_eq!(with(&["identity"]), refused);
     }
 
     #[tokio::test]

@@ -38,6 +38,8 @@ pub enum GatewayError {
     RequestBody(#[source] BoxError),
     #[error("the client stopped sending its request body")]
     RequestTimeout,
+    #[error("Transfer-Encoding {0:?} is not supported: send the body with Content-Length or plain chunked")]
+    UnsupportedTransferEncoding(String),
     #[error("{0}")]
     InvalidPath(&'static str),
     #[error("{0}")]
@@ -76,6 +78,8 @@ pub enum GatewayError {
         "the upstream sent an XML body with Content-Encoding {0:?}, which cannot be transcoded"
     )]
     UpstreamEncoded(String),
+    #[error("the upstream broke the HTTP protocol: {}", describe_chain(.0.as_ref()))]
+    UpstreamProtocol(#[source] BoxError),
     /// One failure answered to every request coalesced into the same upstream request.
     #[error(transparent)]
     Shared(Arc<GatewayError>),
@@ -92,6 +96,7 @@ impl GatewayError {
             GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
             GatewayError::RequestBody(_) => "request_body_error",
             GatewayError::RequestTimeout => "request_timeout",
+            GatewayError::UnsupportedTransferEncoding(_) => "unsupported_transfer_encoding",
             GatewayError::InvalidPath(_) => "invalid_path",
             GatewayError::InvalidTarget(_) => "invalid_request_target",
             GatewayError::XmlDoctype => "xml_doctype_not_allowed",
@@ -108,6 +113,7 @@ impl GatewayError {
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
             GatewayError::UpstreamEncoded(_) => "upstream_unsupported_encoding",
+            GatewayError::UpstreamProtocol(_) => "upstream_protocol_error",
             GatewayError::Shared(error) => error.code(),
         }
     }
@@ -127,6 +133,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            GatewayError::UnsupportedTransferEncoding(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamStalled
             | GatewayError::RequestDeadline(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -136,7 +143,8 @@ impl GatewayError {
             | GatewayError::UpstreamInvalidXml(_)
             | GatewayError::UpstreamResponseTooLarge { .. }
             | GatewayError::UpstreamBody(_)
-            | GatewayError::UpstreamEncoded(_) => StatusCode::BAD_GATEWAY,
+            | GatewayError::UpstreamEncoded(_)
+            | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Shared(error) => error.status(),
         }
     }
@@ -148,6 +156,12 @@ impl GatewayError {
         if find_source::<tower_http::timeout::TimeoutError>(error.as_ref()).is_some() {
             return GatewayError::RequestTimeout;
         }
+        // The client's body broke off or was malformed (bad chunking) while it was being
+        // forwarded: a 400 for the client, not an upstream fault. The request's body is the
+        // only `axum::Body` the upstream client polls, so an `axum::Error` in the chain is it.
+        if let Some(body_error) = find_source::<axum::Error>(error.as_ref()) {
+            return GatewayError::RequestBody(describe_chain(body_error).into());
+        }
         if find_source::<rustls::Error>(error.as_ref()).is_some() {
             return GatewayError::UpstreamTls(error);
         }
@@ -155,6 +169,10 @@ impl GatewayError {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
         if timed_out {
             return GatewayError::UpstreamTimeout(connect_timeout);
+        }
+        // A response hyper could not parse: a head past the limits, bad framing.
+        if find_source::<hyper::Error>(error.as_ref()).is_some_and(hyper::Error::is_parse) {
+            return GatewayError::UpstreamProtocol(error);
         }
         GatewayError::UpstreamUnreachable(error)
     }

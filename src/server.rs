@@ -27,6 +27,8 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 use tower_http::timeout::TimeoutBody;
 
+use crate::body::BodyFraming;
+
 pub use tokio_rustls::TlsAcceptor;
 
 /// Who is on the other end of the connection a request came in on.
@@ -114,6 +116,7 @@ pub async fn serve<S>(
             // A client that waits for `100 Continue` sends no body to read.
             let expects_continue = request.headers().contains_key(http::header::EXPECT);
             let tracker = Arc::new(Tracker::default());
+            let framing = BodyFraming::at_arrival(request.body());
             let mut request = request.map(|body| {
                 let tracked = FinishTracked {
                     inner: Some(body),
@@ -122,6 +125,7 @@ pub async fn serve<S>(
                 Body::new(TimeoutBody::new(BODY_IDLE_TIMEOUT, tracked))
             });
             request.extensions_mut().insert(info);
+            request.extensions_mut().insert(framing);
             let answer = app.clone().oneshot(request);
             async move {
                 let mut response = answer.await?;

@@ -25,11 +25,12 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use http::uri::PathAndQuery;
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use tower::Service;
 
 use std::sync::Arc;
 
+use crate::body::is_bodiless;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::server::ConnectionInfo;
@@ -72,7 +73,11 @@ impl Service<Request<Body>> for Proxy {
             let gateway_origin = client_authority
                 .as_ref()
                 .map(|authority| format!("{}://{authority}", connection.scheme));
+            // hyper sends an empty chunked body for a body it cannot see the end of; a request
+            // that came without one goes upstream without one.
+            let bodiless = is_bodiless(&request);
             let (mut parts, body) = request.into_parts();
+            let body = if bodiless { Body::empty() } else { body };
             let path_and_query = parts
                 .uri
                 .path_and_query()
@@ -95,6 +100,12 @@ impl Service<Request<Body>> for Proxy {
                 .upstream_seconds
                 .observe(sent.elapsed().as_secs_f64());
             let response = response?;
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                // The gateway drops `Upgrade` from every request, so no 101 was asked for.
+                return Err(GatewayError::UpstreamProtocol(
+                    "101 Switching Protocols to a request that did not ask to upgrade".into(),
+                ));
+            }
 
             let (mut parts, body) = response.into_parts();
             headers::prepare_response(

@@ -9,7 +9,7 @@ use tower::retry::budget::Budget;
 use tower::{Service, ServiceExt};
 
 use super::RetryLayer;
-use crate::body::is_bodiless;
+use crate::body::{is_bodiless, BodyFraming};
 use crate::error::GatewayError;
 use crate::server::ConnectionInfo;
 use crate::BoxFuture;
@@ -89,6 +89,9 @@ fn copy_of(request: &Request<Body>) -> Request<Body> {
     *copy.headers_mut() = request.headers().clone();
     if let Some(info) = request.extensions().get::<ConnectionInfo>() {
         copy.extensions_mut().insert(*info);
+    }
+    if let Some(framing) = request.extensions().get::<BodyFraming>() {
+        copy.extensions_mut().insert(*framing);
     }
     copy
 }

@@ -37,6 +37,14 @@ use tower_http::timeout::TimeoutBody;
 use crate::error::GatewayError;
 use tls::{TlsConfigError, TlsVerification};
 
+/// At most this many bytes of response head, as for request heads: CUPI answers carry a few
+/// small headers, and a server that sends more cannot make the gateway buffer it (→ 502
+/// `upstream_protocol_error`).
+const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
+
+/// At most this many response headers, as for request headers (→ 502 `upstream_protocol_error`).
+const MAX_RESPONSE_HEADERS: usize = 100;
+
 /// Where and how to reach Unity Connection.
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {
@@ -76,6 +84,8 @@ impl Upstream {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            .http1_max_buf_size(MAX_RESPONSE_HEAD_BYTES)
+            .http1_max_headers(MAX_RESPONSE_HEADERS)
             .build(connector);
         Ok(Upstream {
             client,
@@ -100,6 +110,7 @@ impl Upstream {
     pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, GatewayError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => {
+                check_head_size(&response)?;
                 let idle = self.response_timeout;
                 Ok(response.map(|body: Incoming| Body::new(TimeoutBody::new(idle, body))))
             }
@@ -110,6 +121,24 @@ impl Upstream {
             Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.response_timeout)),
         }
     }
+}
+
+/// Refuses a response head past [`MAX_RESPONSE_HEAD_BYTES`]. hyper's read buffer bounds
+/// what is held while a head is parsed, but one read can fill the buffer's whole spare
+/// capacity, so a head somewhat over the limit can still parse: the limit itself is kept here.
+fn check_head_size<B>(response: &Response<B>) -> Result<(), GatewayError> {
+    let size: usize = response
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum();
+    if size <= MAX_RESPONSE_HEAD_BYTES {
+        return Ok(());
+    }
+    Err(GatewayError::UpstreamProtocol(
+        format!("a response head of {size} bytes, over the limit of {MAX_RESPONSE_HEAD_BYTES}")
+            .into(),
+    ))
 }
 
 /// The scheme and authority of the upstream, e.g. `https://cuc.example.com:8443`.

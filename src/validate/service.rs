@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower::Service;
 
 use super::layer::ValidateLayer;
-use crate::body::read_request_body;
+use crate::body::{is_bodiless, read_request_body};
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
 use crate::transcode::xml_to_json;
@@ -70,7 +70,7 @@ async fn check(
     let Some(body_rules) = route.bodies.get(request.method()) else {
         return Ok(request);
     };
-    if !has_body(&request) {
+    if is_bodiless(&request) {
         return Ok(request);
     }
     // Whatever cannot be checked is refused: a body that skipped validation because of its
@@ -106,20 +106,4 @@ async fn check(
         }
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
-}
-
-/// Whether a request carries a body: a non-zero `Content-Length`, or chunked framing.
-fn has_body(request: &Request<Body>) -> bool {
-    let headers = request.headers();
-    let length = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match length {
-        Some(length) => length > 0,
-        None => {
-            headers.contains_key(http::header::TRANSFER_ENCODING)
-                || !http_body::Body::is_end_stream(request.body())
-        }
-    }
 }

@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod contract;
 pub mod pki;
+pub mod protocol;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
