@@ -109,7 +109,7 @@ pub async fn run_gateway(
         tracing::warn!("request validation is off: writes go upstream unchecked");
     }
     let gateway = app::app(upstream, Arc::new(spec), args.settings());
-    server::serve(listener, gateway, shutdown, args.drain_timeout, tls).await;
+    server::serve(listener, gateway, shutdown, args.connection_settings(), tls).await;
     Ok(())
 }
 

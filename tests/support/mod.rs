@@ -44,6 +44,8 @@ pub struct GatewayOptions {
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
     /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
     pub default_json_style: cupi_gateway::transcode::JsonStyle,
+    /// Connection bounds: the flags' defaults, with a 1 s drain.
+    pub connections: cupi_gateway::server::ConnectionSettings,
 }
 
 impl Default for GatewayOptions {
@@ -68,6 +70,10 @@ impl Default for GatewayOptions {
             request_timeout: Duration::from_secs(30),
             tls: None,
             default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+            connections: cupi_gateway::server::ConnectionSettings {
+                drain_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
         }
     }
 }
@@ -120,7 +126,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         listener,
         app,
         std::future::pending(),
-        Duration::from_secs(1),
+        options.connections.clone(),
         options.tls.clone(),
     ));
     format!("{scheme}://{addr}")
