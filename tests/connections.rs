@@ -145,7 +145,11 @@ async fn a_head_trickled_byte_by_byte_is_closed_after_the_header_read_timeout() 
     });
     let (elapsed, received) = time_to_close(&mut reader).await;
     trickle.abort();
-    assert!(received.is_empty(), "{}", String::from_utf8_lossy(&received));
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
     assert_not_early(elapsed, timeout);
     assert_serves_healthz(&base).await;
 }
@@ -216,14 +220,18 @@ async fn an_idle_tls_connection_is_closed_after_the_header_read_timeout() {
     assert_not_early(elapsed, timeout);
 
     // The next TLS client is served.
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(connect().await))
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(connect().await))
+            .await
+            .unwrap();
     tokio::spawn(connection);
     let response = sender.send_request(request("/healthz")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"], "ok");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
 }
 
 #[tokio::test]
@@ -238,13 +246,12 @@ async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() 
 
     // Prior knowledge, and no stream at all: closed like any silent connection.
     let stream = TcpStream::connect(addr(&base)).await.unwrap();
-    let (_sender, connection) =
-        hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(
-            TokioExecutor::new(),
-            TokioIo::new(stream),
-        )
-            .await
-            .unwrap();
+    let (_sender, connection) = hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(
+        TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
     let started = Instant::now();
     let closed = tokio::time::timeout(CEILING, closed_at(connection))
         .await
