@@ -106,6 +106,16 @@ where
     })
 }
 
+/// Asserts that the connection `closed` reports on is closed within the ceiling, and not
+/// before `timeout` has passed since `idle_since`.
+async fn assert_closed_after(closed: JoinHandle<Instant>, idle_since: Instant, timeout: Duration) {
+    let closed = tokio::time::timeout(CEILING, closed)
+        .await
+        .expect("closed within the ceiling")
+        .unwrap();
+    assert_not_early(closed - idle_since, timeout);
+}
+
 #[tokio::test]
 async fn silent_connections_are_closed_after_the_header_read_timeout() {
     let timeout = Duration::from_secs(1);
@@ -174,25 +184,14 @@ async fn an_idle_keep_alive_connection_is_closed_after_its_last_response() {
         assert_eq!(response.status(), 200, "{path}");
         response.into_body().collect().await.unwrap();
     }
-    let answered = Instant::now();
-    let closed = tokio::time::timeout(CEILING, closed)
-        .await
-        .expect("closed within the ceiling")
-        .unwrap();
-    assert_not_early(closed - answered, timeout);
+    assert_closed_after(closed, Instant::now(), timeout).await;
     assert_serves_healthz(&base).await;
 }
 
 #[tokio::test]
 async fn an_idle_tls_connection_is_closed_after_the_header_read_timeout() {
     let pki = make_pki(&["localhost"]);
-    let dir = std::env::temp_dir().join(format!("cupi-gateway-connections-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, &pki.leaf_pem).unwrap();
-    std::fs::write(&key, &pki.leaf_key_pem).unwrap();
-    let acceptor = cupi_gateway::server::tls_acceptor(&cert, &key).expect("certificate loads");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let acceptor = support::tls::acceptor(&pki);
     let timeout = Duration::from_secs(1);
     let base = gateway_with(timeouts(timeout, timeout), None, Some(acceptor)).await;
 
@@ -252,12 +251,7 @@ async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() 
     )
     .await
     .unwrap();
-    let started = Instant::now();
-    let closed = tokio::time::timeout(CEILING, closed_at(connection))
-        .await
-        .expect("closed within the ceiling")
-        .unwrap();
-    assert_not_early(closed - started, idle);
+    assert_closed_after(closed_at(connection), Instant::now(), idle).await;
 
     // Streams, one of them longer than the idle timeout, then none.
     let stream = TcpStream::connect(addr(&base)).await.unwrap();
@@ -275,12 +269,7 @@ async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() 
         assert_eq!(response.version(), http::Version::HTTP_2);
         response.into_body().collect().await.unwrap();
     }
-    let answered = Instant::now();
-    let closed = tokio::time::timeout(CEILING, closed)
-        .await
-        .expect("closed within the ceiling")
-        .unwrap();
-    assert_not_early(closed - answered, idle);
+    assert_closed_after(closed, Instant::now(), idle).await;
     assert_serves_healthz(&base).await;
 }
 

@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod pki;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
