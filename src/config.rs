@@ -229,6 +229,7 @@ impl GatewayArgs {
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections as usize,
             drain_timeout: self.drain_timeout,
+            open_connections: Default::default(),
         }
     }
 

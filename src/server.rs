@@ -87,6 +87,8 @@ pub struct ConnectionSettings {
     pub max_connections: usize,
     /// On shutdown, how long in-flight requests get to finish.
     pub drain_timeout: Duration,
+    /// Counts the open connections (`Metrics::open_connections` where `/metrics` shows it).
+    pub open_connections: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Default for ConnectionSettings {
@@ -97,6 +99,7 @@ impl Default for ConnectionSettings {
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
             drain_timeout: Duration::from_secs(10),
+            open_connections: Default::default(),
         }
     }
 }
@@ -193,6 +196,7 @@ pub async fn serve<S>(
         let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _open = OpenConnection::count(&settings.open_connections);
             let Some(stream) = client_stream(stream, tls.as_ref()).await else {
                 tracing::debug!(%remote, "TLS handshake failed or timed out");
                 return;
@@ -242,6 +246,22 @@ async fn connection_slot(
     };
     tracing::info!("below the connection cap again: accepting");
     Some(slot)
+}
+
+/// One open connection in the `open_connections` gauge, for as long as it lives.
+struct OpenConnection(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenConnection {
+    fn count(gauge: &prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The client's stream, through the TLS handshake when there is an acceptor; `None` when the

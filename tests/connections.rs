@@ -307,10 +307,16 @@ async fn at_max_connections_open_ones_are_served_and_new_ones_wait_until_one_clo
     let early = tokio::time::timeout(Duration::from_secs(1), waiting.read(&mut first)).await;
     assert!(early.is_err(), "answered beyond the cap: {early:?}");
 
-    // The open keep-alive connection is still served at the cap.
-    let response = kept.send_request(request("/healthz")).await.unwrap();
+    // The open keep-alive connection is still served at the cap, and counts itself in.
+    let response = kept.send_request(request("/metrics")).await.unwrap();
     assert_eq!(response.status(), 200);
-    response.into_body().collect().await.unwrap();
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.lines()
+            .any(|line| line == "cupi_gateway_open_connections 4"),
+        "{text}"
+    );
 
     // The silent ones are closed at their timeout; the waiting client is then served.
     for stream in &mut silent {
@@ -322,4 +328,15 @@ async fn at_max_connections_open_ones_are_served_and_new_ones_wait_until_one_clo
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""status":"ok""#), "{answer}");
     assert_serves_healthz(&base).await;
+
+    // Once the clients are gone, only the connection asking is counted.
+    drop(kept);
+    let started = Instant::now();
+    while metric(&base, "cupi_gateway_open_connections").await != 1.0 {
+        assert!(
+            started.elapsed() < CEILING,
+            "closed connections still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -24,8 +24,9 @@ use tokio::time::Instant;
 use super::ConnectionSettings;
 use crate::BoxFuture;
 
-/// After an idle connection is asked to close, how long it may take (an HTTP/2 GOAWAY being
-/// written, a request that came in at the last moment) before it is dropped.
+/// After a connection is asked to close (idle, or the gateway shutting down), how long it may
+/// stay open with nothing in flight (an HTTP/2 GOAWAY being written, a head that was never
+/// completed) before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The requests in flight on one connection, and since when there have been none.
@@ -175,12 +176,6 @@ impl<B: http_body::Body + Unpin> http_body::Body for CountedBody<B> {
     }
 }
 
-/// Why a connection is being closed from this side.
-enum Close {
-    Shutdown,
-    Idle,
-}
-
 /// Drives `connection` to its end, asking it to close (`graceful_shutdown`) when the gateway
 /// shuts down (`stop` turns true) or when it has been idle too long: no request in flight
 /// within the header-read timeout of its accept or, for HTTP/1.1, of its last response; or,
@@ -203,24 +198,19 @@ where
             settings.header_read_timeout
         }
     };
-    let close = tokio::select! {
+    tokio::select! {
         result = connection.as_mut() => return result,
-        _ = stop.wait_for(|stopping| *stopping) => Close::Shutdown,
-        () = activity.idle_for(limit) => Close::Idle,
-    };
+        _ = stop.wait_for(|stopping| *stopping) => {}
+        () = activity.idle_for(limit) => {}
+    }
     graceful_shutdown(connection.as_mut());
-    match close {
-        // The serving loop bounds the drain as a whole.
-        Close::Shutdown => connection.await,
-        Close::Idle => {
-            // An HTTP/1.1 head that was never completed keeps a connection open through a
-            // graceful shutdown: it is dropped once the grace is up, unless a request came in.
-            activity.restart_clock();
-            tokio::select! {
-                result = connection.as_mut() => result,
-                () = activity.idle_for(|_| CLOSE_GRACE) => Ok(()),
-            }
-        }
+    // Requests in flight are finished (the serving loop bounds a shutdown's drain as a whole).
+    // Without any, the connection is dropped once the grace is up: an HTTP/1.1 head that was
+    // never completed would keep it open through a graceful shutdown.
+    activity.restart_clock();
+    tokio::select! {
+        result = connection.as_mut() => result,
+        () = activity.idle_for(|_| CLOSE_GRACE) => Ok(()),
     }
 }
 

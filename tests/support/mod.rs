@@ -115,7 +115,19 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         request_timeout: options.request_timeout,
         default_json_style: options.default_json_style,
     };
-    let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
+    let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
+        options.spec.path_templates(),
+    ));
+    let connections = cupi_gateway::server::ConnectionSettings {
+        open_connections: metrics.open_connections.clone(),
+        ..options.connections.clone()
+    };
+    let app = cupi_gateway::app::app_with_metrics(
+        upstream,
+        Arc::new(options.spec.clone()),
+        settings,
+        metrics,
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let scheme = if options.tls.is_some() {
@@ -127,7 +139,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         listener,
         app,
         std::future::pending(),
-        options.connections.clone(),
+        connections,
         options.tls.clone(),
     ));
     format!("{scheme}://{addr}")
