@@ -340,3 +340,63 @@ async fn at_max_connections_open_ones_are_served_and_new_ones_wait_until_one_clo
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn on_shutdown_requests_in_flight_finish_and_idle_connections_close() {
+    let slow = Duration::from_millis(1500);
+    let upstream = FakeUpstream::start_delayed(slow, |_| {
+        respond(200, "application/xml", r#"<Ports total="0"/>"#)
+    })
+    .await;
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let options = GatewayOptions {
+        // Far above the ceiling: only the shutdown can close these connections in time.
+        connections: ConnectionSettings {
+            drain_timeout: Duration::from_secs(20),
+            ..timeouts(Duration::from_secs(30), Duration::from_secs(30))
+        },
+        shutdown: Some(shutdown.clone()),
+        ..GatewayOptions::default()
+    };
+    let base = start_gateway(&upstream.origin, options).await;
+    let mut silent = TcpStream::connect(addr(&base)).await.unwrap();
+    let stream = TcpStream::connect(addr(&base)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let in_flight = tokio::spawn(async move {
+        let response = sender.send_request(request("/vmrest/ports")).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, body)
+    });
+    let started = Instant::now();
+    while upstream.count() == 0 {
+        assert!(
+            started.elapsed() < CEILING,
+            "the request never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    shutdown.notify_one();
+    let (_, received) = time_to_close(&mut silent).await;
+    assert!(received.is_empty());
+    let (status, body) = tokio::time::timeout(CEILING, in_flight)
+        .await
+        .expect("the request in flight is answered")
+        .unwrap();
+    assert_eq!(status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body.is_object(), "{body}");
+    // Nothing new is accepted once the gateway is shutting down.
+    let started = Instant::now();
+    while TcpStream::connect(addr(&base)).await.is_ok() {
+        assert!(
+            started.elapsed() < CEILING,
+            "still accepting after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

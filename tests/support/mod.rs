@@ -47,6 +47,8 @@ pub struct GatewayOptions {
     pub default_json_style: cupi_gateway::transcode::JsonStyle,
     /// Connection bounds: the flags' defaults, with a 1 s drain.
     pub connections: cupi_gateway::server::ConnectionSettings,
+    /// Notified to shut the gateway down (as SIGTERM would); none: it serves for ever.
+    pub shutdown: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for GatewayOptions {
@@ -75,6 +77,7 @@ impl Default for GatewayOptions {
                 drain_timeout: Duration::from_secs(1),
                 ..Default::default()
             },
+            shutdown: None,
         }
     }
 }
@@ -138,11 +141,23 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
     tokio::spawn(cupi_gateway::server::serve(
         listener,
         app,
-        std::future::pending(),
+        shutdown_on(options.shutdown.clone()),
         connections,
         options.tls.clone(),
     ));
     format!("{scheme}://{addr}")
+}
+
+/// Resolves when the test notifies `shutdown`; never without one.
+fn shutdown_on(
+    shutdown: Option<Arc<tokio::sync::Notify>>,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        match shutdown {
+            Some(shutdown) => shutdown.notified().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Simulator + gateway, the stack a newcomer starts.
