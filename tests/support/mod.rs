@@ -149,14 +149,10 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
 }
 
 /// Resolves when the test notifies `shutdown`; never without one.
-fn shutdown_on(
-    shutdown: Option<Arc<tokio::sync::Notify>>,
-) -> impl std::future::Future<Output = ()> {
-    async move {
-        match shutdown {
-            Some(shutdown) => shutdown.notified().await,
-            None => std::future::pending().await,
-        }
+async fn shutdown_on(shutdown: Option<Arc<tokio::sync::Notify>>) {
+    match shutdown {
+        Some(shutdown) => shutdown.notified().await,
+        None => std::future::pending().await,
     }
 }
 
