@@ -96,8 +96,19 @@ pub struct Settings {
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
 pub fn app(upstream: Upstream, spec: Arc<ApiSpec>, settings: Settings) -> App {
-    let upstream_origin = upstream.origin().to_string();
     let metrics = Arc::new(Metrics::new(spec.path_templates()));
+    app_with_metrics(upstream, spec, settings, metrics)
+}
+
+/// [`app`], counting into `metrics`, which the caller shares with the server (open
+/// connections are counted there).
+pub fn app_with_metrics(
+    upstream: Upstream,
+    spec: Arc<ApiSpec>,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+) -> App {
+    let upstream_origin = upstream.origin().to_string();
     let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
     let schema = Arc::new(spec.schema().clone());
     let transcoded = ServiceBuilder::new()

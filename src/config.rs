@@ -10,6 +10,7 @@ use http::HeaderValue;
 
 use crate::app::Settings;
 use crate::limit::LimitSettings;
+use crate::server::ConnectionSettings;
 use crate::simulator::SimulatorConfig;
 use crate::transcode::{JsonStyle, Limits};
 use crate::upstream::tls::TlsVerification;
@@ -128,6 +129,23 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Time a client has to complete a request head after connecting (after the TLS handshake)
+    /// and, on HTTP/1.1, after its previous response; then its connection is closed. A client
+    /// that connects and sends nothing holds a connection this long at most.
+    #[arg(long, env = "CUPI_GATEWAY_HEADER_READ_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// An HTTP/2 connection whose streams have all ended is closed after this long without a
+    /// new one.
+    #[arg(long, env = "CUPI_GATEWAY_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Most client connections open at once. At the cap the gateway stops accepting (new
+    /// clients wait in the kernel's backlog) and keeps serving the open ones; it accepts
+    /// again when one closes. Keep it below the open-file limit (ulimit -n).
+    #[arg(long, env = "CUPI_GATEWAY_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
     /// An extra OpenAPI document (YAML or JSON) whose paths and schemas are added to the
     /// built-in one: typing and validation for more resources, with no code change.
     /// Repeat the flag, or separate files with commas in the environment variable.
@@ -202,6 +220,16 @@ impl GatewayArgs {
                 max_queued: self.upstream_queue,
                 max_wait: self.upstream_queue_timeout,
             },
+        }
+    }
+
+    pub fn connection_settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections as usize,
+            drain_timeout: self.drain_timeout,
+            open_connections: Default::default(),
         }
     }
 
@@ -314,6 +342,29 @@ mod tests {
             "--upstream-insecure-skip-verify"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn connection_flags_default_to_the_documented_bounds() {
+        let defaults = Cli::try_parse_from(["cupi-gateway"]).unwrap();
+        let settings = defaults.gateway.connection_settings();
+        let documented = ConnectionSettings::default();
+        assert_eq!(settings.header_read_timeout, documented.header_read_timeout);
+        assert_eq!(settings.idle_timeout, documented.idle_timeout);
+        assert_eq!(settings.max_connections, documented.max_connections);
+        assert_eq!(settings.drain_timeout, documented.drain_timeout);
+        let cli = Cli::try_parse_from([
+            "cupi-gateway",
+            "--header-read-timeout",
+            "3s",
+            "--max-connections",
+            "7",
+        ])
+        .unwrap();
+        let settings = cli.gateway.connection_settings();
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(settings.max_connections, 7);
+        assert!(Cli::try_parse_from(["cupi-gateway", "--max-connections", "0"]).is_err());
     }
 
     #[test]

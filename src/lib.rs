@@ -109,8 +109,13 @@ pub async fn run_gateway(
     if args.no_request_validation {
         tracing::warn!("request validation is off: writes go upstream unchecked");
     }
-    let gateway = app::app(upstream, Arc::new(spec), args.settings());
-    server::serve(listener, gateway, shutdown, args.drain_timeout, tls).await;
+    let metrics = Arc::new(metrics::Metrics::new(spec.path_templates()));
+    let connections = server::ConnectionSettings {
+        open_connections: metrics.open_connections.clone(),
+        ..args.connection_settings()
+    };
+    let gateway = app::app_with_metrics(upstream, Arc::new(spec), args.settings(), metrics);
+    server::serve(listener, gateway, shutdown, connections, tls).await;
     Ok(())
 }
 

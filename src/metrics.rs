@@ -147,6 +147,8 @@ pub struct Metrics {
     pub typed_fallbacks: Counter,
     /// Streamed responses cut off after their head was sent (a fault late in the body).
     pub responses_aborted: Counter,
+    /// Client connections open now (at most `--max-connections`), kept by the server.
+    pub open_connections: Gauge,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -168,6 +170,7 @@ impl Metrics {
         let transcode_errors = Family::<TranscodeErrorLabels, Counter>::default();
         let typed_fallbacks = Counter::default();
         let responses_aborted = Counter::default();
+        let open_connections = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route, method and status",
@@ -225,6 +228,12 @@ impl Metrics {
                 (template, label)
             })
             .collect();
+
+        registry.register(
+            "open_connections",
+            "Client connections open now",
+            open_connections.clone(),
+        );
         Metrics {
             registry,
             routes,
@@ -238,6 +247,7 @@ impl Metrics {
             transcode_errors,
             typed_fallbacks,
             responses_aborted,
+            open_connections,
         }
     }
 

@@ -5,6 +5,14 @@
 //! the proxy needs for `X-Forwarded-For`. When the shutdown future resolves, the listener
 //! closes, open connections are asked to finish their in-flight requests, and serving ends when
 //! they have, or when the drain timeout is up.
+//!
+//! Connections are bounded by [`ConnectionSettings`]: at most `max_connections` are open (the
+//! rest wait in the kernel's backlog, and accepting resumes when one closes), and a connection
+//! that asks for nothing for too long is closed ([`idle`]), so idle clients cannot use up the
+//! file descriptors the next client needs.
+
+mod descriptors;
+mod idle;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,8 +30,8 @@ use http_body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_http::timeout::TimeoutBody;
 
@@ -49,10 +57,6 @@ impl Default for ConnectionInfo {
     }
 }
 
-/// How long a client may take to send a request head: slow-header clients cannot hold a
-/// connection forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// At most this many request headers (hyper answers 431 beyond it).
 const MAX_HEADERS: usize = 100;
 
@@ -66,14 +70,55 @@ const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains for up to `drain_timeout`.
-/// With `tls`, every connection is TLS first (HTTP/2 or HTTP/1.1 by ALPN); without, plain
-/// HTTP (the sidecar case, where the pod's network is the boundary).
+/// How often an HTTP/2 connection with no frame from its peer is pinged, and how long the
+/// answer may take: a peer that vanished without closing is noticed even mid-stream.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Bounds on the connections [`serve`] keeps open (`--header-read-timeout`, `--idle-timeout`,
+/// `--max-connections`, `--drain-timeout`).
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    /// A connection must complete a request head within this time of its accept (after the
+    /// TLS handshake) and, on HTTP/1.1, of its previous response; else it is closed.
+    pub header_read_timeout: Duration,
+    /// An HTTP/2 connection whose streams have all ended is closed after this long without a
+    /// new one.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; at the cap the gateway stops accepting until one closes.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests get to finish.
+    pub drain_timeout: Duration,
+    /// Counts the open connections (`Metrics::open_connections` where `/metrics` shows it).
+    pub open_connections: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl Default for ConnectionSettings {
+    /// The flags' defaults.
+    fn default() -> Self {
+        ConnectionSettings {
+            header_read_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            drain_timeout: Duration::from_secs(10),
+            open_connections: Default::default(),
+        }
+    }
+}
+
+/// A client's byte stream, plain or TLS, so one code path serves both.
+trait ClientStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ClientStream for T {}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains for up to
+/// `settings.drain_timeout`. With `tls`, every connection is TLS first (HTTP/2 or HTTP/1.1 by
+/// ALPN); without, plain HTTP (the sidecar case, where the pod's network is the boundary).
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,
     shutdown: impl Future<Output = ()>,
-    drain_timeout: Duration,
+    settings: ConnectionSettings,
     tls: Option<TlsAcceptor>,
 ) where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
@@ -82,17 +127,29 @@ pub async fn serve<S>(
         + 'static,
     S::Future: Send,
 {
+    descriptors::warn_if_too_few(settings.max_connections);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(settings.header_read_timeout)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES);
-    builder.http2().max_header_list_size(MAX_HEAD_BYTES as u32);
-    let graceful = GracefulShutdown::new();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    let settings = Arc::new(settings);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    // Every connection holds a receiver; serving is drained when the last one is dropped.
+    let (stop, _) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        let Some(slot) = connection_slot(&slots, &mut shutdown).await else {
+            break;
+        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -138,27 +195,27 @@ pub async fn serve<S>(
             }
         });
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let settings = settings.clone();
+        let stop = stop.subscribe();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let result = match tls {
-                None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
-                }
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
-                    let Ok(Ok(stream)) = handshake else {
-                        tracing::debug!(%remote, "TLS handshake failed or timed out");
-                        return;
-                    };
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
-                }
+            let _slot = slot;
+            let _open = OpenConnection::count(&settings.open_connections);
+            let Some(stream) = client_stream(stream, tls.as_ref()).await else {
+                tracing::debug!(%remote, "TLS handshake failed or timed out");
+                return;
             };
+            let activity = idle::Activity::new();
+            let service = idle::Counted::new(service, activity.clone());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let result = idle::drive(
+                connection,
+                auto::UpgradeableConnection::graceful_shutdown,
+                &activity,
+                &settings,
+                stop,
+            )
+            .await;
             if let Err(error) = result {
                 tracing::debug!(%remote, error = %error, "connection ended with an error");
             }
@@ -166,11 +223,63 @@ pub async fn serve<S>(
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
+    stop.send_replace(true);
+    let drain_timeout = settings.drain_timeout;
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = stop.closed() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(drain_timeout) => {
             tracing::warn!(?drain_timeout, "drain timeout elapsed; closing remaining connections");
         }
+    }
+}
+
+/// Waits for room under the connection cap; `None` if `shutdown` resolves first. While the
+/// cap is reached nothing is accepted: new clients wait in the kernel's backlog and the open
+/// connections keep being served. Logged once when the cap is reached and once when it is left.
+async fn connection_slot(
+    slots: &Arc<Semaphore>,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) -> Option<OwnedSemaphorePermit> {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return Some(slot);
+    }
+    tracing::warn!("connection cap (--max-connections) reached: not accepting until one closes");
+    let slot = tokio::select! {
+        slot = slots.clone().acquire_owned() => slot.ok()?,
+        () = shutdown.as_mut() => return None,
+    };
+    tracing::info!("below the connection cap again: accepting");
+    Some(slot)
+}
+
+/// One open connection in the `open_connections` gauge, for as long as it lives.
+struct OpenConnection(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenConnection {
+    fn count(gauge: &prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The client's stream, through the TLS handshake when there is an acceptor; `None` when the
+/// handshake failed or timed out.
+async fn client_stream(
+    stream: TcpStream,
+    tls: Option<&TlsAcceptor>,
+) -> Option<Box<dyn ClientStream>> {
+    let Some(acceptor) = tls else {
+        return Some(Box::new(stream));
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(Box::new(stream)),
+        _ => None,
     }
 }
 

@@ -17,13 +17,7 @@ use support::*;
 #[tokio::test]
 async fn the_gateway_serves_https_over_http1_and_http2() {
     let pki = make_pki(&["localhost"]);
-    let dir = std::env::temp_dir().join(format!("cupi-gateway-inbound-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, &pki.leaf_pem).unwrap();
-    std::fs::write(&key, &pki.leaf_key_pem).unwrap();
-    let acceptor = cupi_gateway::server::tls_acceptor(&cert, &key).expect("certificate loads");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let acceptor = support::tls::acceptor(&pki);
 
     let upstream = FakeUpstream::start(|_| {
         respond(

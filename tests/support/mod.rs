@@ -7,6 +7,8 @@ pub mod contract;
 pub mod pki;
 pub mod protocol;
 
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +48,10 @@ pub struct GatewayOptions {
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
     /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
     pub default_json_style: cupi_gateway::transcode::JsonStyle,
+    /// Connection bounds: the flags' defaults, with a 1 s drain.
+    pub connections: cupi_gateway::server::ConnectionSettings,
+    /// Notified to shut the gateway down (as SIGTERM would); none: it serves for ever.
+    pub shutdown: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for GatewayOptions {
@@ -70,6 +76,11 @@ impl Default for GatewayOptions {
             request_timeout: Duration::from_secs(30),
             tls: None,
             default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+            connections: cupi_gateway::server::ConnectionSettings {
+                drain_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            shutdown: None,
         }
     }
 }
@@ -110,7 +121,19 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         request_timeout: options.request_timeout,
         default_json_style: options.default_json_style,
     };
-    let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
+    let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
+        options.spec.path_templates(),
+    ));
+    let connections = cupi_gateway::server::ConnectionSettings {
+        open_connections: metrics.open_connections.clone(),
+        ..options.connections.clone()
+    };
+    let app = cupi_gateway::app::app_with_metrics(
+        upstream,
+        Arc::new(options.spec.clone()),
+        settings,
+        metrics,
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let scheme = if options.tls.is_some() {
@@ -121,11 +144,19 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
     tokio::spawn(cupi_gateway::server::serve(
         listener,
         app,
-        std::future::pending(),
-        Duration::from_secs(1),
+        shutdown_on(options.shutdown.clone()),
+        connections,
         options.tls.clone(),
     ));
     format!("{scheme}://{addr}")
+}
+
+/// Resolves when the test notifies `shutdown`; never without one.
+async fn shutdown_on(shutdown: Option<Arc<tokio::sync::Notify>>) {
+    match shutdown {
+        Some(shutdown) => shutdown.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Simulator + gateway, the stack a newcomer starts.
