@@ -52,6 +52,8 @@ pub struct Metrics {
     pub typed_fallbacks: Counter,
     /// Streamed responses cut off after their head was sent (a fault late in the body).
     pub responses_aborted: Counter,
+    /// Bytes of the body budget held by buffered request and response bodies now.
+    pub body_budget_in_use: Gauge,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -73,6 +75,7 @@ impl Metrics {
         let transcode_errors = Family::<Labels, Counter>::default();
         let typed_fallbacks = Counter::default();
         let responses_aborted = Counter::default();
+        let body_budget_in_use = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route, method and status",
@@ -123,6 +126,11 @@ impl Metrics {
             "Streamed responses cut off after their head was sent, for a fault late in the body",
             responses_aborted.clone(),
         );
+        registry.register(
+            "body_budget_bytes_in_use",
+            "Bytes of the body budget held by buffered request and response bodies",
+            body_budget_in_use.clone(),
+        );
         Metrics {
             registry,
             routes,
@@ -136,6 +144,7 @@ impl Metrics {
             transcode_errors,
             typed_fallbacks,
             responses_aborted,
+            body_budget_in_use,
         }
     }
 

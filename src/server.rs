@@ -25,7 +25,6 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
-use tower_http::timeout::TimeoutBody;
 
 pub use tokio_rustls::TlsAcceptor;
 
@@ -57,9 +56,6 @@ const MAX_HEADERS: usize = 100;
 /// At most this many bytes of request head: CUPI requests carry a few small headers (Basic
 /// auth, two session cookies), so 64 KiB is generous (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// How long a client may pause while sending a request body (→ 408 `request_timeout`).
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,7 +115,8 @@ pub async fn serve<S>(
                     inner: Some(body),
                     tracker: tracker.clone(),
                 };
-                Body::new(TimeoutBody::new(BODY_IDLE_TIMEOUT, tracked))
+                // Its pace (idle gap, minimum rate) is the app's: `body_rate`.
+                Body::new(tracked)
             });
             request.extensions_mut().insert(info);
             let answer = app.clone().oneshot(request);

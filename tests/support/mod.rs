@@ -44,6 +44,8 @@ pub struct GatewayOptions {
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
     /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
     pub default_json_style: cupi_gateway::transcode::JsonStyle,
+    /// The body budget and the pace of client bodies.
+    pub bodies: cupi_gateway::budget::BodySettings,
 }
 
 impl Default for GatewayOptions {
@@ -68,6 +70,7 @@ impl Default for GatewayOptions {
             request_timeout: Duration::from_secs(30),
             tls: None,
             default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+            bodies: cupi_gateway::budget::BodySettings::default(),
         }
     }
 }
@@ -107,6 +110,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
         default_json_style: options.default_json_style,
+        bodies: options.bodies,
     };
     let app = cupi_gateway::app::app(upstream, Arc::new(options.spec.clone()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
