@@ -5,7 +5,9 @@
 //! An idle timeout alone is not enough: a client sending one byte every few seconds never
 //! pauses long enough to trip it, and holds its buffers (and, streaming, an upstream slot) for
 //! as long as it likes. With a rate, a trickle's deadline comes at the end of its grace period
-//! whatever it does, while an upload at any reasonable speed keeps extending its own.
+//! whatever it does, while an upload at any reasonable speed keeps extending its own. Unlike
+//! mod_reqtimeout, what a body has earned never reaches more than the grace period ahead: a
+//! fast first megabyte cannot pay for a trickle of half an hour after it.
 //! A body that runs out of time fails with [`BodyTooSlow`], which the readers answer with
 //! 408 `request_timeout`.
 
@@ -47,11 +49,15 @@ impl BodyRate {
     /// `body`, failing with [`BodyTooSlow`] once it falls behind this rate or pauses too long.
     pub fn apply(self, body: Body) -> Body {
         let started = Instant::now();
+        let rate_deadline = if self.min_bytes_per_second == 0 {
+            None
+        } else {
+            started.checked_add(self.grace)
+        };
         let mut paced = MinRateBody {
             body,
             rate: self,
-            started,
-            received: 0,
+            rate_deadline,
             timer: Box::pin(tokio::time::sleep_until(started)),
             expired: false,
         };
@@ -59,13 +65,15 @@ impl BodyRate {
         Body::new(paced)
     }
 
-    /// When a body that has sent `received` bytes since `started` runs out of time by the rate.
-    fn rate_deadline(&self, started: Instant, received: u64) -> Option<Instant> {
-        if self.min_bytes_per_second == 0 {
-            return None;
+    /// The rate's deadline after `bytes` more came at `now`: `1/min_rate` seconds later per
+    /// byte, but never more than the grace period from now.
+    fn extend(&self, deadline: Instant, bytes: usize, now: Instant) -> Instant {
+        let earned = Duration::from_secs_f64(bytes as f64 / self.min_bytes_per_second as f64);
+        let extended = deadline.checked_add(earned).unwrap_or(deadline);
+        match now.checked_add(self.grace) {
+            Some(cap) => extended.min(cap),
+            None => extended,
         }
-        let earned = Duration::from_secs_f64(received as f64 / self.min_bytes_per_second as f64);
-        started.checked_add(self.grace.saturating_add(earned))
     }
 }
 
@@ -81,8 +89,8 @@ pub struct BodyTooSlow {
 struct MinRateBody {
     body: Body,
     rate: BodyRate,
-    started: Instant,
-    received: u64,
+    /// When the body runs out of time by the rate; `None`: no rate.
+    rate_deadline: Option<Instant>,
     timer: Pin<Box<Sleep>>,
     expired: bool,
 }
@@ -91,8 +99,7 @@ impl MinRateBody {
     /// The next deadline: the idle gap from `now`, or the rate's, whichever comes first.
     fn reset_timer(&mut self, now: Instant) {
         let idle = now.checked_add(self.rate.idle);
-        let rate = self.rate.rate_deadline(self.started, self.received);
-        let deadline = match (idle, rate) {
+        let deadline = match (idle, self.rate_deadline) {
             (Some(idle), Some(rate)) => idle.min(rate),
             (Some(one), None) | (None, Some(one)) => one,
             // Both beyond what an Instant can hold: in effect, never.
@@ -116,8 +123,12 @@ impl http_body::Body for MinRateBody {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    self.received = self.received.saturating_add(data.len() as u64);
-                    self.reset_timer(Instant::now());
+                    let now = Instant::now();
+                    let bytes = data.len();
+                    self.rate_deadline = self
+                        .rate_deadline
+                        .map(|deadline| self.rate.extend(deadline, bytes, now));
+                    self.reset_timer(now);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -164,8 +175,16 @@ mod tests {
 
     /// A body fed one byte every `every`, for as long as it is read.
     fn trickle(every: Duration) -> Body {
+        trickle_after(Bytes::new(), every)
+    }
+
+    /// A body that sends `first` at once, then trickles as [`trickle`] does.
+    fn trickle_after(first: Bytes, every: Duration) -> Body {
         let (sender, receiver) = mpsc::channel(1);
         tokio::spawn(async move {
+            if sender.send(Ok(first)).await.is_err() {
+                return;
+            }
             while sender.send(Ok(Bytes::from_static(b"x"))).await.is_ok() {
                 tokio::time::sleep(every).await;
             }
@@ -181,6 +200,18 @@ mod tests {
         assert!(crate::error::is_body_timeout(&*error.into_inner()));
         // 300 ms of grace, plus the few milliseconds ~30 bytes earn at 500 bytes/s; the idle
         // gap (1 s) never ran out. The ceiling only allows for a busy machine.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(900), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fast_start_does_not_pay_for_a_trickle_after_it() {
+        // 1 MB earns 2,000 s at 500 bytes/s, but no more than the 300 ms grace is banked.
+        let first = Bytes::from(vec![b'x'; 1_000_000]);
+        let body = rate(500, 300, 1_000).apply(trickle_after(first, Duration::from_millis(10)));
+        let started = Instant::now();
+        assert!(body.collect().await.is_err(), "a trickle must fail");
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_millis(900), "{took:?}");
