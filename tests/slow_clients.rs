@@ -39,6 +39,15 @@ async fn read_head(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
 /// A chunked `text/plain` upload with bogus credentials that sends one byte every `every`
 /// until the gateway answers; returns the answer and how long it took.
 fn trickle_upload(gateway: &str, every: Duration) -> JoinHandle<(String, Duration)> {
+    trickle_upload_after(gateway, 0, every)
+}
+
+/// Like [`trickle_upload`], but the body starts with `first` bytes sent at once.
+fn trickle_upload_after(
+    gateway: &str,
+    first: usize,
+    every: Duration,
+) -> JoinHandle<(String, Duration)> {
     let addr = gateway.trim_start_matches("http://").to_owned();
     tokio::spawn(async move {
         let started = Instant::now();
@@ -50,6 +59,12 @@ fn trickle_upload(gateway: &str, every: Duration) -> JoinHandle<(String, Duratio
              Transfer-Encoding: chunked\r\n\r\n"
         );
         writer.write_all(head.as_bytes()).await.unwrap();
+        if first > 0 {
+            let mut chunk = format!("{first:x}\r\n").into_bytes();
+            chunk.resize(chunk.len() + first, b'y');
+            chunk.extend_from_slice(b"\r\n");
+            writer.write_all(&chunk).await.unwrap();
+        }
         let trickle = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
@@ -147,6 +162,71 @@ async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
         Some(0.0)
     );
     assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_body_beyond_the_buffer_streams_under_the_same_rate_and_smaller_ones_arrive_whole() {
+    let upstream = FakeUpstream::start(|request| {
+        if request.method == http::Method::GET {
+            respond(200, "application/xml", r#"<Ports total="0"/>"#)
+        } else {
+            respond(401, "text/plain", "bad credentials")
+        }
+    })
+    .await;
+    let grace = Duration::from_secs(2);
+    let options = GatewayOptions {
+        upstream_limit: LimitSettings {
+            max_concurrent: 1,
+            max_queued: 100,
+            max_wait: Duration::from_secs(10),
+        },
+        bodies: BodySettings {
+            request_rate: BodyRate {
+                min_bytes_per_second: 500,
+                grace,
+                idle: Duration::from_secs(30),
+            },
+            ..BodySettings::default()
+        },
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(&upstream.origin, options).await;
+
+    // Within the 1 MiB buffer and beyond it: both reach the upstream byte for byte.
+    for size in [300 * 1024, 3 * 1024 * 1024] {
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let url = format!("{gateway}/vmrest/undescribed/upload");
+        let response = send(reqwest::Method::POST, &url, "text/plain", body.clone()).await;
+        assert_eq!(response.status(), 401, "the upstream's answer");
+        assert!(upstream.last().body == body, "{size} bytes arrived whole");
+    }
+
+    // 1.2 MB at once takes the slot and streams; the trickle after it still ends in time.
+    let (answer, took) = trickle_upload_after(&gateway, 1_200_000, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    // A grace period after the fast part (whatever 1.2 MB would earn unbounded: 40 min).
+    assert!(
+        took >= grace && took < grace * 4,
+        "the upload took {took:?}"
+    );
+
+    // The one slot is free again at once, and the buffers are given back.
+    let asked = Instant::now();
+    assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    let metrics = get_anonymous(&format!("{gateway}/metrics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&metrics, "cupi_gateway_body_budget_bytes_in_use"),
+        Some(0.0)
+    );
 }
 
 /// Resident and peak memory of process `pid`, in KiB (Linux).
