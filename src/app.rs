@@ -28,6 +28,7 @@
 //!     upstream_retries: 2,
 //!     request_timeout: std::time::Duration::from_secs(120),
 //!     default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+//!     bodies: cupi_gateway::budget::BodySettings::default(),
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -56,6 +57,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::access_log::AccessLogLayer;
+use crate::budget::{BodyBudget, BodySettings};
 use crate::coalesce::CoalesceLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
@@ -92,6 +94,8 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<HeaderValue>,
     /// The JSON a client gets that names no `profile` in its `Accept` (`--cupi-json`: CUPI's).
     pub default_json_style: JsonStyle,
+    /// The memory budget of all buffered bodies, and the pace client bodies must keep.
+    pub bodies: BodySettings,
 }
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
@@ -111,23 +115,29 @@ pub fn app_with_metrics(
     let upstream_origin = upstream.origin().to_string();
     let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
     let schema = Arc::new(spec.schema().clone());
+    // One budget for every body any layer holds in memory.
+    let budget = BodyBudget::new(settings.bodies.budget, &metrics);
     let transcoded = ServiceBuilder::new()
         .layer(TranscodeLayer::new(
             schema.clone(),
             settings.limits,
             metrics.clone(),
             settings.default_json_style,
+            budget.clone(),
         ))
-        .layer(CoalesceLayer::new(metrics.clone()))
+        .layer(CoalesceLayer::new(metrics.clone(), budget.clone()))
         .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))
         .layer(UpstreamLimitLayer::new(
             settings.upstream_limit,
             metrics.clone(),
+            budget.clone(),
+            settings.limits.max_request_body,
         ))
         .service(Proxy::new(upstream, metrics.clone()));
     let vmrest: Vmrest = if settings.validate_requests {
         let rules = Arc::new(spec.rules().clone());
-        let validate = ValidateLayer::new(rules, settings.limits.max_request_body, schema);
+        let max_body = settings.limits.max_request_body;
+        let validate = ValidateLayer::new(rules, max_body, schema, budget.clone());
         BoxCloneSyncService::new(validate.layer(transcoded))
     } else {
         BoxCloneSyncService::new(transcoded)
@@ -142,7 +152,10 @@ pub fn app_with_metrics(
     };
     // Every request gets an id (the client's own `x-request-id` is kept if it is a plain id):
     // it is logged, returned to the client, and forwarded upstream with the other headers.
+    let request_rate = settings.bodies.request_rate;
     let app = ServiceBuilder::new()
+        // Every client body keeps a minimum pace, whichever layer reads it (→ 408).
+        .map_request(move |request: Request<Body>| request.map(|body| request_rate.apply(body)))
         .map_request(drop_unfit_request_id::<Body>)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -1,4 +1,4 @@
-//! Reading a whole body with a size limit, for the layers that must see all of it
+//! Reading a whole body with a size limit, held in the gateway's [`BodyBudget`], for the layers that must see all of it
 //! (validation, error pages), or its first part, for those that decide on it before streaming
 //! the rest (transcoding, coalescing). Everything else streams.
 //!
@@ -10,35 +10,59 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{header, Request};
-use http_body::Frame;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
+use crate::budget::{BodyBudget, Reservation};
 use crate::error::{is_body_timeout, BoxError, GatewayError};
 
 /// How much of an upstream body is read before the gateway commits to an answer: an ordinary
 /// CUPI response fits whole, so its faults always get a clean JSON error; a larger one streams.
 pub const PREFIX_LIMIT: usize = 256 * 1024;
 
-/// Reads a client's whole body: 413 past `limit`, 408 if it stalls, 400 if it breaks off.
-pub async fn read_request_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge { limit }),
-        Err(e) => Err(GatewayError::from_request_body(e)),
+/// Reads a client's whole body: 413 past `limit`, 408 if it stalls, 400 if it breaks off,
+/// 503 if the `budget` has no room for it.
+pub async fn read_request_body(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Bytes, GatewayError> {
+    match read_prefix(
+        body,
+        limit.saturating_add(1),
+        budget,
+        GatewayError::from_request_body,
+    )
+    .await?
+    {
+        Prefix::Complete(bytes) => Ok(bytes),
+        Prefix::Partial { .. } => Err(GatewayError::PayloadTooLarge { limit }),
     }
 }
 
-/// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls.
-pub async fn read_response_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => {
-            Err(GatewayError::UpstreamResponseTooLarge { limit })
-        }
-        Err(e) => Err(upstream_body_error(e)),
+/// Reads a client's body until it ends or `limit` bytes have come (failing as
+/// [`read_request_body`] does, but never for its size).
+pub async fn read_request_prefix(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Prefix, GatewayError> {
+    read_prefix(body, limit, budget, GatewayError::from_request_body).await
+}
+
+/// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,
+/// 503 if the `budget` has no room for it.
+pub async fn read_response_body(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Bytes, GatewayError> {
+    match read_prefix(body, limit.saturating_add(1), budget, upstream_body_error).await? {
+        Prefix::Complete(bytes) => Ok(bytes),
+        Prefix::Partial { .. } => Err(GatewayError::UpstreamResponseTooLarge { limit }),
     }
 }
 
@@ -51,7 +75,7 @@ pub fn upstream_body_error(error: BoxError) -> GatewayError {
     }
 }
 
-/// The first part of an upstream body.
+/// The first part of a body.
 pub enum Prefix {
     /// The body ended within the limit.
     Complete(Bytes),
@@ -72,13 +96,29 @@ impl Prefix {
     }
 }
 
-/// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails).
-pub async fn read_response_prefix(mut body: Body, limit: usize) -> Result<Prefix, GatewayError> {
-    let mut head = Joined::default();
+/// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails,
+/// 503 if the `budget` has no room for it).
+pub async fn read_response_prefix(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Prefix, GatewayError> {
+    read_prefix(body, limit, budget, upstream_body_error).await
+}
+
+/// Reads `body` until it ends or `limit` bytes have come, each failure of the body named by
+/// `failed`; what is read is held in the `budget`.
+async fn read_prefix(
+    mut body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+    failed: fn(BoxError) -> GatewayError,
+) -> Result<Prefix, GatewayError> {
+    let mut head = Joined::new(budget, limit);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| upstream_body_error(e.into_inner()))?;
+        let frame = frame.map_err(|e| failed(e.into_inner()))?;
         if let Ok(data) = frame.into_data() {
-            head.push(data);
+            head.push(data).await?;
             if head.len() >= limit {
                 let head = head.into_bytes();
                 return Ok(Prefix::Partial { head, rest: body });
@@ -89,24 +129,51 @@ pub async fn read_response_prefix(mut body: Body, limit: usize) -> Result<Prefix
 }
 
 /// Chunks joined into one, copied only once a second chunk comes: a body that arrives whole
-/// (one chunk, or a first part another layer already read) is handed on as it is.
-#[derive(Default)]
-struct Joined {
+/// (one chunk, or a first part another layer already read) is handed on as it is, and counts
+/// against the budget only once, where it was joined. (A lone chunk from the connection is part
+/// of that connection's read buffer, which the server bounds per connection.) The joined copy
+/// reserves its capacity before it grows, and the bytes made of it hold that reservation until
+/// their last reference is dropped.
+struct Joined<'a> {
+    budget: &'a BodyBudget,
+    /// How large the buffer may need to grow (it then stops growing in doublings).
+    limit: usize,
     first: Bytes,
-    joined: BytesMut,
+    joined: Vec<u8>,
+    reservation: Reservation,
 }
 
-impl Joined {
-    fn push(&mut self, chunk: Bytes) {
+impl<'a> Joined<'a> {
+    fn new(budget: &'a BodyBudget, limit: usize) -> Self {
+        Joined {
+            budget,
+            limit,
+            first: Bytes::new(),
+            joined: Vec::new(),
+            reservation: budget.empty(),
+        }
+    }
+
+    async fn push(&mut self, chunk: Bytes) -> Result<(), GatewayError> {
         if self.first.is_empty() && self.joined.is_empty() {
             self.first = chunk;
-            return;
+            return Ok(());
         }
-        if self.joined.is_empty() {
+        let needed = self.len() + chunk.len();
+        let capacity = self.joined.capacity();
+        if needed > capacity {
+            let grown = needed.max(capacity.saturating_mul(2).min(self.limit));
+            self.budget
+                .reserve(&mut self.reservation, grown - capacity)
+                .await?;
+            self.joined.reserve_exact(grown - self.joined.len());
+        }
+        if !self.first.is_empty() {
             self.joined
                 .extend_from_slice(&std::mem::take(&mut self.first));
         }
         self.joined.extend_from_slice(&chunk);
+        Ok(())
     }
 
     fn len(&self) -> usize {
@@ -115,10 +182,24 @@ impl Joined {
 
     fn into_bytes(self) -> Bytes {
         if self.joined.is_empty() {
-            self.first
-        } else {
-            self.joined.freeze()
+            return self.first;
         }
+        Bytes::from_owner(Budgeted {
+            bytes: self.joined,
+            _reservation: self.reservation,
+        })
+    }
+}
+
+/// Joined bytes and the budget they hold, given back when the bytes are freed.
+struct Budgeted {
+    bytes: Vec<u8>,
+    _reservation: Reservation,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -144,6 +225,20 @@ impl http_body::Body for Prefixed {
 
     fn is_end_stream(&self) -> bool {
         self.head.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let rest = self.rest.size_hint();
+        let Some(head) = &self.head else {
+            return rest;
+        };
+        let head = head.len() as u64;
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower().saturating_add(head));
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(head));
+        }
+        hint
     }
 }
 
@@ -297,7 +392,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_prefix_joins_chunks_and_keeps_a_lone_chunk_as_it_is() {
-        let Prefix::Complete(whole) = read_response_prefix(chunked(&[b"ab", b"cd"]), 10)
+        let metrics = crate::metrics::Metrics::new(vec![]);
+        let budget = BodyBudget::new(1024, &metrics);
+        let Prefix::Complete(whole) = read_response_prefix(chunked(&[b"ab", b"cd"]), 10, &budget)
             .await
             .unwrap()
         else {
@@ -306,7 +403,7 @@ mod tests {
         assert_eq!(whole, "abcd");
 
         let Prefix::Partial { head, rest } =
-            read_response_prefix(chunked(&[b"abc", b"def", b"g"]), 5)
+            read_response_prefix(chunked(&[b"abc", b"def", b"g"]), 5, &budget)
                 .await
                 .unwrap()
         else {
@@ -318,12 +415,38 @@ mod tests {
 
         // One chunk: the same bytes, not a copy of them.
         let chunk = Bytes::from_static(b"whole");
-        let Prefix::Complete(same) = read_response_prefix(Body::from(chunk.clone()), 10)
+        let Prefix::Complete(same) = read_response_prefix(Body::from(chunk.clone()), 10, &budget)
             .await
             .unwrap()
         else {
             panic!("the body ended within the limit");
         };
         assert_eq!(same.as_ptr(), chunk.as_ptr());
+    }
+
+    #[tokio::test]
+    async fn joined_bodies_hold_the_budget_until_freed_and_are_refused_past_it() {
+        let metrics = crate::metrics::Metrics::new(vec![]);
+        let budget = BodyBudget::new(10, &metrics);
+        let held = read_request_body(chunked(&[b"abc", b"def"]), 100, &budget)
+            .await
+            .unwrap();
+        assert_eq!(held, "abcdef");
+        assert_eq!(budget.in_use(), 6);
+        let copy = held.clone();
+        drop(held);
+        assert_eq!(budget.in_use(), 6, "a clone still holds the bytes");
+
+        let refused = read_request_body(chunked(&[b"ghi", b"jkl"]), 100, &budget).await;
+        let refused = refused.expect_err("6 + 6 bytes exceed a budget of 10");
+        assert_eq!(refused.code(), "body_budget_exhausted");
+        assert_eq!(refused.status(), 503);
+        assert_eq!(budget.in_use(), 6, "a refused body gives back what it took");
+
+        drop(copy);
+        assert_eq!(budget.in_use(), 0);
+        assert!(metrics.encode().contains("body_budget_bytes_in_use 0"));
+        let too_large = read_request_body(chunked(&[b"abc", b"def"]), 5, &budget).await;
+        assert_eq!(too_large.expect_err("6 > 5").status(), 413);
     }
 }

@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use http::HeaderValue;
 
 use crate::app::Settings;
+use crate::body_rate::BodyRate;
+use crate::budget::BodySettings;
 use crate::limit::LimitSettings;
 use crate::server::ConnectionSettings;
 use crate::simulator::SimulatorConfig;
@@ -96,6 +98,21 @@ pub struct GatewayArgs {
     /// list, one item of a list, or an error page (larger: 502). Lists stream, whatever their size.
     #[arg(long, env = "CUPI_GATEWAY_MAX_RESPONSE_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_response_body: usize,
+
+    /// Bytes all buffered request and response bodies may hold at once, across every
+    /// connection; past it a body waits a second, then gets 503 body_budget_exhausted with
+    /// Retry-After.
+    #[arg(long, env = "CUPI_GATEWAY_BODY_BUDGET", default_value_t = BodySettings::default().budget)]
+    pub body_budget: usize,
+
+    /// Bytes per second a client's request body must average once its grace period is over
+    /// (slower: 408 request_timeout); 0 turns the rate off (the 30 s idle gap stays).
+    #[arg(long, env = "CUPI_GATEWAY_REQUEST_BODY_MIN_RATE", default_value_t = BodyRate::default().min_bytes_per_second)]
+    pub request_body_min_rate: u64,
+
+    /// Time every request body has before --request-body-min-rate applies.
+    #[arg(long, env = "CUPI_GATEWAY_REQUEST_BODY_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub request_body_grace: Duration,
 
     /// Most requests at Unity Connection at once. Its documented limit is 5; more only
     /// queue inside the server, where they time out as 503s for every client.
@@ -215,6 +232,14 @@ impl GatewayArgs {
             } else {
                 JsonStyle::Typed
             },
+            bodies: BodySettings {
+                budget: self.body_budget,
+                request_rate: BodyRate {
+                    min_bytes_per_second: self.request_body_min_rate,
+                    grace: self.request_body_grace,
+                    ..BodyRate::default()
+                },
+            },
             upstream_limit: LimitSettings {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,
@@ -332,6 +357,7 @@ mod tests {
         assert_eq!(gateway.settings().limits.max_request_body, 10);
         assert!(gateway.settings().validate_requests);
         assert_eq!(gateway.settings().default_json_style, JsonStyle::Typed);
+        assert_eq!(gateway.settings().bodies, BodySettings::default());
         let cupi = Cli::try_parse_from(["cupi-gateway", "--cupi-json"]).unwrap();
         assert_eq!(cupi.gateway.settings().default_json_style, JsonStyle::Cupi);
         assert!(Cli::try_parse_from(["cupi-gateway", "--upstream", "https://cuc/vmrest"]).is_err());

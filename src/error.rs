@@ -68,6 +68,10 @@ pub enum GatewayError {
     RequestDeadline(Duration),
     #[error("Unity Connection is busy: the gateway's queue for it is full or the wait ran out; retry shortly")]
     UpstreamBusy { retry_after: Duration },
+    #[error(
+        "the gateway holds as many buffered bodies as its memory budget allows; retry shortly"
+    )]
+    BodyBudgetExhausted { retry_after: Duration },
     #[error("the upstream's XML could not be transcoded: {0}")]
     UpstreamInvalidXml(#[source] XmlError),
     #[error("the upstream's response body is larger than the gateway's limit of {limit} bytes")]
@@ -108,6 +112,7 @@ impl GatewayError {
             GatewayError::UpstreamTls(_) => "upstream_tls_error",
             GatewayError::UpstreamTimeout(_) | GatewayError::UpstreamStalled => "upstream_timeout",
             GatewayError::UpstreamBusy { .. } => "upstream_busy",
+            GatewayError::BodyBudgetExhausted { .. } => "body_budget_exhausted",
             GatewayError::RequestDeadline(_) => "gateway_timeout",
             GatewayError::UpstreamInvalidXml(_) => "upstream_invalid_xml",
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
@@ -137,7 +142,9 @@ impl GatewayError {
             GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamStalled
             | GatewayError::RequestDeadline(_) => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::UpstreamBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::UpstreamBusy { .. } | GatewayError::BodyBudgetExhausted { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             GatewayError::UpstreamUnreachable(_)
             | GatewayError::UpstreamTls(_)
             | GatewayError::UpstreamInvalidXml(_)
@@ -153,7 +160,7 @@ impl GatewayError {
     /// error anywhere in it is a TLS failure, a timed-out connect is a timeout.
     pub fn from_upstream(error: BoxError, connect_timeout: Duration) -> Self {
         // The client's own body stalled while it was being forwarded: not the upstream's fault.
-        if find_source::<tower_http::timeout::TimeoutError>(error.as_ref()).is_some() {
+        if is_body_timeout(error.as_ref()) {
             return GatewayError::RequestTimeout;
         }
         // The client's body broke off or was malformed (bad chunking) while it was being
@@ -218,7 +225,8 @@ impl GatewayError {
                     .collect();
                 json_response(status, &serde_json::json!({ "errors": errors }))
             }
-            GatewayError::UpstreamBusy { retry_after } => {
+            GatewayError::UpstreamBusy { retry_after }
+            | GatewayError::BodyBudgetExhausted { retry_after } => {
                 let mut response = error_response(status, self.code(), &self.to_string());
                 let seconds = retry_after.as_secs().max(1);
                 response
@@ -239,9 +247,12 @@ impl GatewayError {
     }
 }
 
-/// Whether a body error is a [`tower_http::timeout::TimeoutBody`] running out of time.
+/// Whether a body error is a body running out of time: a [`tower_http::timeout::TimeoutBody`]
+/// (the upstream's), or a client's body too slow or idle too long
+/// ([`crate::body_rate::BodyTooSlow`]).
 pub fn is_body_timeout(error: &(dyn StdError + 'static)) -> bool {
     find_source::<tower_http::timeout::TimeoutError>(error).is_some()
+        || find_source::<crate::body_rate::BodyTooSlow>(error).is_some()
 }
 
 /// Builds a response in the gateway's JSON error shape.

@@ -20,6 +20,8 @@
 pub mod access_log;
 pub mod app;
 pub mod body;
+pub mod body_rate;
+pub mod budget;
 pub mod coalesce;
 pub mod config;
 pub mod error;

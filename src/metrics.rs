@@ -149,6 +149,9 @@ pub struct Metrics {
     pub responses_aborted: Counter,
     /// Client connections open now (at most `--max-connections`), kept by the server.
     pub open_connections: Gauge,
+
+    /// Bytes of the body budget held by buffered request and response bodies now.
+    pub body_budget_in_use: Gauge,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -171,6 +174,8 @@ impl Metrics {
         let typed_fallbacks = Counter::default();
         let responses_aborted = Counter::default();
         let open_connections = Gauge::default();
+
+        let body_budget_in_use = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route, method and status",
@@ -221,6 +226,16 @@ impl Metrics {
             "Streamed responses cut off after their head was sent, for a fault late in the body",
             responses_aborted.clone(),
         );
+        registry.register(
+            "open_connections",
+            "Client connections open now",
+            open_connections.clone(),
+        );
+        registry.register(
+            "body_budget_bytes_in_use",
+            "Bytes of the body budget held by buffered request and response bodies",
+            body_budget_in_use.clone(),
+        );
         let routes = routes
             .into_iter()
             .map(|template| {
@@ -228,12 +243,6 @@ impl Metrics {
                 (template, label)
             })
             .collect();
-
-        registry.register(
-            "open_connections",
-            "Client connections open now",
-            open_connections.clone(),
-        );
         Metrics {
             registry,
             routes,
@@ -248,6 +257,8 @@ impl Metrics {
             typed_fallbacks,
             responses_aborted,
             open_connections,
+
+            body_budget_in_use,
         }
     }
 

@@ -33,7 +33,6 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
-use tower_http::timeout::TimeoutBody;
 
 use crate::body::BodyFraming;
 
@@ -63,9 +62,6 @@ const MAX_HEADERS: usize = 100;
 /// At most this many bytes of request head: CUPI requests carry a few small headers (Basic
 /// auth, two session cookies), so 64 KiB is generous (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// How long a client may pause while sending a request body (→ 408 `request_timeout`).
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -179,7 +175,8 @@ pub async fn serve<S>(
                     inner: Some(body),
                     tracker: tracker.clone(),
                 };
-                Body::new(TimeoutBody::new(BODY_IDLE_TIMEOUT, tracked))
+                // Its pace (idle gap, minimum rate) is the app's: `body_rate`.
+                Body::new(tracked)
             });
             request.extensions_mut().insert(info);
             request.extensions_mut().insert(framing);

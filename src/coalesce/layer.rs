@@ -7,6 +7,7 @@ use tower::Layer;
 
 use super::service::Flight;
 use super::Coalesce;
+use crate::budget::BodyBudget;
 use crate::metrics::Metrics;
 
 /// Shared by every clone of the service: the requests in flight, by key.
@@ -14,6 +15,8 @@ use crate::metrics::Metrics;
 pub(super) struct CoalesceState {
     pub flights: Mutex<HashMap<super::key::Key, Flight>>,
     pub metrics: Arc<Metrics>,
+    /// Holds the shared responses' bodies.
+    pub budget: BodyBudget,
 }
 
 #[derive(Clone, Debug)]
@@ -22,11 +25,13 @@ pub struct CoalesceLayer {
 }
 
 impl CoalesceLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// The responses read to share them are held in `budget`.
+    pub fn new(metrics: Arc<Metrics>, budget: BodyBudget) -> Self {
         CoalesceLayer {
             state: Arc::new(CoalesceState {
                 flights: Mutex::new(HashMap::new()),
                 metrics,
+                budget,
             }),
         }
     }

@@ -25,7 +25,8 @@
 //! use cupi_gateway::coalesce::CoalesceLayer;
 //!
 //! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
-//! let layer = CoalesceLayer::new(metrics);
+//! let budget = cupi_gateway::budget::BodyBudget::new(64 << 20, &metrics);
+//! let layer = CoalesceLayer::new(metrics, budget);
 //! # let _ = layer;
 //! ```
 

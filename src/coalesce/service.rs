@@ -169,7 +169,7 @@ where
         Err(error) => return Err(fail(&leader, error)),
     };
     let (parts, body) = response.into_parts();
-    match read_response_prefix(body, PREFIX_LIMIT).await {
+    match read_response_prefix(body, PREFIX_LIMIT, &leader.state.budget).await {
         // Too large to copy to each caller: the leader streams it, the others ask themselves.
         Ok(partial @ Prefix::Partial { .. }) => {
             leader.sender.send_replace(Some(Outcome::NotShareable));
@@ -247,7 +247,8 @@ mod tests {
     async fn a_follower_takes_over_when_the_leader_hangs_up() {
         let calls = Arc::new(AtomicUsize::new(0));
         let metrics = Arc::new(Metrics::new(vec![]));
-        let service = CoalesceLayer::new(metrics)
+        let budget = crate::budget::BodyBudget::new(1 << 20, &metrics);
+        let service = CoalesceLayer::new(metrics, budget)
             .layer(slow_inner(Duration::from_millis(300), calls.clone()));
 
         let leader = tokio::spawn(service.clone().oneshot(read()));

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tower::Layer;
 
 use super::UpstreamLimit;
+use crate::budget::BodyBudget;
 use crate::metrics::Metrics;
 
 /// How many requests may be at the upstream, and how many may wait, for how long.
@@ -25,6 +26,10 @@ pub(super) struct LimitState {
     pub queued: AtomicUsize,
     pub settings: LimitSettings,
     pub metrics: Arc<Metrics>,
+    /// Holds the request bodies read before a slot is taken.
+    pub budget: BodyBudget,
+    /// How much of a request body is read before a slot is taken.
+    pub buffer_limit: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -33,13 +38,22 @@ pub struct UpstreamLimitLayer {
 }
 
 impl UpstreamLimitLayer {
-    pub fn new(settings: LimitSettings, metrics: Arc<Metrics>) -> Self {
+    /// Up to `buffer_limit` bytes of a request body are read, held in `budget`, before the
+    /// request waits for a slot.
+    pub fn new(
+        settings: LimitSettings,
+        metrics: Arc<Metrics>,
+        budget: BodyBudget,
+        buffer_limit: usize,
+    ) -> Self {
         UpstreamLimitLayer {
             state: Arc::new(LimitState {
                 permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
                 queued: AtomicUsize::new(0),
                 settings,
                 metrics,
+                budget,
+                buffer_limit,
             }),
         }
     }

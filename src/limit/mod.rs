@@ -8,6 +8,12 @@
 //! holds a permit from the moment a request is sent until its response body has been read to
 //! the end (or dropped), since the server is busy until then.
 //!
+//! A slot is for the upstream's time, not the client's: a request body that no layer above
+//! has read whole is read here first, up to a bound and held in the gateway's body budget,
+//! before the request waits for a slot. A client that dribbles its body (and its body's
+//! minimum rate ends it, 408) then holds a buffer, never a slot; only a body larger than the
+//! bound streams while holding one.
+//!
 //! # Example
 //!
 //! ```
@@ -20,7 +26,8 @@
 //!     max_queued: 100,
 //!     max_wait: Duration::from_secs(10),
 //! };
-//! let layer = UpstreamLimitLayer::new(settings, metrics);
+//! let budget = cupi_gateway::budget::BodyBudget::new(64 << 20, &metrics);
+//! let layer = UpstreamLimitLayer::new(settings, metrics, budget, 1 << 20);
 //! # let _ = layer;
 //! ```
 

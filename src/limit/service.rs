@@ -13,6 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tower::Service;
 
 use super::layer::LimitState;
+use crate::body::{is_bodiless, read_request_prefix};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -50,6 +51,7 @@ where
         let mut inner = crate::take_ready(&mut self.inner);
         let state = self.state.clone();
         Box::pin(async move {
+            let request = read_body_before_slot(request, &state).await?;
             let permit = acquire(&state).await.inspect_err(|_| {
                 state.metrics.shed.inc();
             })?;
@@ -65,6 +67,20 @@ where
             }))
         })
     }
+}
+
+/// The request with its body read up to the bound: whole, or its first part and the rest to
+/// stream. A body already read whole above arrives as one chunk and passes as it is.
+async fn read_body_before_slot(
+    request: Request<Body>,
+    state: &LimitState,
+) -> Result<Request<Body>, GatewayError> {
+    if is_bodiless(&request) {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let body = read_request_prefix(body, state.buffer_limit, &state.budget).await?;
+    Ok(Request::from_parts(parts, body.into_body()))
 }
 
 /// A permit at once if one is free; else a place in the bounded queue, for a bounded time.

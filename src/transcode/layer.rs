@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::{JsonStyle, Schema, Transcode};
+use crate::budget::BodyBudget;
 use crate::metrics::Metrics;
 
 /// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
@@ -24,21 +25,25 @@ pub struct TranscodeLayer {
     limits: Limits,
     metrics: Arc<Metrics>,
     default_style: JsonStyle,
+    budget: BodyBudget,
 }
 
 impl TranscodeLayer {
-    /// `default_style` is the JSON a client gets that names no `profile` in its `Accept`.
+    /// `default_style` is the JSON a client gets that names no `profile` in its `Accept`;
+    /// the bodies read whole or in part are held in `budget`.
     pub fn new(
         schema: Arc<Schema>,
         limits: Limits,
         metrics: Arc<Metrics>,
         default_style: JsonStyle,
+        budget: BodyBudget,
     ) -> Self {
         TranscodeLayer {
             schema,
             limits,
             metrics,
             default_style,
+            budget,
         }
     }
 }
@@ -53,6 +58,7 @@ impl<S> Layer<S> for TranscodeLayer {
             self.limits,
             self.metrics.clone(),
             self.default_style,
+            self.budget.clone(),
         )
     }
 }

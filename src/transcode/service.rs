@@ -14,6 +14,7 @@ use super::{json_to_xml, stream_xml_to_json, JsonError, JsonStyle, Limits, Schem
 use crate::body::{
     read_request_body, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
 };
+use crate::budget::BodyBudget;
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -27,15 +28,18 @@ pub struct Transcode<S> {
     limits: Limits,
     metrics: Arc<Metrics>,
     default_style: JsonStyle,
+    budget: BodyBudget,
 }
 
 impl<S> Transcode<S> {
+    /// The bodies read whole or in part are held in `budget`.
     pub fn new(
         inner: S,
         schema: Arc<Schema>,
         limits: Limits,
         metrics: Arc<Metrics>,
         default_style: JsonStyle,
+        budget: BodyBudget,
     ) -> Self {
         Transcode {
             inner,
@@ -43,6 +47,7 @@ impl<S> Transcode<S> {
             limits,
             metrics,
             default_style,
+            budget,
         }
     }
 }
@@ -70,10 +75,11 @@ where
         let limits = self.limits;
         let metrics = self.metrics.clone();
         let default_style = self.default_style;
+        let budget = self.budget.clone();
         Box::pin(async move {
             let format = ResponseFormat::from_headers(request.headers(), default_style);
             let is_head = request.method() == Method::HEAD;
-            let request = transcode_request(request, &schema, limits)
+            let request = transcode_request(request, &schema, limits, &budget)
                 .await
                 .inspect_err(|e| {
                     if let GatewayError::InvalidJson(_) = e {
@@ -89,7 +95,7 @@ where
                 (ResponseFormat::Xml, _) => Ok(response),
                 (ResponseFormat::Json(style), true) => Ok(head_as_json(response, style)),
                 (ResponseFormat::Json(style), false) => {
-                    transcode_response(response, &schema, style, limits, &metrics).await
+                    transcode_response(response, &schema, style, limits, &metrics, &budget).await
                 }
             }
         })
@@ -101,6 +107,7 @@ async fn transcode_request(
     mut request: Request<Body>,
     schema: &Schema,
     limits: Limits,
+    budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
     if let UpstreamAccept::Xml(accept) = negotiate::upstream_accept(request.headers()) {
         let headers = request.headers_mut();
@@ -110,7 +117,7 @@ async fn transcode_request(
     }
     match BodyKind::of(request.headers()) {
         BodyKind::Json => {}
-        BodyKind::Xml => return refuse_doctype(request, limits).await,
+        BodyKind::Xml => return refuse_doctype(request, limits, budget).await,
         _ => return Ok(request),
     }
     if negotiate::is_encoded(request.headers()) {
@@ -130,7 +137,7 @@ async fn transcode_request(
     if declared_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let json = read_request_body(body, limit).await?;
+    let json = read_request_body(body, limit, budget).await?;
     if json.is_empty() {
         return Ok(Request::from_parts(parts, Body::empty()));
     }
@@ -170,9 +177,10 @@ async fn transcode_request(
 async fn refuse_doctype(
     request: Request<Body>,
     limits: Limits,
+    budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
     let (parts, body) = request.into_parts();
-    let xml = read_request_body(body, limits.max_request_body).await?;
+    let xml = read_request_body(body, limits.max_request_body, budget).await?;
     if has_doctype(&xml) {
         return Err(GatewayError::XmlDoctype);
     }
@@ -206,6 +214,7 @@ async fn transcode_response(
     style: JsonStyle,
     limits: Limits,
     metrics: &Arc<Metrics>,
+    budget: &BodyBudget,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
@@ -237,11 +246,11 @@ async fn transcode_response(
     let is_error_status = status.is_client_error() || status.is_server_error();
     let mut content_type = HeaderValue::from_static("application/json");
     let json = if is_error_page {
-        let bytes = read_response_body(body, limit).await?;
+        let bytes = read_response_body(body, limit, budget).await?;
         let message = message_from_error_page(&bytes, kind == BodyKind::Html);
         error_body(&status_code_name(status), &message)
     } else {
-        let bytes = match read_response_prefix(body, PREFIX_LIMIT).await? {
+        let bytes = match read_response_prefix(body, PREFIX_LIMIT, budget).await? {
             Prefix::Complete(bytes) => bytes,
             // Too large to hold: streamed, item by item (see `stream`).
             Prefix::Partial { head, rest } => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::{Rules, Validate};
+use crate::budget::BodyBudget;
 use crate::transcode::Schema;
 
 /// Validates requests against the document's rules before the inner service sees them.
@@ -13,16 +14,23 @@ pub struct ValidateLayer {
     rules: Arc<Rules>,
     max_body: usize,
     schema: Arc<Schema>,
+    budget: BodyBudget,
 }
 
 impl ValidateLayer {
     /// `max_body` bounds how much of a request body is read to check it; `schema` reads XML
-    /// bodies the way the transcoder would.
-    pub fn new(rules: Arc<Rules>, max_body: usize, schema: Arc<Schema>) -> Self {
+    /// bodies the way the transcoder would; the bodies read are held in `budget`.
+    pub fn new(
+        rules: Arc<Rules>,
+        max_body: usize,
+        schema: Arc<Schema>,
+        budget: BodyBudget,
+    ) -> Self {
         ValidateLayer {
             rules,
             max_body,
             schema,
+            budget,
         }
     }
 }
@@ -46,5 +54,9 @@ impl ValidateLayer {
 
     pub(super) fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    pub(super) fn budget(&self) -> &BodyBudget {
+        &self.budget
     }
 }

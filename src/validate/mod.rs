@@ -20,7 +20,9 @@
 //! use cupi_gateway::validate::ValidateLayer;
 //!
 //! let spec = ApiSpec::embedded().unwrap();
-//! let layer = ValidateLayer::new(Arc::new(spec.rules().clone()), 1 << 20, Arc::new(spec.schema().clone()));
+//! let metrics = cupi_gateway::metrics::Metrics::new(vec![]);
+//! let budget = cupi_gateway::budget::BodyBudget::new(64 << 20, &metrics);
+//! let layer = ValidateLayer::new(Arc::new(spec.rules().clone()), 1 << 20, Arc::new(spec.schema().clone()), budget);
 //! # let _ = layer;
 //! ```
 

@@ -89,7 +89,7 @@ async fn check(
         ));
     }
     let (parts, body) = request.into_parts();
-    let bytes = read_request_body(body, config.max_body()).await?;
+    let bytes = read_request_body(body, config.max_body(), config.budget()).await?;
     let value = match kind {
         // A JSON body that does not parse is left to the transcoder, which names the problem
         // precisely (400 `invalid_json`) and never forwards it.

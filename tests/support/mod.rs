@@ -52,6 +52,9 @@ pub struct GatewayOptions {
     pub connections: cupi_gateway::server::ConnectionSettings,
     /// Notified to shut the gateway down (as SIGTERM would); none: it serves for ever.
     pub shutdown: Option<Arc<tokio::sync::Notify>>,
+
+    /// The body budget and the pace of client bodies.
+    pub bodies: cupi_gateway::budget::BodySettings,
 }
 
 impl Default for GatewayOptions {
@@ -81,6 +84,8 @@ impl Default for GatewayOptions {
                 ..Default::default()
             },
             shutdown: None,
+
+            bodies: cupi_gateway::budget::BodySettings::default(),
         }
     }
 }
@@ -120,6 +125,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
         default_json_style: options.default_json_style,
+        bodies: options.bodies,
     };
     let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
         options.spec.path_templates(),
