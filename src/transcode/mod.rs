@@ -30,6 +30,7 @@ mod error_page;
 mod json_to_xml;
 mod layer;
 pub mod negotiate;
+mod number_text;
 mod request_xml;
 mod schema;
 mod service;
