@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod pki;
+pub mod xml_bodies;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
