@@ -35,6 +35,7 @@ pub async fn read_request_body(
         limit.saturating_add(1),
         budget,
         GatewayError::from_request_body,
+        |_| false,
     )
     .await?
     {
@@ -50,7 +51,19 @@ pub async fn read_request_prefix(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, GatewayError::from_request_body).await
+    read_prefix(body, limit, budget, GatewayError::from_request_body, |_| false).await
+}
+
+/// Reads a client's body until `enough` says its first part tells what the caller needs, the
+/// body ends, or `limit` bytes have come (failing as [`read_request_body`] does, but never
+/// for its size).
+pub async fn read_request_prefix_until(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+    enough: impl FnMut(&[u8]) -> bool,
+) -> Result<Prefix, GatewayError> {
+    read_prefix(body, limit, budget, GatewayError::from_request_body, enough).await
 }
 
 /// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,
@@ -60,7 +73,15 @@ pub async fn read_response_body(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
-    match read_prefix(body, limit.saturating_add(1), budget, upstream_body_error).await? {
+    match read_prefix(
+        body,
+        limit.saturating_add(1),
+        budget,
+        upstream_body_error,
+        |_| false,
+    )
+    .await?
+    {
         Prefix::Complete(bytes) => Ok(bytes),
         Prefix::Partial { .. } => Err(GatewayError::UpstreamResponseTooLarge { limit }),
     }
@@ -103,23 +124,24 @@ pub async fn read_response_prefix(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, upstream_body_error).await
+    read_prefix(body, limit, budget, upstream_body_error, |_| false).await
 }
 
-/// Reads `body` until it ends or `limit` bytes have come, each failure of the body named by
-/// `failed`; what is read is held in the `budget`.
+/// Reads `body` until it ends, `limit` bytes have come or `enough` is said of what has, each
+/// failure of the body named by `failed`; what is read is held in the `budget`.
 async fn read_prefix(
     mut body: Body,
     limit: usize,
     budget: &BodyBudget,
     failed: fn(BoxError) -> GatewayError,
+    mut enough: impl FnMut(&[u8]) -> bool,
 ) -> Result<Prefix, GatewayError> {
     let mut head = Joined::new(budget, limit);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| failed(e.into_inner()))?;
         if let Ok(data) = frame.into_data() {
             head.push(data).await?;
-            if head.len() >= limit {
+            if head.len() >= limit || enough(head.as_slice()) {
                 let head = head.into_bytes();
                 return Ok(Prefix::Partial { head, rest: body });
             }
@@ -178,6 +200,14 @@ impl<'a> Joined<'a> {
 
     fn len(&self) -> usize {
         self.first.len() + self.joined.len()
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.joined.is_empty() {
+            &self.first
+        } else {
+            &self.joined
+        }
     }
 
     fn into_bytes(self) -> Bytes {

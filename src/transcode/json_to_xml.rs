@@ -26,6 +26,7 @@ use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 
+use super::number_text::{spells, NumberTexts};
 use super::xml_to_json::MAX_DEPTH;
 
 /// Why a JSON body could not become XML. Each variant names where the problem is, as a JSON
@@ -93,7 +94,7 @@ fn transcode(
     max_xml: usize,
     may_wrap: bool,
 ) -> Result<Option<Vec<u8>>, JsonError> {
-    let mut transcoder = Transcoder::new(json.len(), max_xml, may_wrap);
+    let mut transcoder = Transcoder::new(json, max_xml, may_wrap);
     let mut de = serde_json::Deserializer::from_slice(json);
     Node {
         t: &mut transcoder,
@@ -138,10 +139,13 @@ struct Transcoder<'de> {
     duplicate: Option<JsonError>,
     root_problem: Option<RootProblem>,
     problem: Option<JsonError>,
+    /// Where each number's own text is found again in the body.
+    numbers: NumberTexts<'de>,
 }
 
 impl<'de> Transcoder<'de> {
-    fn new(json_len: usize, max_xml: usize, may_wrap: bool) -> Self {
+    fn new(json: &'de [u8], max_xml: usize, may_wrap: bool) -> Self {
+        let json_len = json.len();
         let capacity = (json_len + json_len / 2 + 64).min(max_xml);
         let mut out = Vec::with_capacity(capacity);
         out.extend_from_slice(DECLARATION.as_bytes());
@@ -158,6 +162,7 @@ impl<'de> Transcoder<'de> {
             duplicate: None,
             root_problem: None,
             problem: None,
+            numbers: NumberTexts::new(json),
         }
     }
 
@@ -431,6 +436,17 @@ impl<'de> Transcoder<'de> {
         self.attribute.clear();
     }
 
+    /// An integer serde_json read, written as the client's text of it (`-0` stays `-0`).
+    fn integer(&mut self, role: Role<'_>, value: i128) {
+        let raw = self
+            .numbers
+            .take_if(|raw| raw.parse::<i128>().is_ok_and(|raw| raw == value));
+        match raw {
+            Some(raw) => self.scalar(role, Scalar::Number(raw)),
+            None => self.scalar(role, Scalar::Number(itoa::Buffer::new().format(value))),
+        }
+    }
+
     fn scalar(&mut self, role: Role<'_>, value: Scalar<'_>) {
         match role {
             Role::Document { .. } => self.fail_root(RootProblem::NotAnObject(value.kind())),
@@ -571,7 +587,7 @@ enum StartTag {
 enum Scalar<'a> {
     Null,
     Bool(bool),
-    /// The number's text as serde_json read it: the digits as sent (`1e400` gains a `+`).
+    /// The number's text as the client sent it (`1e400`, `1.5E3`, `-0`).
     Number(&'a str),
     String(&'a str),
 }
@@ -633,16 +649,15 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
         self.t.scalar(self.role, Scalar::String(value));
         Ok(())
     }
-    // Integers that fit 64 bits come as integers, whose text is the JSON's; the others, and
-    // every number with a fraction or an exponent, come as text (`visit_map`, below).
+    // Integers that fit 64 bits come as integers (`-0` as 0); the others, and every number
+    // with a fraction or an exponent, come as text (`visit_map`, below), re-spelled. Each is
+    // written as the client's own text, found again in the body.
     fn visit_i64<E>(self, value: i64) -> Result<(), E> {
-        self.t
-            .scalar(self.role, Scalar::Number(itoa::Buffer::new().format(value)));
+        self.t.integer(self.role, value.into());
         Ok(())
     }
     fn visit_u64<E>(self, value: u64) -> Result<(), E> {
-        self.t
-            .scalar(self.role, Scalar::Number(itoa::Buffer::new().format(value)));
+        self.t.integer(self.role, value.into());
         Ok(())
     }
     // Not reached with `arbitrary_precision`; here for completeness.
@@ -678,7 +693,9 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
                     "the key {NUMBER_TOKEN:?} is reserved"
                 )));
             }
-            self.t.scalar(self.role, Scalar::Number(&text));
+            let raw = self.t.numbers.take_if(|raw| spells(raw, &text));
+            self.t
+                .scalar(self.role, Scalar::Number(raw.unwrap_or(&text)));
             return Ok(());
         }
         let role = self.t.object_role(self.role);
@@ -1175,9 +1192,12 @@ mod tests {
     #[test]
     fn numbers_keep_their_text_and_the_number_key_is_not_a_loophole() {
         assert_eq!(
-            xml(r#"{"a":-0.000e+05,"b":[1e400,0]}"#, Some("X")),
-            // serde_json spells a bare exponent with its sign: the same number, as text.
-            format!("{DECL}<X><a>-0.000e+05</a><b>1e+400</b><b>0</b></X>")
+            xml(
+                r#"{"a":-0.000e+05,"b":[1e400,0,-0,1.5E3],"c":{"d":"9","e":2E-3}}"#,
+                Some("X")
+            ),
+            // The client's text, not serde_json's spelling (`1e+400`, `1.5e+3`, `0`).
+            format!("{DECL}<X><a>-0.000e+05</a><b>1e400</b><b>0</b><b>-0</b><b>1.5E3</b><c><d>9</d><e>2E-3</e></c></X>")
         );
         assert!(matches!(
             json_to_xml(

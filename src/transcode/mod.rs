@@ -30,13 +30,17 @@ mod error_page;
 mod json_to_xml;
 mod layer;
 pub mod negotiate;
+mod number_text;
+mod request_xml;
 mod schema;
 mod service;
+pub mod sniff;
 mod stream;
 mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
+pub use request_xml::refuse_unreadable_xml;
 pub use schema::{FieldType, Fields, Schema};
 pub use service::Transcode;
 pub use xml_to_json::{

@@ -188,21 +188,40 @@ impl BodyKind {
 }
 
 /// The lower-cased `type/subtype` of the `Content-Type`, without parameters.
+///
+/// Read from the header's bytes, not its text: a parameter with a non-ASCII byte
+/// (`application/xml; x=\xE9`) does not hide the type, which servers read the same way.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let essence = value.split(';').next()?.trim().to_ascii_lowercase();
+    let value = headers.get(CONTENT_TYPE)?.as_bytes();
+    let essence = value.split(|&b| b == b';').next()?.trim_ascii();
+    let essence = std::str::from_utf8(essence).ok()?.to_ascii_lowercase();
     (!essence.is_empty()).then_some(essence)
 }
 
-/// The `charset` parameter of the `Content-Type`, lower-cased, if any.
+/// The `charset` parameter of the `Content-Type`, lower-cased, if any; bytes that are not
+/// ASCII are kept (replaced), so such a charset is never taken for UTF-8.
 pub fn charset(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    value.split(';').skip(1).find_map(|p| {
-        let (name, value) = p.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
+    let value = headers.get(CONTENT_TYPE)?.as_bytes();
+    value.split(|&b| b == b';').skip(1).find_map(|p| {
+        let (name, value) = p.split_at(p.iter().position(|&b| b == b'=')?);
+        let value = String::from_utf8_lossy(&value[1..]);
+        name.trim_ascii()
+            .eq_ignore_ascii_case(b"charset")
             .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
     })
+}
+
+/// Whether the `Content-Type` says the body is audio, video or an image: media whose bytes are
+/// never XML to a server, so that a compressed one may go upstream unread. Only when it is
+/// the one `Content-Type`: of two, a server might read the other.
+pub fn is_media(headers: &HeaderMap) -> bool {
+    let single = headers.get_all(CONTENT_TYPE).iter().count() == 1;
+    single
+        && media_type(headers).is_some_and(|t| {
+            ["audio/", "video/", "image/"]
+                .iter()
+                .any(|top| t.starts_with(top))
+        })
 }
 
 /// Whether the body carries a `Content-Encoding` other than `identity` (gzip and friends):

@@ -10,7 +10,7 @@ use super::layer::ValidateLayer;
 use crate::body::{is_bodiless, read_request_body};
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
-use crate::transcode::xml_to_json;
+use crate::transcode::{refuse_unreadable_xml, xml_to_json};
 use crate::BoxFuture;
 
 /// Checks requests to described paths; built by [`ValidateLayer`].
@@ -95,6 +95,7 @@ async fn check(
         // precisely (400 `invalid_json`) and never forwards it.
         BodyKind::Json => serde_json::from_slice(&bytes).ok(),
         _ => {
+            refuse_unreadable_xml(&parts.headers, &bytes)?;
             let json = xml_to_json(&bytes, config.schema()).map_err(GatewayError::InvalidXml)?;
             serde_json::from_slice(&json).ok()
         }

@@ -6,8 +6,8 @@ pub mod binary;
 pub mod contract;
 pub mod pki;
 pub mod protocol;
-
 pub mod tls;
+pub mod xml_bodies;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -24,7 +24,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::schema::Schema;
-use tree::{malformed, resolve_reference, NodeBudget, NodeId, Tree};
+use tree::{check_declaration, checked, malformed, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
@@ -52,6 +52,10 @@ pub enum XmlError {
     Doctype,
     #[error("unknown entity reference &{0};")]
     UnknownEntity(String),
+    #[error("the document has the character U+{0:04X}, which XML 1.0 does not allow")]
+    ForbiddenChar(u32),
+    #[error("the document declares the encoding {0:?}: the gateway reads UTF-8 only")]
+    UnsupportedEncoding(String),
     #[error("elements are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
     #[error("an object has more than {0} elements and attributes")]
@@ -175,7 +179,11 @@ impl<R: BufRead> Document<'_, R> {
                 Event::Start(start) => (start.into_owned(), false),
                 Event::Empty(start) => (start.into_owned(), true),
                 Event::Text(t) if t.trim().is_empty() => continue,
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+                Event::Decl(decl) => {
+                    check_declaration(&decl)?;
+                    continue;
+                }
+                Event::PI(_) | Event::Comment(_) => continue,
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::Eof => return Err(XmlError::NoRoot),
                 Event::GeneralRef(r) => {
@@ -233,11 +241,11 @@ impl<R: BufRead> Document<'_, R> {
                 Event::Empty(start) => (start.into_owned(), true),
                 Event::End(_) => break,
                 Event::Text(t) => {
-                    push_list_text(&mut text, &t.xml10_content());
+                    push_list_text(&mut text, &checked(t.xml10_content())?);
                     continue;
                 }
                 Event::CData(c) => {
-                    push_list_text(&mut text, &c.xml10_content());
+                    push_list_text(&mut text, &checked(c.xml10_content())?);
                     continue;
                 }
                 Event::GeneralRef(r) => {
@@ -723,8 +731,8 @@ mod tests {
     #[test]
     fn json_strings_are_escaped() {
         assert_eq!(
-            convert("<User><A>\"q\" \\ \t&#1;</A></User>"),
-            json!({"A": "\"q\" \\ \t\u{1}"})
+            convert("<User><A>\"q\" \\ \t&#13;</A></User>"),
+            json!({"A": "\"q\" \\ \t\r"})
         );
     }
 

@@ -5,14 +5,16 @@
 //! reused for the next object, so a list of 100,000 ports is read with no allocation per port
 //! once the buffers have grown to the size of one.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::ops::Range;
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{XmlError, MAX_DEPTH};
 use crate::transcode::is_xml_name;
+use crate::transcode::sniff::is_utf8_name;
 
 /// Index of a node in [`Tree::nodes`].
 pub(super) type NodeId = usize;
@@ -122,7 +124,7 @@ impl Tree {
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| malformed(e.to_string()))?;
-            let value = self.push_str(&value);
+            let value = self.push_str(&checked(value)?);
             self.attrs.push((name, value));
         }
         let id = self.nodes.len();
@@ -216,8 +218,8 @@ impl Tree {
                         return Ok(());
                     }
                 }
-                Event::Text(t) => self.push_text(top, &t.xml10_content()),
-                Event::CData(c) => self.push_text(top, &c.xml10_content()),
+                Event::Text(t) => self.push_text(top, &checked(t.xml10_content())?),
+                Event::CData(c) => self.push_text(top, &checked(c.xml10_content())?),
                 Event::GeneralRef(r) => self.push_text(top, &resolve_reference(&r)?),
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -276,15 +278,101 @@ pub(super) fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlE
 }
 
 /// Resolves `&amp;`-style predefined entities and `&#NN;` character references; nothing else.
+/// A reference to a character XML 1.0 does not allow (`&#1;`, `&#xFFFE;`, a surrogate, `&#0;`)
+/// is refused as the raw character would be.
 pub(super) fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, XmlError> {
     let name: &str = reference.as_ref();
     if reference.is_char_ref() {
         return match reference.resolve_char_ref() {
-            Ok(Some(c)) => Ok(c.to_string()),
-            _ => Err(XmlError::UnknownEntity(name.to_owned())),
+            Ok(Some(c)) => checked(Cow::Owned(c.to_string())).map(Cow::into_owned),
+            _ => Err(char_ref_code(name)
+                .map(XmlError::ForbiddenChar)
+                .unwrap_or_else(|| XmlError::UnknownEntity(name.to_owned()))),
         };
     }
     quick_xml::escape::resolve_predefined_entity(name)
         .map(str::to_owned)
         .ok_or_else(|| XmlError::UnknownEntity(name.to_owned()))
+}
+
+/// The code point a `#NN` or `#xHH` reference names, if it is a number at all.
+fn char_ref_code(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix('#')?;
+    match digits.strip_prefix('x') {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => digits.parse().ok(),
+    }
+}
+
+/// `text`, if it has only characters XML 1.0 allows: no C0 controls other than tab, LF and
+/// CR, no U+FFFE or U+FFFF (surrogates cannot be in a `str`). Such a character is not text
+/// a CUPI value can hold, and JSON would carry it on as if it were.
+///
+/// One pass over the bytes, looking only for the bytes those characters start with
+/// (`< 0x20`, and `0xEF` of U+Fxxx), which ordinary text rarely has.
+pub(super) fn checked(text: Cow<'_, str>) -> Result<Cow<'_, str>, XmlError> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|&b| b < 0x20 || b == 0xEF) {
+        let at = from + offset;
+        match bytes[at] {
+            b'\t' | b'\n' | b'\r' => {}
+            0xEF => {
+                if let [0xBF, last @ (0xBE | 0xBF), ..] = bytes[at + 1..] {
+                    return Err(XmlError::ForbiddenChar(0xFFC0 | u32::from(last & 0x3F)));
+                }
+            }
+            control => return Err(XmlError::ForbiddenChar(u32::from(control))),
+        }
+        from = at + 1;
+    }
+    Ok(text)
+}
+
+/// An XML declaration naming an encoding other than UTF-8 is refused: the gateway reads UTF-8
+/// only, and reading such a document as UTF-8 would change its text without a word.
+pub(super) fn check_declaration(decl: &BytesDecl<'_>) -> Result<(), XmlError> {
+    match decl.encoding() {
+        None => Ok(()),
+        Some(Ok(name)) if is_utf8_name(&name) => Ok(()),
+        Some(Ok(name)) => Err(XmlError::UnsupportedEncoding(name.into_owned())),
+        Some(Err(e)) => Err(XmlError::UnsupportedEncoding(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_forbids_are_refused_raw_and_as_references() {
+        for (text, code) in [
+            ("a\u{0}b", 0),
+            ("\u{1}", 1),
+            ("x\u{1f}", 0x1f),
+            ("\u{fffe}", 0xfffe),
+            ("ok \u{ffff}", 0xffff),
+        ] {
+            assert_eq!(
+                checked(Cow::Borrowed(text)),
+                Err(XmlError::ForbiddenChar(code))
+            );
+        }
+        for allowed in ["\t\n\r", "\u{fffd}\u{f000}\u{7f}\u{efff}", "é ü 日本"] {
+            assert_eq!(checked(Cow::Borrowed(allowed)), Ok(Cow::Borrowed(allowed)));
+        }
+        for (name, code) in [
+            ("#1", 1),
+            ("#x0", 0),
+            ("#xFFFE", 0xfffe),
+            ("#xD800", 0xd800),
+        ] {
+            let reference = BytesRef::new(name);
+            assert_eq!(
+                resolve_reference(&reference),
+                Err(XmlError::ForbiddenChar(code))
+            );
+        }
+        assert_eq!(resolve_reference(&BytesRef::new("#x41")), Ok("A".into()));
+    }
 }
