@@ -1,0 +1,174 @@
+//! Hostile XML and JSON bodies: no token may grow past the body limits while it is read, and
+//! every transcoding (XML → JSON, JSON → XML, the validator's reading of XML) takes time in
+//! proportion to the body, whatever its shape.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use cupi_gateway::openapi::ApiSpec;
+use cupi_gateway::transcode::{json_to_xml, xml_to_json};
+use http::Method;
+
+/// The best of a few runs of `work` on `input`, per byte of it.
+fn seconds_per_byte(input: &[u8], work: &dyn Fn(&[u8])) -> f64 {
+    let best = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            work(input);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::ZERO);
+    best.as_secs_f64() / input.len() as f64
+}
+
+/// Quadratic work is about 8× slower per byte at 8× the size; linear work about 1×. The bound
+/// is generous for a shared, noisy machine, and still far from 8.
+const MAX_GROWTH: f64 = 3.0;
+
+/// Times `work` on `shape(n)` and `shape(8n)` and asserts time per byte did not grow by more
+/// than [`MAX_GROWTH`].
+fn assert_linear(label: &str, n: usize, shape: &dyn Fn(usize) -> Vec<u8>, work: &dyn Fn(&[u8])) {
+    let (small, large) = (shape(n), shape(8 * n));
+    work(&small); // warm-up: allocator, caches
+    let small_rate = seconds_per_byte(&small, work);
+    let large_rate = seconds_per_byte(&large, work);
+    let growth = large_rate / small_rate;
+    eprintln!(
+        "{label}: {} B → {} B, time per byte ×{growth:.2}",
+        small.len(),
+        large.len()
+    );
+    assert!(
+        growth < MAX_GROWTH,
+        "{label}: time per byte grew ×{growth:.2} from {} to {} bytes: not linear",
+        small.len(),
+        large.len()
+    );
+}
+
+/// The pathological XML shapes of issue 12, each an object of `n` parts.
+fn xml_shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
+    vec![
+        ("sibling pairs", |n| {
+            let pairs: String = (0..n).map(|i| format!("<a{i}/><a{i}/>")).collect();
+            format!("<PortGroup>{pairs}</PortGroup>").into_bytes()
+        }),
+        ("distinct names", |n| {
+            let names: String = (0..n).map(|i| format!("<a{i}>x</a{i}>")).collect();
+            format!("<PortGroup>{names}</PortGroup>").into_bytes()
+        }),
+        ("deep then wide", |n| {
+            let depth = 60;
+            let wide: String = (0..n).map(|i| format!("<w{}/><w{}/>", i % 97, i)).collect();
+            format!(
+                "<PortGroup>{}{wide}{}</PortGroup>",
+                "<d>".repeat(depth),
+                "</d>".repeat(depth)
+            )
+            .into_bytes()
+        }),
+        ("attribute flood", |n| {
+            let attrs: String = (0..n).map(|i| format!(" a{i}=\"{i}\"")).collect();
+            format!("<PortGroup{attrs}/>").into_bytes()
+        }),
+        ("mixed text", |n| {
+            let mixed: String = (0..n).map(|i| format!("t{i}<b/>")).collect();
+            format!("<PortGroup>{mixed}</PortGroup>").into_bytes()
+        }),
+        ("list of distinct items", |n| {
+            let items: String = (0..n).map(|i| format!("<i{i}/>")).collect();
+            format!("<Ports total=\"{n}\">{items}</Ports>").into_bytes()
+        }),
+        ("list text between items", |n| {
+            let items: String = (0..n).map(|i| format!("t{i}<Port/>")).collect();
+            format!("<Ports total=\"{n}\">{items}</Ports>").into_bytes()
+        }),
+    ]
+}
+
+/// The pathological JSON shapes, each an object of `n` parts.
+fn json_shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
+    vec![
+        ("distinct keys", |n| {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"x\"")).collect();
+            format!("{{{}}}", keys.join(",")).into_bytes()
+        }),
+        ("long array", |n| {
+            let items: Vec<String> = (0..n).map(|i| format!("{{\"b\":{i}}}")).collect();
+            format!("{{\"a\":[{}]}}", items.join(",")).into_bytes()
+        }),
+        ("deep then wide", |n| {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"w{i}\":1")).collect();
+            let depth = 60;
+            format!(
+                "{}{{{}}}{}",
+                "{\"d\":".repeat(depth),
+                keys.join(","),
+                "}".repeat(depth)
+            )
+            .into_bytes()
+        }),
+        ("attribute flood", |n| {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"@a{i}\":\"{i}\"")).collect();
+            format!("{{{}}}", keys.join(",")).into_bytes()
+        }),
+        ("late attributes", |n| {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"c{i}\":1,\"@a{i}\":1")).collect();
+            format!("{{{}}}", keys.join(",")).into_bytes()
+        }),
+        ("nested late attributes", |n| {
+            let inner: Vec<String> = (0..n).map(|i| format!("\"c{i}\":1")).collect();
+            let depth = 60;
+            format!(
+                "{}{{{}}}{}",
+                "{\"d\":".repeat(depth),
+                inner.join(","),
+                ",\"@x\":1}".repeat(depth)
+            )
+            .into_bytes()
+        }),
+    ]
+}
+
+#[test]
+fn xml_to_json_takes_linear_time_for_every_shape() {
+    let spec = ApiSpec::embedded().unwrap();
+    let schema = spec.schema();
+    for (label, shape) in xml_shapes() {
+        assert_linear(label, 2_000, &shape, &|xml| {
+            xml_to_json(xml, schema).expect("transcodes");
+        });
+    }
+}
+
+#[test]
+fn json_to_xml_takes_linear_time_for_every_shape() {
+    for (label, shape) in json_shapes() {
+        assert_linear(label, 2_000, &shape, &|json| {
+            json_to_xml(json, Some("PortGroup"), usize::MAX).expect("transcodes");
+        });
+    }
+}
+
+/// The validator's reading of an XML body: to JSON, then checked against the PUT rules.
+#[test]
+fn validating_xml_takes_linear_time_for_every_shape() {
+    let spec = ApiSpec::embedded().unwrap();
+    let route = spec
+        .rules()
+        .route(&format!("/vmrest/portgroups/{}", support::PORT_GROUP_ID))
+        .expect("a described path");
+    let rules = &route.bodies[&Method::PUT];
+    for (label, shape) in xml_shapes() {
+        assert_linear(label, 2_000, &shape, &|xml| {
+            let json = xml_to_json(xml, spec.schema()).expect("transcodes");
+            let value: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+            assert!(
+                !rules.check(&value).is_empty(),
+                "made-up fields are refused"
+            );
+        });
+    }
+}
