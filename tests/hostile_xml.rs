@@ -9,6 +9,131 @@ use std::time::{Duration, Instant};
 use cupi_gateway::openapi::ApiSpec;
 use cupi_gateway::transcode::{json_to_xml, xml_to_json};
 use http::Method;
+use support::hostile::{huge_token_upstream, GatewayProcess, HugeToken};
+
+/// `--max-response-body` and `--max-request-body` for these tests.
+const LIMIT: usize = 1024 * 1024;
+
+/// How much more memory than when idle the gateway may take to refuse a huge token: a
+/// generous multiple of [`LIMIT`], still far below the token (≥ 8 MiB, up to 300 MB).
+const MAX_PEAK_GROWTH: u64 = 32 * 1024 * 1024;
+
+const MIB: usize = 1024 * 1024;
+
+/// One huge token of each kind, each in a document that is otherwise small.
+fn huge_tokens(size: usize) -> Vec<(&'static str, HugeToken)> {
+    let token = |head, filler, tail| HugeToken {
+        head,
+        filler,
+        size,
+        tail,
+    };
+    vec![
+        ("text node", token("<PortGroup><MwiOnCode>", b'x', "</MwiOnCode></PortGroup>")),
+        ("attribute value", token("<PortGroup DisplayName=\"", b'x', "\"/>")),
+        ("list root attribute", token("<PortGroups total=\"1\" a=\"", b'x', "\"/>")),
+        ("comment", token("<PortGroup><!--", b'x', "--></PortGroup>")),
+        ("CDATA", token("<PortGroup><A><![CDATA[", b'x', "]]></A></PortGroup>")),
+        ("processing instruction", token("<PortGroup><?pi ", b'x', "?></PortGroup>")),
+        ("whitespace run", token("<PortGroup>", b' ', "</PortGroup>")),
+        ("element name", token("<PortGroup><a", b'a', "/></PortGroup>")),
+        ("prolog comment", token("<!--", b'x', "--><PortGroup/>")),
+        (
+            "text between list items",
+            token("<PortGroups total=\"2\"><PortGroup/>", b'x', "<PortGroup/></PortGroups>"),
+        ),
+    ]
+}
+
+/// The status and error code of a gateway answer in the JSON error shape.
+async fn status_and_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).expect("a JSON body");
+    let code = body["errors"][0]["code"].as_str().unwrap_or_default();
+    (status, code.to_owned())
+}
+
+/// Asks `gateway` for a port group as JSON, with no credentials.
+async fn get_json(gateway: &GatewayProcess) -> reqwest::Response {
+    let url = format!("{}/vmrest/portgroups/{}", gateway.base, support::PORT_GROUP_ID);
+    let request = support::client().get(url).header("accept", "application/json");
+    request.send().await.expect("the gateway answers")
+}
+
+/// The gateway still answers: its own route, at once.
+async fn assert_serves_next_request(gateway: &GatewayProcess) {
+    let healthz = support::client().get(format!("{}/healthz", gateway.base));
+    let response = tokio::time::timeout(Duration::from_secs(10), healthz.send())
+        .await
+        .expect("/healthz within 10 s")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Peak memory growth over idle, after `request`, in a fresh gateway in front of `upstream`.
+async fn check_peak(label: &str, gateway: &GatewayProcess, idle: u64) {
+    let growth = gateway.peak_rss().saturating_sub(idle);
+    eprintln!("{label}: peak RSS grew {} KiB", growth / 1024);
+    assert!(
+        growth < MAX_PEAK_GROWTH,
+        "{label}: peak RSS grew {} MiB refusing it, over {} MiB",
+        growth / MIB as u64,
+        MAX_PEAK_GROWTH / MIB as u64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_token_in_a_response_is_refused_within_the_limit() {
+    let limit = LIMIT.to_string();
+    let mut tokens = huge_tokens(64 * MIB);
+    // A text node that never ends: the upstream stops after 300 MB if the gateway does not.
+    let endless = HugeToken {
+        head: "<PortGroup><MwiOnCode>",
+        filler: b'x',
+        size: 300 * 1000 * 1000,
+        tail: "",
+    };
+    tokens.push(("endless text node", endless));
+    for (label, token) in tokens {
+        let upstream = huge_token_upstream(token).await;
+        let gateway = GatewayProcess::start(&upstream, &["--max-response-body", &limit]).await;
+        assert_serves_next_request(&gateway).await;
+        let idle = gateway.peak_rss();
+        let (status, code) = status_and_code(get_json(&gateway).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (502, "upstream_response_too_large"),
+            "{label}"
+        );
+        check_peak(label, &gateway, idle).await;
+        assert_serves_next_request(&gateway).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_token_in_a_request_body_is_refused_within_the_limit() {
+    let limit = LIMIT.to_string();
+    for (label, token) in huge_tokens(8 * MIB) {
+        // Never reached: a request refused is not forwarded.
+        let upstream = huge_token_upstream(token.clone()).await;
+        let gateway = GatewayProcess::start(&upstream, &["--max-request-body", &limit]).await;
+        assert_serves_next_request(&gateway).await;
+        let idle = gateway.peak_rss();
+        let url = format!("{}/vmrest/portgroups/{}", gateway.base, support::PORT_GROUP_ID);
+        let response = support::client()
+            .put(url)
+            .header("content-type", "application/xml")
+            .body(token.to_bytes())
+            .send()
+            .await
+            .expect("the gateway answers");
+        let (status, code) = status_and_code(response).await;
+        assert_eq!((status, code.as_str()), (413, "payload_too_large"), "{label}");
+        check_peak(label, &gateway, idle).await;
+        assert_serves_next_request(&gateway).await;
+    }
+}
 
 /// The best of a few runs of `work` on `input`, per byte of it.
 fn seconds_per_byte(input: &[u8], work: &dyn Fn(&[u8])) -> f64 {
