@@ -29,18 +29,40 @@ fn huge_tokens(size: usize) -> Vec<(&'static str, HugeToken)> {
         tail,
     };
     vec![
-        ("text node", token("<PortGroup><MwiOnCode>", b'x', "</MwiOnCode></PortGroup>")),
-        ("attribute value", token("<PortGroup DisplayName=\"", b'x', "\"/>")),
-        ("list root attribute", token("<PortGroups total=\"1\" a=\"", b'x', "\"/>")),
+        (
+            "text node",
+            token("<PortGroup><MwiOnCode>", b'x', "</MwiOnCode></PortGroup>"),
+        ),
+        (
+            "attribute value",
+            token("<PortGroup DisplayName=\"", b'x', "\"/>"),
+        ),
+        (
+            "list root attribute",
+            token("<PortGroups total=\"1\" a=\"", b'x', "\"/>"),
+        ),
         ("comment", token("<PortGroup><!--", b'x', "--></PortGroup>")),
-        ("CDATA", token("<PortGroup><A><![CDATA[", b'x', "]]></A></PortGroup>")),
-        ("processing instruction", token("<PortGroup><?pi ", b'x', "?></PortGroup>")),
+        (
+            "CDATA",
+            token("<PortGroup><A><![CDATA[", b'x', "]]></A></PortGroup>"),
+        ),
+        (
+            "processing instruction",
+            token("<PortGroup><?pi ", b'x', "?></PortGroup>"),
+        ),
         ("whitespace run", token("<PortGroup>", b' ', "</PortGroup>")),
-        ("element name", token("<PortGroup><a", b'a', "/></PortGroup>")),
+        (
+            "element name",
+            token("<PortGroup><a", b'a', "/></PortGroup>"),
+        ),
         ("prolog comment", token("<!--", b'x', "--><PortGroup/>")),
         (
             "text between list items",
-            token("<PortGroups total=\"2\"><PortGroup/>", b'x', "<PortGroup/></PortGroups>"),
+            token(
+                "<PortGroups total=\"2\"><PortGroup/>",
+                b'x',
+                "<PortGroup/></PortGroups>",
+            ),
         ),
     ]
 }
@@ -56,8 +78,14 @@ async fn status_and_code(response: reqwest::Response) -> (u16, String) {
 
 /// Asks `gateway` for a port group as JSON, with no credentials.
 async fn get_json(gateway: &GatewayProcess) -> reqwest::Response {
-    let url = format!("{}/vmrest/portgroups/{}", gateway.base, support::PORT_GROUP_ID);
-    let request = support::client().get(url).header("accept", "application/json");
+    let url = format!(
+        "{}/vmrest/portgroups/{}",
+        gateway.base,
+        support::PORT_GROUP_ID
+    );
+    let request = support::client()
+        .get(url)
+        .header("accept", "application/json");
     request.send().await.expect("the gateway answers")
 }
 
@@ -120,7 +148,11 @@ async fn a_huge_token_in_a_request_body_is_refused_within_the_limit() {
         let gateway = GatewayProcess::start(&upstream, &["--max-request-body", &limit]).await;
         assert_serves_next_request(&gateway).await;
         let idle = gateway.peak_rss();
-        let url = format!("{}/vmrest/portgroups/{}", gateway.base, support::PORT_GROUP_ID);
+        let url = format!(
+            "{}/vmrest/portgroups/{}",
+            gateway.base,
+            support::PORT_GROUP_ID
+        );
         let response = support::client()
             .put(url)
             .header("content-type", "application/xml")
@@ -129,7 +161,11 @@ async fn a_huge_token_in_a_request_body_is_refused_within_the_limit() {
             .await
             .expect("the gateway answers");
         let (status, code) = status_and_code(response).await;
-        assert_eq!((status, code.as_str()), (413, "payload_too_large"), "{label}");
+        assert_eq!(
+            (status, code.as_str()),
+            (413, "payload_too_large"),
+            "{label}"
+        );
         check_peak(label, &gateway, idle).await;
         assert_serves_next_request(&gateway).await;
     }
@@ -296,4 +332,89 @@ fn validating_xml_takes_linear_time_for_every_shape() {
             );
         });
     }
+}
+
+/// The pairs shape of [`xml_shapes`], to about `bytes` long.
+fn sibling_pairs(bytes: usize) -> Vec<u8> {
+    let mut xml = String::from("<PortGroup>");
+    let mut i = 0;
+    while xml.len() < bytes {
+        xml.push_str(&format!("<a{i}/><a{i}/>"));
+        i += 1;
+    }
+    xml.push_str("</PortGroup>");
+    xml.into_bytes()
+}
+
+/// The distinct-keys shape of [`json_shapes`], to about `bytes` long.
+fn distinct_keys(bytes: usize) -> Vec<u8> {
+    let mut json = String::from("{\"PortGroup\":{\"a\":1");
+    let mut i = 0;
+    while json.len() < bytes {
+        json.push_str(&format!(",\"a{i}\":{{\"@b\":1,\"c\":[1,2]}}"));
+        i += 1;
+    }
+    json.push_str("}}");
+    json.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_large_pathological_bodies_are_processed() {
+    let normal = HugeToken {
+        head: "<PortGroup><MwiOnCode>",
+        filler: b'7',
+        size: 3,
+        tail: "</MwiOnCode></PortGroup>",
+    };
+    let upstream = huge_token_upstream(normal).await;
+    let max_body = (2 * LIMIT).to_string();
+    let gateway = GatewayProcess::start(&upstream, &["--max-request-body", &max_body]).await;
+    let url = format!(
+        "{}/vmrest/portgroups/{}",
+        gateway.base,
+        support::PORT_GROUP_ID
+    );
+    let put = |content_type: &'static str, body: Vec<u8>| {
+        let request = support::client()
+            .put(&url)
+            .header("content-type", content_type);
+        let request = request.header("accept", "application/json").body(body);
+        tokio::spawn(async move { status_and_code(request.send().await.unwrap()).await })
+    };
+    let started = Instant::now();
+    let bodies = [
+        put("application/xml", sibling_pairs(LIMIT)),
+        put("application/json", distinct_keys(LIMIT)),
+    ];
+    // /healthz, again and again while the bodies are worked on (and once after, at least).
+    let mut slowest = Duration::ZERO;
+    loop {
+        let asked = Instant::now();
+        assert_serves_next_request(&gateway).await;
+        slowest = slowest.max(asked.elapsed());
+        if bodies.iter().all(|body| body.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let processing = started.elapsed();
+    for body in bodies {
+        // Every field is unknown to a port group: refused, each named.
+        assert_eq!(body.await.unwrap(), (400, "unknown_field".to_owned()));
+    }
+    eprintln!("two bodies took {processing:?}; slowest /healthz {slowest:?}");
+    // Generous for a shared machine; a worker held by the work would take the whole time.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "/healthz took {slowest:?} while the bodies were processed ({processing:?})"
+    );
+    assert!(
+        processing < Duration::from_secs(60),
+        "two 1 MiB bodies took {processing:?}"
+    );
+    // A normal request is served after them.
+    let response = get_json(&gateway).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["MwiOnCode"], "777");
 }

@@ -30,6 +30,7 @@ mod error_page;
 mod json_to_xml;
 mod layer;
 pub mod negotiate;
+mod offload;
 mod schema;
 mod service;
 mod stream;
@@ -37,6 +38,7 @@ mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
+pub(crate) use offload::cpu_bound;
 pub use schema::{FieldType, Fields, Schema};
 pub use service::Transcode;
 pub use xml_to_json::{

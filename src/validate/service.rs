@@ -10,7 +10,7 @@ use super::layer::ValidateLayer;
 use crate::body::read_request_body;
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
-use crate::transcode::xml_to_json;
+use crate::transcode::{cpu_bound, xml_to_json};
 use crate::BoxFuture;
 
 /// Checks requests to described paths; built by [`ValidateLayer`].
@@ -90,15 +90,17 @@ async fn check(
     }
     let (parts, body) = request.into_parts();
     let bytes = read_request_body(body, config.max_body()).await?;
-    let value = match kind {
+    let (body, schema) = (bytes.clone(), config.schema().clone());
+    let value: Option<serde_json::Value> = cpu_bound(bytes.len(), move || match kind {
         // A JSON body that does not parse is left to the transcoder, which names the problem
         // precisely (400 `invalid_json`) and never forwards it.
-        BodyKind::Json => serde_json::from_slice(&bytes).ok(),
+        BodyKind::Json => Ok::<_, GatewayError>(serde_json::from_slice(&body).ok()),
         _ => {
-            let json = xml_to_json(&bytes, config.schema()).map_err(GatewayError::InvalidXml)?;
-            serde_json::from_slice(&json).ok()
+            let json = xml_to_json(&body, &schema).map_err(GatewayError::InvalidXml)?;
+            Ok(serde_json::from_slice(&json).ok())
         }
-    };
+    })
+    .await?;
     if let Some(value) = value {
         let violations = body_rules.check(&value);
         if !violations.is_empty() {
