@@ -31,36 +31,45 @@ fn huge_tokens(size: usize) -> Vec<(&'static str, HugeToken)> {
     vec![
         (
             "text node",
-            token("<PortGroup><MwiOnCode>", b'x', "</MwiOnCode></PortGroup>"),
+            token("<PortGroup><MwiOnCode>", "x", "</MwiOnCode></PortGroup>"),
         ),
         (
             "attribute value",
-            token("<PortGroup DisplayName=\"", b'x', "\"/>"),
+            token("<PortGroup DisplayName=\"", "x", "\"/>"),
         ),
         (
             "list root attribute",
-            token("<PortGroups total=\"1\" a=\"", b'x', "\"/>"),
+            token("<PortGroups total=\"1\" a=\"", "x", "\"/>"),
         ),
-        ("comment", token("<PortGroup><!--", b'x', "--></PortGroup>")),
+        ("comment", token("<PortGroup><!--", "x", "--></PortGroup>")),
         (
             "CDATA",
-            token("<PortGroup><A><![CDATA[", b'x', "]]></A></PortGroup>"),
+            token("<PortGroup><A><![CDATA[", "x", "]]></A></PortGroup>"),
         ),
         (
             "processing instruction",
-            token("<PortGroup><?pi ", b'x', "?></PortGroup>"),
+            token("<PortGroup><?pi ", "x", "?></PortGroup>"),
         ),
-        ("whitespace run", token("<PortGroup>", b' ', "</PortGroup>")),
+        ("whitespace run", token("<PortGroup>", " ", "</PortGroup>")),
         (
             "element name",
-            token("<PortGroup><a", b'a', "/></PortGroup>"),
+            token("<PortGroup><a", "a", "/></PortGroup>"),
         ),
-        ("prolog comment", token("<!--", b'x', "--><PortGroup/>")),
+        ("prolog comment", token("<!--", "x", "--><PortGroup/>")),
+        // Not one token but many small ones: the tree they make is bounded too.
+        (
+            "element flood",
+            token("<PortGroup>", "<a/>", "</PortGroup>"),
+        ),
+        (
+            "mixed content flood",
+            token("<PortGroup>", "x<a b=\"\"/>", "</PortGroup>"),
+        ),
         (
             "text between list items",
             token(
                 "<PortGroups total=\"2\"><PortGroup/>",
-                b'x',
+                "x",
                 "<PortGroup/></PortGroups>",
             ),
         ),
@@ -118,7 +127,7 @@ async fn a_huge_token_in_a_response_is_refused_within_the_limit() {
     // A text node that never ends: the upstream stops after 300 MB if the gateway does not.
     let endless = HugeToken {
         head: "<PortGroup><MwiOnCode>",
-        filler: b'x',
+        filler: "x",
         size: 300 * 1000 * 1000,
         tail: "",
     };
@@ -362,7 +371,7 @@ fn distinct_keys(bytes: usize) -> Vec<u8> {
 async fn healthz_answers_while_large_pathological_bodies_are_processed() {
     let normal = HugeToken {
         head: "<PortGroup><MwiOnCode>",
-        filler: b'7',
+        filler: "7",
         size: 3,
         tail: "</MwiOnCode></PortGroup>",
     };

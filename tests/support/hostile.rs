@@ -17,7 +17,8 @@ use super::read_request_head;
 #[derive(Clone, Debug)]
 pub struct HugeToken {
     pub head: &'static str,
-    pub filler: u8,
+    /// Repeated; a single character for one huge token, markup (`<a/>`) for a flood.
+    pub filler: &'static str,
     /// Bytes of filler; it ends when the gateway stops reading, if sooner.
     pub size: usize,
     pub tail: &'static str,
@@ -28,7 +29,7 @@ impl HugeToken {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.head.len() + self.size + self.tail.len());
         body.extend_from_slice(self.head.as_bytes());
-        body.resize(body.len() + self.size, self.filler);
+        body.extend(self.filler.bytes().cycle().take(self.size));
         body.extend_from_slice(self.tail.as_bytes());
         body
     }
@@ -64,11 +65,12 @@ async fn write_document(
               transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
         )
         .await?;
-    let filler = vec![document.filler; CHUNK];
+    let filler: Vec<u8> = document.filler.bytes().cycle().take(CHUNK).collect();
     write_chunk(stream, document.head.as_bytes()).await?;
     let mut left = document.size;
     while left > 0 {
-        let n = left.min(CHUNK);
+        // Whole repetitions only, so that markup is not cut.
+        let n = left.min(CHUNK - CHUNK % document.filler.len());
         write_chunk(stream, &filler[..n]).await?;
         left -= n;
     }

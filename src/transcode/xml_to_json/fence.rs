@@ -56,12 +56,20 @@ impl<R: BufRead> BufRead for Fenced<R> {
 
 impl<R: BufRead> Read for Fenced<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
+}
+
+/// [`Read::read`] for a reader that is a [`BufRead`] at heart: from its buffer.
+pub(in crate::transcode) fn read_buffered(
+    input: &mut impl BufRead,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let available = input.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    input.consume(n);
+    Ok(n)
 }
 
 /// The reader wanted more than an object's allowance (the allowance, in bytes).

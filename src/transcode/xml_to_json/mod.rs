@@ -26,6 +26,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::schema::Schema;
+pub(super) use fence::read_buffered;
 use fence::Fenced;
 use tree::{malformed, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
