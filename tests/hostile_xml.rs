@@ -218,8 +218,11 @@ fn assert_linear(label: &str, n: usize, shape: &dyn Fn(usize) -> Vec<u8>, work: 
     );
 }
 
+/// A named body shape: its body of `n` parts.
+type Shape = (&'static str, fn(usize) -> Vec<u8>);
+
 /// The pathological XML shapes of issue 12, each an object of `n` parts.
-fn xml_shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
+fn xml_shapes() -> Vec<Shape> {
     vec![
         ("sibling pairs", |n| {
             let pairs: String = (0..n).map(|i| format!("<a{i}/><a{i}/>")).collect();
@@ -259,7 +262,7 @@ fn xml_shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
 }
 
 /// The pathological JSON shapes, each an object of `n` parts.
-fn json_shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
+fn json_shapes() -> Vec<Shape> {
     vec![
         ("distinct keys", |n| {
             let keys: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"x\"")).collect();
