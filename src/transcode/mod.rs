@@ -31,6 +31,7 @@ mod json_to_xml;
 mod layer;
 pub mod negotiate;
 mod number_text;
+mod offload;
 mod request_xml;
 mod schema;
 mod service;
@@ -40,6 +41,7 @@ mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
+pub(crate) use offload::cpu_bound;
 pub use request_xml::refuse_unreadable_xml;
 pub use schema::{FieldType, Fields, Schema};
 pub use service::Transcode;

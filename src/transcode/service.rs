@@ -80,7 +80,7 @@ where
         Box::pin(async move {
             let format = ResponseFormat::from_headers(request.headers(), default_style);
             let is_head = request.method() == Method::HEAD;
-            let request = transcode_request(request, &schema, limits, &budget)
+            let request = transcode_request(request, schema.clone(), limits, &budget)
                 .await
                 .inspect_err(|e| {
                     if let GatewayError::InvalidJson(_) = e {
@@ -106,7 +106,7 @@ where
 /// Asks the upstream for XML and turns a JSON body into CUPI XML.
 async fn transcode_request(
     mut request: Request<Body>,
-    schema: &Schema,
+    schema: Arc<Schema>,
     limits: Limits,
     budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
@@ -142,8 +142,12 @@ async fn transcode_request(
     if json.is_empty() {
         return Ok(Request::from_parts(parts, Body::empty()));
     }
-    let root = schema.root_for_path(parts.uri.path());
-    let xml = match json_to_xml(&json, root, limit) {
+    let path = parts.uri.path().to_owned();
+    let body = json.clone();
+    let transcoded = super::cpu_bound(json.len(), move || {
+        json_to_xml(&body, schema.root_for_path(&path), limit)
+    });
+    let xml = match transcoded.await {
         Ok(xml) => xml,
         // A resource the document does not describe, and a body not wrapped in its root
         // element (`{"HackCount":"0"}`, as CUPI scripts send): the root cannot be known, so
@@ -231,16 +235,22 @@ async fn transcode_response(
             parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
             return Ok(Response::from_parts(parts, Body::empty()));
         }
-        let mut json = Vec::with_capacity(bytes.len());
-        match stream_xml_to_json(
-            &bytes[..],
-            schema,
-            style,
-            limit as u64,
-            &mut json,
-            |_, _| true,
-        ) {
-            Ok(fallbacks) => {
+        let (xml, schema) = (bytes.clone(), schema.clone());
+        let transcoded = super::cpu_bound(bytes.len(), move || {
+            let mut json = Vec::with_capacity(xml.len());
+            let one_buffer = |_: &mut Vec<u8>, _| true;
+            stream_xml_to_json(
+                &xml[..],
+                &schema,
+                style,
+                limit as u64,
+                &mut json,
+                one_buffer,
+            )
+            .map(|fallbacks| (json, fallbacks))
+        });
+        match transcoded.await {
+            Ok((json, fallbacks)) => {
                 metrics.typed_fallbacks.inc_by(fallbacks as u64);
                 content_type = json_content_type(style);
                 json

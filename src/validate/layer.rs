@@ -52,7 +52,7 @@ impl ValidateLayer {
         self.max_body
     }
 
-    pub(super) fn schema(&self) -> &Schema {
+    pub(super) fn schema(&self) -> &Arc<Schema> {
         &self.schema
     }
 

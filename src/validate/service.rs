@@ -10,7 +10,7 @@ use super::layer::ValidateLayer;
 use crate::body::{is_bodiless, read_request_body};
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
-use crate::transcode::{refuse_unreadable_xml, xml_to_json};
+use crate::transcode::{cpu_bound, refuse_unreadable_xml, xml_to_json};
 use crate::BoxFuture;
 
 /// Checks requests to described paths; built by [`ValidateLayer`].
@@ -90,16 +90,20 @@ async fn check(
     }
     let (parts, body) = request.into_parts();
     let bytes = read_request_body(body, config.max_body(), config.budget()).await?;
-    let value = match kind {
+    if kind != BodyKind::Json {
+        refuse_unreadable_xml(&parts.headers, &bytes)?;
+    }
+    let (body, schema) = (bytes.clone(), config.schema().clone());
+    let value: Option<serde_json::Value> = cpu_bound(bytes.len(), move || match kind {
         // A JSON body that does not parse is left to the transcoder, which names the problem
         // precisely (400 `invalid_json`) and never forwards it.
-        BodyKind::Json => serde_json::from_slice(&bytes).ok(),
+        BodyKind::Json => Ok::<_, GatewayError>(serde_json::from_slice(&body).ok()),
         _ => {
-            refuse_unreadable_xml(&parts.headers, &bytes)?;
-            let json = xml_to_json(&bytes, config.schema()).map_err(GatewayError::InvalidXml)?;
-            serde_json::from_slice(&json).ok()
+            let json = xml_to_json(&body, &schema).map_err(GatewayError::InvalidXml)?;
+            Ok(serde_json::from_slice(&json).ok())
         }
-    };
+    })
+    .await?;
     if let Some(value) = value {
         let violations = body_rules.check(&value);
         if !violations.is_empty() {

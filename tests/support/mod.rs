@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod contract;
+pub mod hostile;
 pub mod pki;
 pub mod protocol;
 pub mod tls;

@@ -15,15 +15,19 @@
 //! No DTD is ever processed: a `<!DOCTYPE` is an error, and only the five predefined entities
 //! and character references are resolved, so no entity expansion can blow up or reach a file.
 
+mod fence;
 mod tree;
 mod writer;
 
+use std::collections::HashSet;
 use std::io::BufRead;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::schema::Schema;
+pub(super) use fence::read_buffered;
+use fence::Fenced;
 use tree::{check_declaration, checked, malformed, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
 
@@ -116,7 +120,8 @@ fn whole_document(
 /// `flush(out, bytes_read)` after each list item (and at the end) so the caller can hand on
 /// what `out` holds and clear it; a `false` from `flush` stops the work
 /// ([`XmlError::Abandoned`]). One object (a non-list document or one list item) may take at
-/// most `max_object_bytes` of input.
+/// most `max_object_bytes` of input, counted as it is read: no token (a text node, a comment,
+/// an attribute value) is buffered past it, so memory stays within a small multiple of it.
 ///
 /// Returns the count of typed values kept as strings (always 0 for [`JsonStyle::Cupi`]).
 pub fn stream_xml_to_json<R: BufRead>(
@@ -128,10 +133,11 @@ pub fn stream_xml_to_json<R: BufRead>(
     mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
 ) -> Result<usize, XmlError> {
     let mut doc = Document {
-        reader: Reader::from_reader(input),
+        reader: Reader::from_reader(Fenced::new(input, max_object_bytes)),
         buf: Vec::with_capacity(4096),
         tree: Tree::default(),
-        budget: NodeBudget::new(MAX_NODES, max_object_bytes),
+        budget: NodeBudget::new(MAX_NODES),
+        max_object_bytes,
         writer: JsonWriter::new(schema, style),
         held: Vec::new(),
     };
@@ -153,10 +159,12 @@ pub fn stream_xml_to_json<R: BufRead>(
 
 /// The reading state of one document.
 struct Document<'s, R> {
-    reader: Reader<R>,
+    reader: Reader<Fenced<R>>,
     buf: Vec<u8>,
     tree: Tree,
     budget: NodeBudget,
+    /// What one object may take of the input, and the text directly inside a list.
+    max_object_bytes: u64,
     writer: JsonWriter<'s>,
     /// CUPI's mode: the JSON of a list's first item of a name, until a second one shows
     /// whether it is an array or the bare object.
@@ -231,11 +239,18 @@ impl<R: BufRead> Document<'_, R> {
         self.writer.attributes(out, &mut first, &list, root);
         let mut text = String::new();
         let mut current: Option<String> = None;
-        let mut finished: Vec<String> = Vec::new();
+        // Names whose items are done; hashed (seeded), since a list may have many names.
+        let mut finished: HashSet<String> = HashSet::new();
         let cupi = self.writer.cupi;
         // CUPI's mode: whether `held` has the current name's only item so far.
         let mut holding = false;
         loop {
+            // Each item, and each token between items, has an allowance of its own; the text
+            // kept from between items is bounded here.
+            self.reader.get_mut().restart();
+            if text.len() as u64 > self.max_object_bytes {
+                return Err(XmlError::ObjectTooLarge(self.max_object_bytes));
+            }
             let (start, is_empty) = match self.next_event()? {
                 Event::Start(start) => (start.into_owned(), false),
                 Event::Empty(start) => (start.into_owned(), true),
@@ -271,12 +286,12 @@ impl<R: BufRead> Document<'_, R> {
                 }
                 out.push(b',');
             } else {
-                if finished.iter().any(|done| done == name) {
+                if finished.contains(name) {
                     return Err(XmlError::ScatteredItems(name.to_owned()));
                 }
                 if let Some(done) = current.take() {
                     close_items(out, &mut self.held, &mut holding);
-                    finished.push(done);
+                    finished.insert(done);
                 }
                 key(out, &mut first, "", name);
                 if cupi {
@@ -322,6 +337,7 @@ impl<R: BufRead> Document<'_, R> {
 
     /// After the root: only whitespace, comments and processing instructions.
     fn epilogue(&mut self) -> Result<(), XmlError> {
+        self.reader.get_mut().restart();
         loop {
             match self.next_event()? {
                 Event::Eof => return Ok(()),
@@ -517,7 +533,7 @@ mod tests {
             starts.push(start.into_owned());
         }
         let mut tree = Tree::default();
-        let mut budget = NodeBudget::new(3, u64::MAX);
+        let mut budget = NodeBudget::new(3);
         tree.open(&starts[0], None, &mut budget, 0).unwrap();
         tree.open(&starts[1], None, &mut budget, 0).unwrap();
         assert_eq!(

@@ -19,15 +19,21 @@ use crate::transcode::sniff::is_utf8_name;
 /// Index of a node in [`Tree::nodes`].
 pub(super) type NodeId = usize;
 
-const NONE: NodeId = usize::MAX;
+/// No node: the end of a chain of siblings.
+pub(super) const NONE: NodeId = usize::MAX;
 
 /// One element: spans into [`Tree::strings`], its attributes, its children as a linked list.
 #[derive(Clone, Debug)]
 pub(super) struct Node {
     name: Range<usize>,
-    /// All text directly inside, entities resolved. With children, whitespace before the first
-    /// non-blank text is dropped, since it is indentation (the writer trims such text).
+    /// All text directly inside, entities resolved, up to its first child (or all of it, with
+    /// no child). With children, whitespace before the first non-blank text is dropped, since
+    /// it is indentation (the writer trims such text).
     text: Range<usize>,
+    /// Text after a child (mixed content): the newest piece in [`Tree::text_pieces`], each
+    /// linking to the one before. Pieces are joined only when written, so text on both sides
+    /// of many children costs its length once, not once per child.
+    more_text: usize,
     attrs: Range<usize>,
     first_child: NodeId,
     last_child: NodeId,
@@ -40,6 +46,8 @@ pub(super) struct Tree {
     nodes: Vec<Node>,
     /// (name, value) spans into `strings`.
     attrs: Vec<(Range<usize>, Range<usize>)>,
+    /// Pieces of mixed-content text: (span into `strings`, the piece before or [`NONE`]).
+    text_pieces: Vec<(Range<usize>, usize)>,
     /// Open elements while reading.
     open: Vec<NodeId>,
 }
@@ -49,15 +57,36 @@ impl Tree {
         self.strings.clear();
         self.nodes.clear();
         self.attrs.clear();
+        self.text_pieces.clear();
         self.open.clear();
+    }
+
+    /// How many nodes the tree holds: every [`NodeId`] is below it.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
     }
 
     pub fn name(&self, id: NodeId) -> &str {
         &self.strings[self.nodes[id].name.clone()]
     }
 
-    pub fn text(&self, id: NodeId) -> &str {
-        &self.strings[self.nodes[id].text.clone()]
+    /// An element's own text, its pieces joined when it is mixed content.
+    pub fn text(&self, id: NodeId) -> Cow<'_, str> {
+        let node = &self.nodes[id];
+        let first = &self.strings[node.text.clone()];
+        if node.more_text == NONE {
+            return Cow::Borrowed(first);
+        }
+        let mut pieces = Vec::new();
+        let mut piece = node.more_text;
+        while piece != NONE {
+            let (span, before) = &self.text_pieces[piece];
+            pieces.push(&self.strings[span.clone()]);
+            piece = *before;
+        }
+        let mut joined = String::from(first);
+        pieces.iter().rev().for_each(|piece| joined.push_str(piece));
+        Cow::Owned(joined)
     }
 
     pub fn attrs(&self, id: NodeId) -> impl Iterator<Item = (&str, &str)> {
@@ -131,6 +160,7 @@ impl Tree {
         self.nodes.push(Node {
             name,
             text: 0..0,
+            more_text: NONE,
             attrs: first_attr..self.attrs.len(),
             first_child: NONE,
             last_child: NONE,
@@ -160,18 +190,18 @@ impl Tree {
             return; // indentation between children
         }
         let end = self.strings.len();
-        let span = node.text.clone();
-        if span.is_empty() {
-            self.strings.push_str(text);
-            self.nodes[id].text = end..self.strings.len();
-        } else if span.end == end {
-            self.strings.push_str(text);
-            self.nodes[id].text.end = self.strings.len();
+        let added = self.push_str(text);
+        let node = &mut self.nodes[id];
+        if node.text.is_empty() {
+            node.text = added;
+        } else if node.more_text == NONE && node.text.end == end {
+            node.text.end = added.end;
+        } else if node.more_text != NONE && self.text_pieces[node.more_text].0.end == end {
+            self.text_pieces[node.more_text].0.end = added.end;
         } else {
-            // Text on both sides of a child (mixed content): move it to the end to join it.
-            self.strings.extend_from_within(span);
-            self.strings.push_str(text);
-            self.nodes[id].text = end..self.strings.len();
+            // Text on both sides of a child (mixed content): one more piece.
+            self.text_pieces.push((added, node.more_text));
+            node.more_text = self.text_pieces.len() - 1;
         }
     }
 
@@ -193,7 +223,6 @@ impl Tree {
     ) -> Result<(), XmlError> {
         self.open.clear();
         self.open.push(root);
-        let started_at = reader.buffer_position();
         loop {
             buf.clear();
             let event = reader
@@ -225,28 +254,23 @@ impl Tree {
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
                 Event::Eof => return Err(XmlError::Truncated(self.name(top).to_owned())),
             }
-            if reader.buffer_position() - started_at > budget.max_bytes {
-                return Err(XmlError::ObjectTooLarge(budget.max_bytes));
-            }
         }
     }
 }
 
-/// What one tree may cost: [`super::MAX_NODES`] elements plus attributes, and `max_bytes` of
-/// input.
+/// What one tree may cost: [`super::MAX_NODES`] elements plus attributes. (Its bytes are
+/// bounded as they are read, by [`super::fence`].)
 #[derive(Debug)]
 pub(super) struct NodeBudget {
     left: usize,
     max_nodes: usize,
-    pub max_bytes: u64,
 }
 
 impl NodeBudget {
-    pub fn new(max_nodes: usize, max_bytes: u64) -> Self {
+    pub fn new(max_nodes: usize) -> Self {
         NodeBudget {
             left: max_nodes,
             max_nodes,
-            max_bytes,
         }
     }
 
@@ -269,7 +293,10 @@ impl NodeBudget {
 pub(super) fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlError {
     match error {
         quick_xml::Error::Encoding(_) => XmlError::InvalidUtf8,
-        quick_xml::Error::Io(io) => XmlError::Read(io.to_string()),
+        quick_xml::Error::Io(io) => match super::fence::crossed(io) {
+            Some(allowance) => XmlError::ObjectTooLarge(allowance),
+            None => XmlError::Read(io.to_string()),
+        },
         _ => XmlError::Malformed {
             position: reader.error_position(),
             message: error.to_string(),

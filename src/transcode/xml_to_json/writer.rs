@@ -11,7 +11,7 @@ use std::hash::BuildHasher;
 
 use rustc_hash::FxBuildHasher;
 
-use super::tree::{NodeId, Tree};
+use super::tree::{NodeId, Tree, NONE};
 use super::JsonStyle;
 use crate::transcode::schema::{FieldType, Schema};
 
@@ -24,8 +24,32 @@ pub(super) struct JsonWriter<'a> {
     pub cupi: bool,
     /// Typed fields whose text was not of their type and was kept as a string.
     pub fallbacks: usize,
-    /// Reused for grouping children by name: (hash of the name, first child, count).
-    groups: Vec<(u64, NodeId, usize)>,
+    /// Reused for grouping children by name.
+    groups: Vec<Group>,
+    /// For each node of the tree, the next sibling of the same name ([`NONE`] for the last):
+    /// each group's members are walked through it, in document order, so writing a group
+    /// costs its own members and not a search of all its siblings.
+    next_of_name: Vec<NodeId>,
+}
+
+/// The children of one element that share a name.
+#[derive(Clone, Copy)]
+struct Group {
+    /// The name's hash, to compare names cheaply while grouping.
+    hash: u64,
+    first: NodeId,
+    last: NodeId,
+    count: usize,
+}
+
+impl Group {
+    /// Adds `child`, the group's newest member, to the end of its chain.
+    fn join(&mut self, child: NodeId, next_of_name: &mut [NodeId]) {
+        next_of_name[self.last] = child;
+        next_of_name[child] = NONE;
+        self.last = child;
+        self.count += 1;
+    }
 }
 
 impl<'a> JsonWriter<'a> {
@@ -35,13 +59,14 @@ impl<'a> JsonWriter<'a> {
             cupi: style == JsonStyle::Cupi,
             fallbacks: 0,
             groups: Vec::new(),
+            next_of_name: Vec::new(),
         }
     }
 
     /// An element as a JSON value: a scalar when it has only text, an object otherwise.
     pub fn value(&mut self, out: &mut Vec<u8>, tree: &Tree, id: NodeId, ty: Option<FieldType>) {
         if !tree.has_attrs(id) && !tree.has_children(id) {
-            self.scalar(out, tree.text(id), ty);
+            self.scalar(out, &tree.text(id), ty);
         } else {
             self.object(out, tree, id);
         }
@@ -55,18 +80,22 @@ impl<'a> JsonWriter<'a> {
         let mut first = true;
         out.push(b'{');
         self.attributes(out, &mut first, tree, id);
+        let own_text = tree.text(id);
         let text = if !tree.has_children(id) && !is_list {
-            tree.text(id)
+            &own_text[..]
         } else {
             // Between child elements (or inside an empty list), whitespace is indentation.
-            tree.text(id).trim()
+            own_text.trim()
         };
         if !text.is_empty() {
             key(out, &mut first, "", "#text");
             string(out, text);
         }
         let groups = self.group_children(tree, id);
-        for &(_, head, count) in &groups {
+        for &Group {
+            first: head, count, ..
+        } in &groups
+        {
             let child = tree.name(head);
             key(out, &mut first, "", child);
             let child_type = fields.and_then(|f| f.get(child).copied());
@@ -81,12 +110,13 @@ impl<'a> JsonWriter<'a> {
                 };
             if is_array {
                 out.push(b'[');
-                let members = tree.children(id).filter(|&c| tree.name(c) == child);
-                for (i, member) in members.enumerate() {
-                    if i > 0 {
+                let mut member = head;
+                while member != NONE {
+                    if member != head {
                         out.push(b',');
                     }
                     self.value(out, tree, member, child_type);
+                    member = self.next_of_name[member];
                 }
                 out.push(b']');
             } else {
@@ -115,52 +145,69 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
-    /// Children grouped by name, in order of each name's first appearance. Repeated names are
-    /// almost always adjacent (list items); others are found by comparing name hashes, which
-    /// costs no allocation (this runs for every object of a list). Past [`MANY_NAMES`]
-    /// distinct names, a seeded index takes over: the search is linear, and the names may be
-    /// a client's (an XML request body is read to validate it), who could send thousands.
-    fn group_children<'t>(&mut self, tree: &'t Tree, id: NodeId) -> Vec<(u64, NodeId, usize)> {
+    /// Children grouped by name, in order of each name's first appearance, each group's
+    /// members chained through [`Self::next_of_name`]. Repeated names are almost always
+    /// adjacent (list items); others are found by comparing name hashes, which costs no
+    /// allocation (this runs for every object of a list). Past [`MANY_NAMES`] distinct names,
+    /// a seeded index takes over: the search is linear, and the names may be a client's (an
+    /// XML request body is read to validate it), who could send thousands.
+    fn group_children<'t>(&mut self, tree: &'t Tree, id: NodeId) -> Vec<Group> {
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
+        if self.next_of_name.len() < tree.len() {
+            self.next_of_name.resize(tree.len(), NONE);
+        }
+        let next_of_name = &mut self.next_of_name;
         // One bit per name hash seen: a clear bit means a new name, with no search.
         let mut seen = 0u128;
         let mut index: Option<HashMap<&'t str, usize>> = None;
         for child in tree.children(id) {
             let name = tree.name(child);
             if let Some(last) = groups.last_mut() {
-                if tree.name(last.1) == name {
-                    last.2 += 1;
+                if tree.name(last.first) == name {
+                    last.join(child, next_of_name);
                     continue;
                 }
             }
-            if let Some(index) = &mut index {
-                match index.entry(name) {
-                    Entry::Occupied(group) => groups[*group.get()].2 += 1,
+            let hash = match &index {
+                Some(_) => 0,
+                None => FxBuildHasher.hash_one(name),
+            };
+            let earlier = match &mut index {
+                Some(index) => match index.entry(name) {
+                    Entry::Occupied(group) => Some(*group.get()),
                     Entry::Vacant(slot) => {
                         slot.insert(groups.len());
-                        groups.push((0, child, 1));
+                        None
+                    }
+                },
+                None => {
+                    let bit = 1u128 << (hash >> 57);
+                    if seen & bit == 0 {
+                        seen |= bit;
+                        None
+                    } else {
+                        groups
+                            .iter()
+                            .position(|g| g.hash == hash && tree.name(g.first) == name)
                     }
                 }
-                continue;
-            }
-            let hash = FxBuildHasher.hash_one(name);
-            let bit = 1u128 << (hash >> 57);
-            let earlier = if seen & bit == 0 {
-                seen |= bit;
-                None
-            } else {
-                groups
-                    .iter_mut()
-                    .find(|(h, head, _)| *h == hash && tree.name(*head) == name)
             };
             match earlier {
-                Some(group) => group.2 += 1,
-                None => groups.push((hash, child, 1)),
+                Some(group) => groups[group].join(child, next_of_name),
+                None => {
+                    next_of_name[child] = NONE;
+                    groups.push(Group {
+                        hash,
+                        first: child,
+                        last: child,
+                        count: 1,
+                    });
+                }
             }
-            if groups.len() > MANY_NAMES {
+            if index.is_none() && groups.len() > MANY_NAMES {
                 let by_name = groups.iter().enumerate();
-                index = Some(by_name.map(|(i, g)| (tree.name(g.1), i)).collect());
+                index = Some(by_name.map(|(i, g)| (tree.name(g.first), i)).collect());
             }
         }
         groups
