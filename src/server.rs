@@ -141,9 +141,10 @@ pub async fn serve<S>(
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     // Every connection holds a receiver; serving is drained when the last one is dropped.
     let (stop, _) = watch::channel(false);
+    let mut last_cap_warning = None;
     tokio::pin!(shutdown);
     loop {
-        let Some(slot) = connection_slot(&slots, &mut shutdown).await else {
+        let Some(slot) = connection_slot(&slots, &mut shutdown, &mut last_cap_warning).await else {
             break;
         };
         let (stream, remote) = tokio::select! {
@@ -230,22 +231,34 @@ pub async fn serve<S>(
     }
 }
 
+/// How often reaching the connection cap is logged at most: under a flood the cap is left and
+/// reached again with every connection that closes.
+const CAP_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Waits for room under the connection cap; `None` if `shutdown` resolves first. While the
 /// cap is reached nothing is accepted: new clients wait in the kernel's backlog and the open
-/// connections keep being served. Logged once when the cap is reached and once when it is left.
+/// connections keep being served. Reaching the cap is a warning, at most once per
+/// [`CAP_WARNING_INTERVAL`] (`last_warning`); leaving it, a debug line.
 async fn connection_slot(
     slots: &Arc<Semaphore>,
     shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+    last_warning: &mut Option<tokio::time::Instant>,
 ) -> Option<OwnedSemaphorePermit> {
     if let Ok(slot) = slots.clone().try_acquire_owned() {
         return Some(slot);
     }
-    tracing::warn!("connection cap (--max-connections) reached: not accepting until one closes");
+    if last_warning.is_none_or(|at| at.elapsed() >= CAP_WARNING_INTERVAL) {
+        *last_warning = Some(tokio::time::Instant::now());
+        tracing::warn!(
+            "connection cap (--max-connections) reached: not accepting until one closes \
+             (logged at most once a minute)"
+        );
+    }
     let slot = tokio::select! {
         slot = slots.clone().acquire_owned() => slot.ok()?,
         () = shutdown.as_mut() => return None,
     };
-    tracing::info!("below the connection cap again: accepting");
+    tracing::debug!("below the connection cap again: accepting");
     Some(slot)
 }
 
