@@ -79,15 +79,29 @@ fn trickle_upload_after(
     })
 }
 
+/// Bytes of the body budget in use now, by the gateway's `/metrics`.
+async fn budget_in_use(gateway: &str) -> f64 {
+    let metrics = get_anonymous(&format!("{gateway}/metrics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    metric(&metrics, "cupi_gateway_body_budget_bytes_in_use").expect("the gauge is served")
+}
+
 /// The number after `name ` in a Prometheus text exposition.
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
-#[tokio::test]
-async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
-    // Like Tomcat, this upstream reads a whole request body before it answers.
+/// The grace period of request bodies in these tests.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The gateway with `slots` upstream slots (a queue wait of `wait`), a request-body grace of
+/// [`GRACE`] at 500 bytes/s, in front of an upstream that, like Tomcat, reads a whole request
+/// body before it answers: 200 to a GET, 401 to anything else.
+async fn gateway_with_slots(slots: usize, wait: Duration) -> (FakeUpstream, String) {
     let upstream = FakeUpstream::start(|request| {
         if request.method == http::Method::GET {
             respond(200, "application/xml", r#"<Ports total="0"/>"#)
@@ -96,17 +110,16 @@ async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
         }
     })
     .await;
-    let grace = Duration::from_secs(2);
     let options = GatewayOptions {
         upstream_limit: LimitSettings {
-            max_concurrent: 5,
+            max_concurrent: slots,
             max_queued: 100,
-            max_wait: Duration::from_secs(3),
+            max_wait: wait,
         },
         bodies: BodySettings {
             request_rate: BodyRate {
                 min_bytes_per_second: 500,
-                grace,
+                grace: GRACE,
                 idle: Duration::from_secs(30),
             },
             ..BodySettings::default()
@@ -114,6 +127,13 @@ async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
         ..GatewayOptions::default()
     };
     let gateway = start_gateway(&upstream.origin, options).await;
+    (upstream, gateway)
+}
+
+#[tokio::test]
+async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
+    let (upstream, gateway) = gateway_with_slots(5, Duration::from_secs(3)).await;
+    let grace = GRACE;
 
     // As many trickles as there are upstream slots, one byte every half second.
     let uploads: Vec<_> = (0..5)
@@ -152,46 +172,14 @@ async fn trickling_uploads_hold_no_upstream_slot_and_end_with_408() {
             .all(|r| r.method == http::Method::GET),
         "no trickle reached the upstream"
     );
-    let metrics = get_anonymous(&format!("{gateway}/metrics"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        metric(&metrics, "cupi_gateway_body_budget_bytes_in_use"),
-        Some(0.0)
-    );
+    assert_eq!(budget_in_use(&gateway).await, 0.0);
     assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
 }
 
 #[tokio::test]
 async fn a_body_beyond_the_buffer_streams_under_the_same_rate_and_smaller_ones_arrive_whole() {
-    let upstream = FakeUpstream::start(|request| {
-        if request.method == http::Method::GET {
-            respond(200, "application/xml", r#"<Ports total="0"/>"#)
-        } else {
-            respond(401, "text/plain", "bad credentials")
-        }
-    })
-    .await;
-    let grace = Duration::from_secs(2);
-    let options = GatewayOptions {
-        upstream_limit: LimitSettings {
-            max_concurrent: 1,
-            max_queued: 100,
-            max_wait: Duration::from_secs(10),
-        },
-        bodies: BodySettings {
-            request_rate: BodyRate {
-                min_bytes_per_second: 500,
-                grace,
-                idle: Duration::from_secs(30),
-            },
-            ..BodySettings::default()
-        },
-        ..GatewayOptions::default()
-    };
-    let gateway = start_gateway(&upstream.origin, options).await;
+    let (upstream, gateway) = gateway_with_slots(1, Duration::from_secs(10)).await;
+    let grace = GRACE;
 
     // Within the 1 MiB buffer and beyond it: both reach the upstream byte for byte.
     for size in [300 * 1024, 3 * 1024 * 1024] {
@@ -218,15 +206,7 @@ async fn a_body_beyond_the_buffer_streams_under_the_same_rate_and_smaller_ones_a
     let asked = Instant::now();
     assert_eq!(get(&format!("{gateway}/vmrest/ports")).await.status(), 200);
     assert!(asked.elapsed() < Duration::from_secs(5));
-    let metrics = get_anonymous(&format!("{gateway}/metrics"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        metric(&metrics, "cupi_gateway_body_budget_bytes_in_use"),
-        Some(0.0)
-    );
+    assert_eq!(budget_in_use(&gateway).await, 0.0);
 }
 
 /// Resident and peak memory of process `pid`, in KiB (Linux).
@@ -341,12 +321,7 @@ async fn stalled_uploads_past_the_budget_get_503_and_memory_stays_bounded() {
         refused += 1;
     }
     let (rss_stalled, peak) = memory_kib(pid);
-    let metrics = get_anonymous(&format!("{gateway}/metrics"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let in_use = metric(&metrics, "cupi_gateway_body_budget_bytes_in_use").unwrap();
+    let in_use = budget_in_use(&gateway).await;
     eprintln!(
         "{refused} of {UPLOADS} refused, {} held; budget in use {in_use}; \
          RSS {rss_before} KiB before, {rss_stalled} KiB stalled, peak {peak} KiB",
@@ -368,12 +343,7 @@ async fn stalled_uploads_past_the_budget_get_503_and_memory_stays_bounded() {
     drop(held);
     let mut in_use = f64::NAN;
     for _ in 0..50 {
-        let metrics = get_anonymous(&format!("{gateway}/metrics"))
-            .await
-            .text()
-            .await
-            .unwrap();
-        in_use = metric(&metrics, "cupi_gateway_body_budget_bytes_in_use").unwrap();
+        in_use = budget_in_use(&gateway).await;
         if in_use == 0.0 {
             break;
         }

@@ -689,7 +689,9 @@ async fn pass_through_bodies_are_streamed_not_buffered() {
     assert_eq!(&first[..], b"first");
 
     // Request: the upstream answers as soon as it has seen the first chunk of the upload, while
-    // the client still holds the rest back. A gateway that buffered would never send it.
+    // the client still holds the rest back. A gateway that buffered would never send it. (The
+    // first chunk is larger than --max-request-body: a smaller body is read before it takes an
+    // upstream slot, so that a slow client holds no slot.)
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -709,10 +711,9 @@ async fn pass_through_bodies_are_streamed_not_buffered() {
     });
     let gateway = start_gateway(&upstream, GatewayOptions::default()).await;
     let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(4);
-    sender
-        .send_data(Bytes::from_static(b"FIRST-CHUNK"))
-        .await
-        .unwrap();
+    let mut first = b"FIRST-CHUNK".to_vec();
+    first.resize(GatewayOptions::default().limits.max_request_body + 1, b'.');
+    sender.send_data(Bytes::from(first)).await.unwrap();
     let response = tokio::time::timeout(
         Duration::from_secs(5),
         client()
