@@ -90,8 +90,8 @@ fn foreign_encoding(encoding: &str) -> GatewayError {
     ))
 }
 
-/// Reads a body until [`sniff`] can tell what it is, or it ends, or `limit` bytes have come
-/// (413). Re-sniffed only each time the prefix has doubled, so a body of whitespace sent a
+/// Reads a body until [`sniff`] can tell what it is, or it ends, or more than `limit` bytes
+/// have come undecided (413). Re-sniffed only each time the prefix has doubled, so a body of whitespace sent a
 /// byte at a time is still read in linear time.
 async fn read_until_sniffed(mut body: Body, limit: usize) -> Result<Prefix, GatewayError> {
     let mut head = BytesMut::new();
@@ -102,15 +102,18 @@ async fn read_until_sniffed(mut body: Body, limit: usize) -> Result<Prefix, Gate
             continue;
         };
         head.extend_from_slice(&data);
-        if head.len() > limit {
-            return Err(GatewayError::PayloadTooLarge { limit });
-        }
-        if head.len() >= 2 * sniffed_at {
+        // A first frame larger than the limit (an audio upload) is judged, not refused: only
+        // what stays undecided past the limit is.
+        let over_limit = head.len() > limit;
+        if over_limit || head.len() >= 2 * sniffed_at {
             sniffed_at = head.len();
             if sniff(&head, false) != Sniffed::Undecided {
                 let head: Bytes = head.freeze();
                 return Ok(Prefix::Partial { head, rest: body });
             }
+        }
+        if over_limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
         }
     }
     Ok(Prefix::Complete(head.freeze()))
