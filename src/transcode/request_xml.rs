@@ -90,9 +90,9 @@ fn foreign_encoding(encoding: &str) -> GatewayError {
     ))
 }
 
-/// Reads a body until [`sniff`] can tell what it is, or it ends, or `limit` bytes have come
-/// (413). Re-sniffed only each time the prefix has doubled, so a body of whitespace sent a
-/// byte at a time is still read in linear time.
+/// Reads a body until [`sniff`] can tell what it is, or it ends, or more than `limit` bytes
+/// have come undecided (413). Re-sniffed only each time the prefix has doubled, so a body of
+/// whitespace sent a byte at a time is still read in linear time.
 async fn read_until_sniffed(
     body: Body,
     limit: usize,
@@ -107,8 +107,12 @@ async fn read_until_sniffed(
         sniff(head, false) != Sniffed::Undecided
     })
     .await?;
+    // A first frame larger than the limit (an audio upload) is judged, not refused: only
+    // what stays undecided past the limit is.
     match &prefix {
-        Prefix::Partial { head, .. } if head.len() > limit => {
+        Prefix::Partial { head, .. }
+            if head.len() > limit && sniff(head, false) == Sniffed::Undecided =>
+        {
             Err(GatewayError::PayloadTooLarge { limit })
         }
         _ => Ok(prefix),
