@@ -196,20 +196,10 @@ impl GatewayError {
     /// The JSON error response; server-side errors are logged with their whole cause chain.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
-        // As a `&str`, quoted in the text log: the message may carry the client's path.
-        let message = self.to_string();
         if status.is_server_error() {
-            tracing::warn!(
-                code = self.code(),
-                error = message.as_str(),
-                "request failed"
-            );
+            tracing::warn!(code = self.code(), error = %self, "request failed");
         } else {
-            tracing::debug!(
-                code = self.code(),
-                error = message.as_str(),
-                "request refused"
-            );
+            tracing::debug!(code = self.code(), error = %self, "request refused");
         }
         self.render()
     }
