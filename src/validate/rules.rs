@@ -8,7 +8,11 @@ use serde_json::{Map, Value};
 
 use crate::path_template::PathTemplate;
 
+/// The most violations one answer lists.
+pub const MAX_VIOLATIONS: usize = 50;
+
 /// Every described path's rules.
+
 #[derive(Clone, Debug, Default)]
 pub struct Rules {
     routes: Vec<RouteRules>,
@@ -83,6 +87,9 @@ impl RouteRules {
 
 impl BodyRules {
     /// Checks a JSON body; every violation is reported, not only the first.
+    ///
+    /// At most [`MAX_VIOLATIONS`] are listed: the answer to a body of thousands of bad fields
+    /// stays small, and the first ones are enough to fix a form.
     pub fn check(&self, body: &Value) -> Vec<Violation> {
         let Some(object) = body.as_object() else {
             // The transcoder gives the precise error for non-objects.
@@ -91,6 +98,9 @@ impl BodyRules {
         let fields = self.unwrap_root(object);
         let mut violations = Vec::new();
         for (name, value) in fields {
+            if violations.len() == MAX_VIOLATIONS {
+                break;
+            }
             let Some(rule) = self.fields.get(name) else {
                 if self.allow_unknown {
                     continue;
@@ -222,6 +232,16 @@ mod tests {
             violations[2].message,
             "MwiOnCode must be string, not an integer"
         );
+    }
+
+    #[test]
+    fn a_flood_of_bad_fields_lists_only_the_first_ones() {
+        let flood: serde_json::Map<String, Value> = (0..6000)
+            .map(|i| (format!("Bogus{i}"), json!(i)))
+            .collect();
+        let violations = port_group_put().check(&Value::Object(flood));
+        assert_eq!(violations.len(), MAX_VIOLATIONS);
+        assert_eq!(violations[0].field, "Bogus0");
     }
 
     #[test]
