@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cupi_gateway::openapi::ApiSpec;
 use cupi_gateway::transcode::{json_to_xml, xml_to_json};
 use http::Method;
-use support::hostile::{huge_token_upstream, GatewayProcess, HugeToken};
+use support::hostile::{huge_token_upstream, put_while_reading, GatewayProcess, HugeToken};
 
 /// `--max-response-body` and `--max-request-body` for these tests.
 const LIMIT: usize = 1024 * 1024;
@@ -157,24 +157,11 @@ async fn a_huge_token_in_a_request_body_is_refused_within_the_limit() {
         let gateway = GatewayProcess::start(&upstream, &["--max-request-body", &limit]).await;
         assert_serves_next_request(&gateway).await;
         let idle = gateway.peak_rss();
-        let url = format!(
-            "{}/vmrest/portgroups/{}",
-            gateway.base,
-            support::PORT_GROUP_ID
-        );
-        let response = support::client()
-            .put(url)
-            .header("content-type", "application/xml")
-            .body(token.to_bytes())
-            .send()
-            .await
-            .expect("the gateway answers");
-        let (status, code) = status_and_code(response).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (413, "payload_too_large"),
-            "{label}"
-        );
+        let path = format!("/vmrest/portgroups/{}", support::PORT_GROUP_ID);
+        let (status, body) = put_while_reading(&gateway.base, &path, token.to_bytes()).await;
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
+        let code = body["errors"][0]["code"].as_str().unwrap_or_default();
+        assert_eq!((status, code), (413, "payload_too_large"), "{label}");
         check_peak(label, &gateway, idle).await;
         assert_serves_next_request(&gateway).await;
     }

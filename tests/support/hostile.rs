@@ -145,3 +145,47 @@ impl GatewayProcess {
         kib * 1024
     }
 }
+
+/// PUTs `body` to `base` + `path` over a raw connection, reading the answer while the body is
+/// still being written: a gateway that refuses it (413) answers and hangs up before it is all
+/// sent, which an HTTP client library reports as a broken pipe instead of the answer.
+/// Returns (status, body of the answer).
+pub async fn put_while_reading(base: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let addr = base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (mut reading, mut writing) = stream.into_split();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/xml\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    tokio::spawn(async move {
+        // Stops with an error once the gateway hangs up: expected.
+        let _ = writing.write_all(head.as_bytes()).await;
+        let _ = writing.write_all(&body).await;
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let read = async {
+        while let Ok(n) = reading.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("answered within 20 s");
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {text:?}"));
+    let body_at = text.find("\r\n\r\n").map_or(answer.len(), |at| at + 4);
+    (status, answer[body_at..].to_vec())
+}
