@@ -35,7 +35,7 @@ pub async fn read_request_body(
         limit.saturating_add(1),
         budget,
         GatewayError::from_request_body,
-        |_| false,
+        whole,
     )
     .await?
     {
@@ -51,7 +51,7 @@ pub async fn read_request_prefix(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, GatewayError::from_request_body, |_| false).await
+    read_prefix(body, limit, budget, GatewayError::from_request_body, whole).await
 }
 
 /// Reads a client's body until `enough` says its first part tells what the caller needs, the
@@ -78,7 +78,7 @@ pub async fn read_response_body(
         limit.saturating_add(1),
         budget,
         upstream_body_error,
-        |_| false,
+        whole,
     )
     .await?
     {
@@ -124,7 +124,12 @@ pub async fn read_response_prefix(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, upstream_body_error, |_| false).await
+    read_prefix(body, limit, budget, upstream_body_error, whole).await
+}
+
+/// For [`read_prefix`]: no first part is enough, only the whole body or `limit` bytes of it.
+fn whole(_: &[u8]) -> bool {
+    false
 }
 
 /// Reads `body` until it ends, `limit` bytes have come or `enough` is said of what has, each

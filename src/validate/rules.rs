@@ -236,9 +236,8 @@ mod tests {
 
     #[test]
     fn a_flood_of_bad_fields_lists_only_the_first_ones() {
-        let flood: serde_json::Map<String, Value> = (0..6000)
-            .map(|i| (format!("Bogus{i}"), json!(i)))
-            .collect();
+        let flood: serde_json::Map<String, Value> =
+            (0..6000).map(|i| (format!("Bogus{i}"), json!(i))).collect();
         let violations = port_group_put().check(&Value::Object(flood));
         assert_eq!(violations.len(), MAX_VIOLATIONS);
         assert_eq!(violations[0].field, "Bogus0");
