@@ -39,6 +39,18 @@ pub const MAX_DEPTH: usize = 64;
 /// so the byte limit alone does not bound memory.
 pub const MAX_NODES: usize = 4_000_000;
 
+/// Below the object limit, at most one node per this many bytes of it: a tree node costs about
+/// 80 bytes, so a flood of `<a/>` under a 1 MiB limit would otherwise build a tree twenty times
+/// the limit. CUPI's XML spends 20 bytes or more per element or attribute, so its objects never
+/// meet this cap before the byte limit; a flood's tree stays within about five times the limit.
+pub const MIN_BYTES_PER_NODE: u64 = 16;
+
+/// The node budget of one object of at most `max_object_bytes`.
+fn node_cap(max_object_bytes: u64) -> usize {
+    let by_size = max_object_bytes / MIN_BYTES_PER_NODE;
+    usize::try_from(by_size).map_or(MAX_NODES, |nodes| nodes.min(MAX_NODES))
+}
+
 /// Why an XML body could not be transcoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XmlError {
@@ -136,7 +148,7 @@ pub fn stream_xml_to_json<R: BufRead>(
         reader: Reader::from_reader(Fenced::new(input, max_object_bytes)),
         buf: Vec::with_capacity(4096),
         tree: Tree::default(),
-        budget: NodeBudget::new(MAX_NODES),
+        budget: NodeBudget::new(node_cap(max_object_bytes)),
         max_object_bytes,
         writer: JsonWriter::new(schema, style),
         held: Vec::new(),
@@ -523,6 +535,26 @@ mod tests {
         };
         assert_eq!(err(&nested(MAX_DEPTH, "<b/>")), XmlError::TooDeep);
         assert!(xml_to_json(nested(MAX_DEPTH - 1, "<b/>").as_bytes(), &schema).is_ok());
+    }
+
+    #[test]
+    fn the_node_budget_shrinks_with_the_object_limit() {
+        let schema = schema();
+        // 150 nodes in about 620 bytes: within a 1,600-byte limit, past its 100 nodes.
+        let flood = format!("<Port>{}</Port>", "<a/>".repeat(149));
+        let mut out = Vec::new();
+        let result = stream_xml_to_json(
+            flood.as_bytes(),
+            &schema,
+            JsonStyle::Typed,
+            1600,
+            &mut out,
+            |_, _| true,
+        );
+        assert_eq!(result, Err(XmlError::TooManyNodes(100)));
+        assert_eq!(node_cap(64 << 20), MAX_NODES);
+        assert_eq!(node_cap(u64::MAX), MAX_NODES);
+        assert!(xml_to_json(flood.as_bytes(), &schema).is_ok());
     }
 
     #[test]
