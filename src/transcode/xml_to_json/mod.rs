@@ -45,13 +45,10 @@ pub const MAX_NODES: usize = 4_000_000;
 /// meet this cap before the byte limit; a flood's tree stays within about five times the limit.
 pub const MIN_BYTES_PER_NODE: u64 = 16;
 
-/// However small an object's limit, it may have this many nodes.
-const MIN_NODES: usize = 4096;
-
 /// The node budget of one object of at most `max_object_bytes`.
 fn node_cap(max_object_bytes: u64) -> usize {
     let by_size = max_object_bytes / MIN_BYTES_PER_NODE;
-    usize::try_from(by_size).map_or(MAX_NODES, |nodes| nodes.clamp(MIN_NODES, MAX_NODES))
+    usize::try_from(by_size).map_or(MAX_NODES, |nodes| nodes.min(MAX_NODES))
 }
 
 /// Why an XML body could not be transcoded.
@@ -120,16 +117,14 @@ pub fn xml_to_json_counted(xml: &[u8], schema: &Schema) -> Result<(Vec<u8>, usiz
     whole_document(xml, schema, JsonStyle::Typed)
 }
 
-/// A document already in memory, in one buffer: its objects are bounded by its own length
-/// (a request body by `--max-request-body`), their nodes by [`node_cap`] of it.
+/// A document already in memory, in one buffer, with no limit on an object's size.
 fn whole_document(
     xml: &[u8],
     schema: &Schema,
     style: JsonStyle,
 ) -> Result<(Vec<u8>, usize), XmlError> {
     let mut out = Vec::with_capacity(xml.len());
-    let limit = xml.len() as u64;
-    let fallbacks = stream_xml_to_json(xml, schema, style, limit, &mut out, |_, _| true)?;
+    let fallbacks = stream_xml_to_json(xml, schema, style, u64::MAX, &mut out, |_, _| true)?;
     Ok((out, fallbacks))
 }
 
@@ -545,28 +540,21 @@ mod tests {
     #[test]
     fn the_node_budget_shrinks_with_the_object_limit() {
         let schema = schema();
-        // 6,000 nodes in about 24 kB: within an 80,000-byte limit, past its 5,000 nodes;
-        // as a whole document of 24 kB, past its 4,096 (never fewer than MIN_NODES).
-        let flood = format!("<Port>{}</Port>", "<a/>".repeat(5999));
+        // 150 nodes in about 620 bytes: within a 1,600-byte limit, past its 100 nodes.
+        let flood = format!("<Port>{}</Port>", "<a/>".repeat(149));
         let mut out = Vec::new();
         let result = stream_xml_to_json(
             flood.as_bytes(),
             &schema,
             JsonStyle::Typed,
-            80_000,
+            1600,
             &mut out,
             |_, _| true,
         );
-        assert_eq!(result, Err(XmlError::TooManyNodes(5000)));
-        assert_eq!(node_cap(10), MIN_NODES);
+        assert_eq!(result, Err(XmlError::TooManyNodes(100)));
         assert_eq!(node_cap(64 << 20), MAX_NODES);
         assert_eq!(node_cap(u64::MAX), MAX_NODES);
-        // A whole document is bounded by its own length.
-        assert_eq!(
-            xml_to_json(flood.as_bytes(), &schema),
-            Err(XmlError::TooManyNodes(MIN_NODES))
-        );
-        assert!(xml_to_json(b"<Port><a/><b/></Port>", &schema).is_ok());
+        assert!(xml_to_json(flood.as_bytes(), &schema).is_ok());
     }
 
     #[test]
