@@ -51,7 +51,7 @@ pub async fn read_request_prefix(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, GatewayError::from_request_body, whole).await
+    read_request_prefix_until(body, limit, budget, whole).await
 }
 
 /// Reads a client's body until `enough` says its first part tells what the caller needs, the

@@ -2,15 +2,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use support::pki::make_pki;
 use support::*;
 
@@ -34,17 +30,7 @@ async fn the_gateway_serves_https_over_http1_and_http2() {
     let gateway = start_gateway(&upstream.origin, options).await;
     let port = gateway.rsplit(':').next().unwrap().to_owned();
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = support::tls::client_config(&pki.ca_pem);
 
     for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
         let builder = HttpsConnectorBuilder::new()

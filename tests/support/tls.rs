@@ -1,5 +1,10 @@
-//! The gateway's side of inbound TLS in tests: an acceptor for a [`TestPki`] leaf, loaded
-//! through the same `tls_acceptor` the binary uses (from PEM files).
+//! Inbound TLS in tests: the gateway's acceptor for a [`TestPki`] leaf, loaded through the
+//! same `tls_acceptor` the binary uses (from PEM files), and a client config trusting its CA.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use super::pki::TestPki;
 
@@ -17,4 +22,17 @@ pub fn acceptor(pki: &TestPki) -> cupi_gateway::server::TlsAcceptor {
     let acceptor = cupi_gateway::server::tls_acceptor(&cert, &key).expect("certificate loads");
     std::fs::remove_dir_all(&dir).unwrap();
     acceptor
+}
+
+/// A client configuration (ring provider only) that trusts `ca_pem` and nothing else.
+pub fn client_config(ca_pem: &str) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
