@@ -30,18 +30,15 @@ pub async fn read_request_body(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
-    match read_prefix(
+    let too_large = GatewayError::PayloadTooLarge { limit };
+    read_whole(
         body,
-        limit.saturating_add(1),
+        limit,
         budget,
         GatewayError::from_request_body,
-        whole,
+        too_large,
     )
-    .await?
-    {
-        Prefix::Complete(bytes) => Ok(bytes),
-        Prefix::Partial { .. } => Err(GatewayError::PayloadTooLarge { limit }),
-    }
+    .await
 }
 
 /// Reads a client's body until it ends or `limit` bytes have come (failing as
@@ -73,17 +70,21 @@ pub async fn read_response_body(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
-    match read_prefix(
-        body,
-        limit.saturating_add(1),
-        budget,
-        upstream_body_error,
-        whole,
-    )
-    .await?
-    {
+    let too_large = GatewayError::UpstreamResponseTooLarge { limit };
+    read_whole(body, limit, budget, upstream_body_error, too_large).await
+}
+
+/// Reads a whole body of at most `limit` bytes, `too_large` past it.
+async fn read_whole(
+    body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+    failed: fn(BoxError) -> GatewayError,
+    too_large: GatewayError,
+) -> Result<Bytes, GatewayError> {
+    match read_prefix(body, limit.saturating_add(1), budget, failed, whole).await? {
         Prefix::Complete(bytes) => Ok(bytes),
-        Prefix::Partial { .. } => Err(GatewayError::UpstreamResponseTooLarge { limit }),
+        Prefix::Partial { .. } => Err(too_large),
     }
 }
 
