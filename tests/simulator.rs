@@ -232,8 +232,10 @@ async fn unknown_ids_and_paths_are_404_error_details() {
     for uri in [
         "/vmrest/portgroups/00000000-0000-0000-0000-000000000000",
         "/vmrest/ports/nope",
-        "/vmrest/phonesystems",
-        &format!("/vmrest/portgroups/{GROUP_ID}/portgroupservers"),
+        "/vmrest/users",
+        "/vmrest/phonesystems/05186ad4-572c-48d1-aaa6-ac22280c8702/axlservers",
+        &format!("/vmrest/portgroups/{GROUP_ID}/portgroupservers/nope"),
+        "/vmrest/portgroups/nope/portgroupcodecs",
     ] {
         let r = send(&app, get(uri)).await;
         assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");

@@ -31,25 +31,44 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     response
 }
 
-/// Which resource a path names.
-enum Target {
-    List(Kind),
-    Item(Kind, String),
+/// Which resource a path names: a list, or one record when `id` is set, of `kind`; for a
+/// sub-resource (`/vmrest/portgroups/{parent}/portgroupservers`), also the parent's id.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    kind: Kind,
+    parent: Option<String>,
+    id: Option<String>,
 }
 
 fn target(path: &str) -> Option<Target> {
     let rest = path.strip_prefix("/vmrest/")?;
-    let mut parts = rest.trim_end_matches('/').split('/');
-    let kind = match parts.next()? {
-        "portgroups" => Kind::PortGroup,
-        "ports" => Kind::Port,
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let id = |raw: &str| match raw {
+        "" => None,
+        raw => url_decode(raw, false).ok(),
+    };
+    let (kind, parent, item) = match parts[..] {
+        [segment] => (Kind::at(None, segment)?, None, None),
+        [segment, item] => (Kind::at(None, segment)?, None, Some(id(item)?)),
+        [parent_segment, parent, segment, ref item @ ..] if item.len() <= 1 => {
+            let parent_kind = Kind::at(None, parent_segment)?;
+            let item = match item.first() {
+                Some(raw) => Some(id(raw)?),
+                None => None,
+            };
+            (
+                Kind::at(Some(parent_kind), segment)?,
+                Some(id(parent)?),
+                item,
+            )
+        }
         _ => return None,
     };
-    match (parts.next(), parts.next()) {
-        (None, _) => Some(Target::List(kind)),
-        (Some(id), None) if !id.is_empty() => Some(Target::Item(kind, url_decode(id, false).ok()?)),
-        _ => None,
-    }
+    Some(Target {
+        kind,
+        parent,
+        id: item,
+    })
 }
 
 async fn dispatch(shared: &Shared, request: Request) -> Response {
@@ -63,26 +82,27 @@ async fn dispatch(shared: &Shared, request: Request) -> Response {
     };
     let method = request.method().clone();
     let read = method == Method::GET || method == Method::HEAD;
-    match target {
-        Target::List(kind) if read => list(shared, kind, request.uri().query()),
-        Target::Item(kind, id) if read => get(shared, kind, &id),
-        Target::Item(Kind::PortGroup, id) if method == Method::PUT => {
-            update(shared, &id, request).await
-        }
-        Target::Item(Kind::PortGroup, _) => not_allowed(&method, "GET, PUT"),
-        Target::List(_) | Target::Item(Kind::Port, _) => not_allowed(&method, "GET"),
+    let parent = target.parent.as_deref();
+    match (target.kind, target.id) {
+        (kind, None) if read => list(shared, kind, parent, request.uri().query()),
+        (kind, Some(id)) if read => get(shared, kind, parent, &id),
+        (Kind::PortGroup, Some(id)) if method == Method::PUT => update(shared, &id, request).await,
+        (Kind::PortGroup, Some(_)) => not_allowed(&method, "GET, PUT"),
+        // Everything else is read-only, as ports are in CUPI.
+        _ => not_allowed(&method, "GET"),
     }
 }
 
-fn list(shared: &Shared, kind: Kind, raw_query: Option<&str>) -> Response {
+fn list(shared: &Shared, kind: Kind, parent: Option<&str>, raw_query: Option<&str>) -> Response {
     let params = match parse_list_params(kind, raw_query) {
         Ok(p) => p,
         Err(message) => return error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", &message),
     };
     let store = shared.store.read().unwrap_or_else(|e| e.into_inner());
-    let mut hits: Vec<_> = store
-        .records(kind)
-        .iter()
+    let Some(records) = store.under(kind, parent) else {
+        return parent_not_found(kind, parent);
+    };
+    let mut hits: Vec<_> = records
         .filter(|r| params.filter.as_ref().is_none_or(|f| f.matches(r)))
         .collect();
     if let Some(sort) = &params.sort {
@@ -94,15 +114,23 @@ fn list(shared: &Shared, kind: Kind, raw_query: Option<&str>) -> Response {
     xml_response(StatusCode::OK, body)
 }
 
-fn get(shared: &Shared, kind: Kind, id: &str) -> Response {
+fn get(shared: &Shared, kind: Kind, parent: Option<&str>, id: &str) -> Response {
     let store = shared.store.read().unwrap_or_else(|e| e.into_inner());
-    match store.find(kind, id) {
-        Some(at) => xml_response(
-            StatusCode::OK,
-            xml::render_object(kind, &store.records(kind)[at]),
-        ),
+    let Some(mut records) = store.under(kind, parent) else {
+        return parent_not_found(kind, parent);
+    };
+    let at = kind.object_id();
+    match records.find(|r| r[at].eq_ignore_ascii_case(id)) {
+        Some(record) => xml_response(StatusCode::OK, xml::render_object(kind, record)),
         None => not_found(kind, id),
     }
+}
+
+/// The 404 for a sub-resource path whose parent record does not exist (the only way
+/// [`super::data::Store::under`] fails).
+fn parent_not_found(kind: Kind, parent: Option<&str>) -> Response {
+    let parent_kind = kind.parent().map_or(kind, |(p, _)| p);
+    not_found(parent_kind, parent.unwrap_or_default())
 }
 
 async fn update(shared: &Shared, id: &str, request: Request) -> Response {
@@ -210,4 +238,47 @@ fn not_allowed(method: &Method, allow: &'static str) -> Response {
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static(allow));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(kind: Kind, parent: Option<&str>, id: Option<&str>) -> Option<Target> {
+        Some(Target {
+            kind,
+            parent: parent.map(str::to_string),
+            id: id.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn paths_name_lists_items_and_sub_resources() {
+        assert_eq!(
+            target("/vmrest/phonesystems/"),
+            t(Kind::PhoneSystem, None, None)
+        );
+        assert_eq!(
+            target("/vmrest/portgrouptemplates/a%2Db"),
+            t(Kind::PortGroupTemplate, None, Some("a-b"))
+        );
+        assert_eq!(
+            target("/vmrest/portgroups/g/portgroupservers"),
+            t(Kind::PortGroupServer, Some("g"), None)
+        );
+        assert_eq!(
+            target("/vmrest/portgroups/g/portgroupcodecs/c"),
+            t(Kind::PortGroupCodec, Some("g"), Some("c"))
+        );
+        for unknown in [
+            "/vmrest/portgroupservers",
+            "/vmrest/ports/p/portgroupservers",
+            "/vmrest/portgroups/g/portgroupcodecs/c/more",
+            "/vmrest/portgroups/g/axlservers",
+            "/vmrest/phonesystems/s/axlservers",
+            "/vmrest/portgroups//portgroupservers",
+        ] {
+            assert_eq!(target(unknown), None, "{unknown}");
+        }
+    }
 }
