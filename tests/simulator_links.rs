@@ -145,6 +145,17 @@ fn read_answer(path: &str, json: bool, body: &str) -> Result<Vec<(String, String
     Ok(fields)
 }
 
+/// GET with Basic auth and this `Accept`.
+async fn get_accepting(url: &str, accept: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Follows every link from [`START`] through the gateway at `base`; returns how many paths
 /// answered as each root element, and every failure.
 async fn crawl(base: &str, accept: &str) -> (BTreeMap<&'static str, usize>, Vec<String>) {
@@ -154,13 +165,7 @@ async fn crawl(base: &str, accept: &str) -> (BTreeMap<&'static str, usize>, Vec<
     let mut answered = BTreeMap::new();
     let mut failures = Vec::new();
     while let Some(path) = queue.pop_front() {
-        let response = client()
-            .get(format!("{base}{path}"))
-            .basic_auth(AUTH.0, Some(AUTH.1))
-            .header("accept", accept)
-            .send()
-            .await
-            .unwrap();
+        let response = get_accepting(&format!("{base}{path}"), accept).await;
         let status = response.status();
         let body = response.text().await.unwrap();
         if status != 200 {
@@ -399,26 +404,18 @@ async fn related_resources_are_read_only_like_ports() {
             reqwest::Method::PUT,
             reqwest::Method::DELETE,
         ] {
+            let write = |url: String, content_type, body| {
+                let method = method.clone();
+                async move { send(method, &url, content_type, body).await }
+            };
             // The simulator answers CUPI's XML error ...
-            let direct = send(
-                method.clone(),
-                &format!("{simulator}{path}"),
-                "application/xml",
-                "<X/>",
-            )
-            .await;
+            let direct = write(format!("{simulator}{path}"), "application/xml", "<X/>").await;
             assert_eq!(direct.status(), 405, "{method} {path}");
             assert_eq!(direct.headers()["allow"], "GET", "{method} {path}");
             let body = direct.text().await.unwrap();
             assert!(body.contains("<code>METHOD_NOT_ALLOWED</code>"), "{body}");
             // ... and a JSON client of the gateway gets the gateway's error shape.
-            let through = send(
-                method.clone(),
-                &format!("{gateway}{path}"),
-                "application/json",
-                "{}",
-            )
-            .await;
+            let through = write(format!("{gateway}{path}"), "application/json", "{}").await;
             assert_eq!(through.status(), 405, "{method} {path} via the gateway");
             assert_eq!(error_code(through).await, "METHOD_NOT_ALLOWED");
         }
@@ -458,13 +455,7 @@ async fn the_gateway_forwards_them_untyped_in_json_and_untouched_in_xml() {
         "/vmrest/portgrouptemplates",
     ] {
         let direct = simulator_xml(&simulator, path, 200).await;
-        let through = client()
-            .get(format!("{gateway}{path}"))
-            .basic_auth(AUTH.0, Some(AUTH.1))
-            .header("accept", "application/xml")
-            .send()
-            .await
-            .unwrap();
+        let through = get_accepting(&format!("{gateway}{path}"), "application/xml").await;
         assert_eq!(through.status(), 200);
         assert_eq!(through.text().await.unwrap(), direct, "{path}");
     }

@@ -330,6 +330,11 @@ impl Kind {
         self.info().collection
     }
 
+    /// Path segment of the list (`portgroups`).
+    fn segment(self) -> &'static str {
+        self.info().segment
+    }
+
     /// Index of `ObjectId`.
     pub(crate) fn object_id(self) -> usize {
         self.info().object_id
@@ -789,6 +794,19 @@ fn phone_systems_of(port_groups: &[Record]) -> Vec<Record> {
         .collect()
 }
 
+/// The fields every record under a port group starts with: its URI, its id (the `i`-th, 1 or
+/// 2, of port group number `n`) and its group's id.
+fn under_group(kind: Kind, tag: u64, n: usize, i: usize, group_id: &str) -> Builder {
+    let id = generated_id(tag, (2 * n + i) as u64);
+    Builder::new(kind)
+        .f(
+            "URI",
+            format!("/vmrest/portgroups/{group_id}/{}/{id}", kind.segment()),
+        )
+        .f("ObjectId", &id)
+        .f("MediaPortGroupObjectId", group_id)
+}
+
 /// The two servers of port group number `n` (0 is the seed): a Cisco Unified CM publisher
 /// and subscriber (`MediaRemoteServiceEnum` 100) for an SCCP group, a primary and a backup SIP
 /// proxy (102) for a SIP one.
@@ -799,14 +817,7 @@ fn servers_of(n: usize, group: &Record) -> [Record; 2] {
         _ => (100, "cucm", 2000, 2443),
     };
     [1, 2].map(|precedence| {
-        let id = generated_id(TAG_SERVER, (2 * n + precedence) as u64);
-        Builder::new(Kind::PortGroupServer)
-            .f(
-                "URI",
-                format!("/vmrest/portgroups/{group_id}/portgroupservers/{id}"),
-            )
-            .f("ObjectId", &id)
-            .f("MediaPortGroupObjectId", group_id)
+        under_group(Kind::PortGroupServer, TAG_SERVER, n, precedence, group_id)
             .f("MediaRemoteServiceEnum", service)
             .f(
                 "HostOrIPAddress",
@@ -830,14 +841,7 @@ fn codecs_of(n: usize, group: &Record) -> [Record; 2] {
     let group_id = &group[PG_OBJECT_ID];
     [0, 1].map(|preference| {
         let (definition, name) = CODECS[preference];
-        let id = generated_id(TAG_CODEC, (2 * n + preference + 1) as u64);
-        Builder::new(Kind::PortGroupCodec)
-            .f(
-                "URI",
-                format!("/vmrest/portgroups/{group_id}/portgroupcodecs/{id}"),
-            )
-            .f("ObjectId", &id)
-            .f("MediaPortGroupObjectId", group_id)
+        under_group(Kind::PortGroupCodec, TAG_CODEC, n, preference + 1, group_id)
             .f(
                 "RtpCodecDefObjectId",
                 generated_id(TAG_CODEC_DEF, definition),
@@ -919,18 +923,13 @@ mod tests {
     #[test]
     fn groups_get_the_template_of_their_integration_and_their_own_servers_and_codecs() {
         let store = store(4);
-        let integration = Kind::PortGroup
-            .column("TelephonyIntegrationMethodEnum")
-            .unwrap();
-        let template = Kind::PortGroup
-            .column("MediaPortGroupTemplateObjectId")
-            .unwrap();
-        let copied = Kind::PortGroupTemplate
-            .column("CopyTelephonyIntegrationMethodEnum")
-            .unwrap();
-        let service = Kind::PortGroupServer
-            .column("MediaRemoteServiceEnum")
-            .unwrap();
+        let integration = PG_INTEGRATION;
+        let template = field_index(PORT_GROUP_FIELDS, "MediaPortGroupTemplateObjectId");
+        let copied = field_index(
+            PORT_GROUP_TEMPLATE_FIELDS,
+            "CopyTelephonyIntegrationMethodEnum",
+        );
+        let service = field_index(PORT_GROUP_SERVER_FIELDS, "MediaRemoteServiceEnum");
         for group in &store.port_groups {
             let at = store
                 .find(Kind::PortGroupTemplate, &group[template])

@@ -6,6 +6,11 @@
 //! PUT, and CUPI-style errors. Data is the example from Cisco's "Port Groups and Ports" page
 //! (typos fixed) plus optional deterministic generated groups.
 //!
+//! So that every link in that data resolves, it also serves, read-only and with the same list
+//! machinery, what the port groups and ports point at: `/vmrest/phonesystems[/{id}]`,
+//! `/vmrest/portgrouptemplates[/{id}]`, and each group's
+//! `/vmrest/portgroups/{id}/portgroupservers[/{id}]` and `…/portgroupcodecs[/{id}]`.
+//!
 //! Layout: [`data`] records, seed and generator; [`query`] list parameters; [`xml`] rendering
 //! and the PUT parser; [`auth`] Basic auth and cookies; [`handlers`] dispatch.
 //!
