@@ -47,8 +47,8 @@ pub struct GatewayOptions {
     pub request_timeout: Duration,
     /// Serve HTTPS with this acceptor.
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
-    /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
-    pub default_json_style: cupi_gateway::transcode::JsonStyle,
+    /// How requests that name no profile are served (`--cupi-compat` makes it `Cupi`).
+    pub default_mode: cupi_gateway::transcode::Mode,
     /// Connection bounds: the flags' defaults, with a 1 s drain.
     pub connections: cupi_gateway::server::ConnectionSettings,
     /// Notified to shut the gateway down (as SIGTERM would); none: it serves for ever.
@@ -79,7 +79,7 @@ impl Default for GatewayOptions {
             upstream_retries: 2,
             request_timeout: Duration::from_secs(30),
             tls: None,
-            default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+            default_mode: cupi_gateway::transcode::Mode::Typed,
             connections: cupi_gateway::server::ConnectionSettings {
                 drain_timeout: Duration::from_secs(1),
                 ..Default::default()
@@ -125,7 +125,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         cors_allowed_origins: options.cors_allowed_origins.clone(),
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
-        default_json_style: options.default_json_style,
+        default_mode: options.default_mode,
         bodies: options.bodies,
     };
     let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
