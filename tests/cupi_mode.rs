@@ -30,21 +30,6 @@ async fn upstream() -> FakeUpstream {
     .await
 }
 
-fn in_mode(default_mode: Mode) -> GatewayOptions {
-    GatewayOptions {
-        default_mode,
-        ..GatewayOptions::default()
-    }
-}
-
-async fn get_accepting(url: &str, accept: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(url).basic_auth(AUTH.0, Some(AUTH.1));
-    if let Some(accept) = accept {
-        request = request.header("accept", accept);
-    }
-    request.send().await.unwrap()
-}
-
 /// What a client got back, in the terms the negotiation table is written in.
 #[derive(Debug, PartialEq)]
 enum Got {
@@ -92,8 +77,8 @@ async fn classify(response: reqwest::Response) -> Got {
 #[tokio::test]
 async fn each_mode_negotiates_by_its_own_table() {
     let upstream = upstream().await;
-    let typed = start_gateway(&upstream.origin, in_mode(Mode::Typed)).await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
+    let typed = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Typed)).await;
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
     use Got::*;
     // (Accept, typed mode's answer, CUPI mode's answer)
     let table: [(Option<&str>, Got, Got); 10] = [
@@ -138,7 +123,7 @@ async fn each_mode_negotiates_by_its_own_table() {
 #[tokio::test]
 async fn head_without_accept_in_cupi_mode_keeps_the_upstreams_xml_headers() {
     let upstream = upstream().await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
     let response = head(&format!("{compat}/vmrest/portgroups")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], UPSTREAM_TYPE);
@@ -155,8 +140,8 @@ async fn head_without_accept_in_cupi_mode_keeps_the_upstreams_xml_headers() {
 async fn an_xml_client_gets_the_gateways_own_errors_as_json_and_the_upstreams_as_sent() {
     let not_found = "<ErrorDetails><errors><code>NOT_FOUND</code><message>no such port group</message></errors></ErrorDetails>";
     let upstream = FakeUpstream::start(move |_| respond(404, "application/xml", not_found)).await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
-    let typed = start_gateway(&upstream.origin, in_mode(Mode::Typed)).await;
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
+    let typed = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Typed)).await;
     for (gateway, accept) in [(&compat, None), (&typed, Some("application/xml"))] {
         let response = get_accepting(&format!("{gateway}/vmrest/portgroups/x"), accept).await;
         assert_eq!(response.status(), 404);
@@ -176,21 +161,41 @@ async fn an_xml_client_gets_the_gateways_own_errors_as_json_and_the_upstreams_as
         assert_eq!(error_code(response).await, "xml_doctype_not_allowed");
     }
     let unreachable = format!("http://{}", closed_port().await);
-    let compat = start_gateway(&unreachable, in_mode(Mode::Cupi)).await;
+    let compat = start_gateway(&unreachable, GatewayOptions::in_mode(Mode::Cupi)).await;
     let response = get_accepting(&format!("{compat}/vmrest/portgroups"), None).await;
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "upstream_unreachable");
 }
 
-async fn put_labelled_json(gateway: &str, path: &str, body: &'static [u8]) -> reqwest::Response {
+async fn put_labelled_json(
+    gateway: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
     put(&format!("{gateway}{path}"), "application/json", body).await
+}
+
+/// PUTs `body` labelled JSON and asserts that the gateway refused it with `status` and
+/// `code` in the JSON error shape, and that nothing of it reached the server.
+async fn assert_refused(
+    (gateway, upstream): (&str, &FakeUpstream),
+    path: &str,
+    body: impl Into<reqwest::Body>,
+    (status, code): (u16, &str),
+) {
+    let before = upstream.count();
+    let response = put_labelled_json(gateway, path, body).await;
+    assert_eq!(response.status(), status, "{gateway}{path}");
+    assert_eq!(error_code(response).await, code, "{gateway}{path}");
+    assert_eq!(upstream.count(), before, "{gateway}{path}: forwarded");
 }
 
 #[tokio::test]
 async fn in_cupi_mode_a_non_json_body_for_an_undescribed_resource_goes_as_sent() {
     let upstream = upstream().await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
-    for body in [WAV, b"not JSON {", b"HackCount=0"] {
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
+    let bodies: [&'static [u8]; 3] = [WAV, b"not JSON {", b"HackCount=0"];
+    for body in bodies {
         let response = put_labelled_json(&compat, GREETING, body).await;
         assert_eq!(response.status(), 204, "{body:?}");
         let sent = upstream.last();
@@ -201,21 +206,19 @@ async fn in_cupi_mode_a_non_json_body_for_an_undescribed_resource_goes_as_sent()
         assert_eq!(sent.body, body, "forwarded byte for byte");
     }
     // JSON is still JSON there: unwrapped it goes as sent, wrapped it becomes XML.
-    let response = put_labelled_json(
-        &compat,
-        "/vmrest/users/6c9ef0e8",
-        br#"{"User":{"HackCount":"0"}}"#,
-    )
-    .await;
+    let user = "/vmrest/users/6c9ef0e8";
+    let response = put_labelled_json(&compat, user, r#"{"User":{"HackCount":"0"}}"#).await;
     assert_eq!(response.status(), 204);
     assert_eq!(upstream.last().headers["content-type"], "application/xml");
     // And JSON the gateway cannot transcode is still refused, never forwarded.
-    let before = upstream.count();
-    let response =
-        put_labelled_json(&compat, "/vmrest/users/6c9ef0e8", br#"{"a":"1","a":"2"}"#).await;
-    assert_eq!(response.status(), 400);
-    assert_eq!(error_code(response).await, "invalid_json");
-    assert_eq!(upstream.count(), before);
+    let duplicate_keys = r#"{"a":"1","a":"2"}"#;
+    assert_refused(
+        (&compat, &upstream),
+        user,
+        duplicate_keys,
+        (400, "invalid_json"),
+    )
+    .await;
 }
 
 /// A greeting larger than the request limit is streamed on, not held: only JSON is read
@@ -229,7 +232,7 @@ async fn in_cupi_mode_a_non_json_body_larger_than_the_limit_is_streamed_on() {
             max_request_body: limit,
             max_response_body: 1 << 20,
         },
-        ..in_mode(Mode::Cupi)
+        ..GatewayOptions::in_mode(Mode::Cupi)
     };
     let compat = start_gateway(&upstream.origin, options).await;
     let mut big = WAV.to_vec();
@@ -246,11 +249,8 @@ async fn in_cupi_mode_a_non_json_body_larger_than_the_limit_is_streamed_on() {
     let mut big_json = b"{\"A\":\"".to_vec();
     big_json.resize(16 * limit, b'x');
     big_json.extend_from_slice(b"\"}");
-    let before = upstream.count();
-    let response = put(&format!("{compat}{GREETING}"), "application/json", big_json).await;
-    assert_eq!(response.status(), 413);
-    assert_eq!(error_code(response).await, "payload_too_large");
-    assert_eq!(upstream.count(), before);
+    let too_large = (413, "payload_too_large");
+    assert_refused((&compat, &upstream), GREETING, big_json, too_large).await;
 }
 
 /// The DOCTYPE rule is not for labels to get around: a body that is, or may be, XML is
@@ -258,21 +258,16 @@ async fn in_cupi_mode_a_non_json_body_larger_than_the_limit_is_streamed_on() {
 #[tokio::test]
 async fn in_cupi_mode_xml_labelled_json_is_still_checked() {
     let upstream = upstream().await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
-    let before = upstream.count();
-    let doctype: &[u8] = br#"<?xml version="1.0"?><!DOCTYPE g SYSTEM "file:///etc/passwd"><g/>"#;
-    let response = put_labelled_json(&compat, GREETING, doctype).await;
-    assert_eq!(response.status(), 400);
-    assert_eq!(error_code(response).await, "xml_doctype_not_allowed");
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
+    let stack = (compat.as_str(), &upstream);
+    let doctype = r#"<?xml version="1.0"?><!DOCTYPE g SYSTEM "file:///etc/passwd"><g/>"#;
+    assert_refused(stack, GREETING, doctype, (400, "xml_doctype_not_allowed")).await;
     // UTF-16 XML cannot be checked, so it is not forwarded either.
     let utf16: &[u8] = b"\xFF\xFE<\x00g\x00/\x00>\x00";
-    let response = put_labelled_json(&compat, GREETING, utf16).await;
-    assert_eq!(response.status(), 415);
-    assert_eq!(error_code(response).await, "unsupported_media_type");
-    assert_eq!(upstream.count(), before, "nothing reached the server");
+    assert_refused(stack, GREETING, utf16, (415, "unsupported_media_type")).await;
 
     // XML without a DOCTYPE is the server's to judge, as under any other label.
-    let plain: &[u8] = b"<Greeting><Enabled>true</Enabled></Greeting>";
+    let plain: &'static [u8] = b"<Greeting><Enabled>true</Enabled></Greeting>";
     let response = put_labelled_json(&compat, GREETING, plain).await;
     assert_eq!(response.status(), 204);
     assert_eq!(upstream.last().body, plain);
@@ -281,22 +276,14 @@ async fn in_cupi_mode_xml_labelled_json_is_still_checked() {
 #[tokio::test]
 async fn typed_mode_and_described_resources_still_refuse_what_is_not_json() {
     let upstream = upstream().await;
-    let typed = start_gateway(&upstream.origin, in_mode(Mode::Typed)).await;
-    let compat = start_gateway(&upstream.origin, in_mode(Mode::Cupi)).await;
+    let typed = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Typed)).await;
+    let compat = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
     let group = format!("/vmrest/portgroups/{PORT_GROUP_ID}");
-    let before = upstream.count();
     for (gateway, path) in [
         (&typed, GREETING),
         (&typed, group.as_str()),
         (&compat, group.as_str()),
     ] {
-        let response = put_labelled_json(gateway, path, WAV).await;
-        assert_eq!(response.status(), 400, "{gateway} {path}");
-        assert_eq!(
-            error_code(response).await,
-            "invalid_json",
-            "{gateway} {path}"
-        );
+        assert_refused((gateway, &upstream), path, WAV, (400, "invalid_json")).await;
     }
-    assert_eq!(upstream.count(), before, "nothing reached the server");
 }

@@ -92,6 +92,14 @@ impl Default for GatewayOptions {
 }
 
 impl GatewayOptions {
+    /// Requests that name no profile served in `default_mode` (`--cupi-compat`: `Cupi`).
+    pub fn in_mode(default_mode: cupi_gateway::transcode::Mode) -> Self {
+        GatewayOptions {
+            default_mode,
+            ..GatewayOptions::default()
+        }
+    }
+
     /// As with `--no-request-validation`: writes go upstream unchecked.
     pub fn without_validation() -> Self {
         GatewayOptions {
@@ -188,6 +196,26 @@ pub async fn get(url: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// A bodiless request with Basic auth and the given `Accept`, or none at all.
+pub async fn fetch_accepting(
+    method: reqwest::Method,
+    url: &str,
+    accept: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client()
+        .request(method, url)
+        .basic_auth(AUTH.0, Some(AUTH.1));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    request.send().await.unwrap()
+}
+
+/// GET with Basic auth and the given `Accept`, or none at all.
+pub async fn get_accepting(url: &str, accept: Option<&str>) -> reqwest::Response {
+    fetch_accepting(reqwest::Method::GET, url, accept).await
 }
 
 /// HEAD with Basic auth.
