@@ -107,7 +107,8 @@ where
     }
 }
 
-/// Asks the upstream for XML and turns a JSON body into CUPI XML.
+/// Asks the upstream for XML and turns a JSON body into CUPI XML (in CUPI mode, only a body
+/// that is JSON: see [`forward_unless_json`]).
 async fn transcode_request(
     mut request: Request<Body>,
     mode: Mode,
@@ -165,13 +166,18 @@ async fn forward_unless_json(
 ) -> Result<Request<Body>, GatewayError> {
     let (parts, body) = request.into_parts();
     let prefix = read_request_prefix(body, limit.saturating_add(1), budget).await?;
+    let looks_like_json = match &prefix {
+        Prefix::Complete(bytes) => {
+            let bytes = bytes.clone();
+            super::cpu_bound(bytes.len(), move || is_json(&bytes)).await
+        }
+        Prefix::Partial { head, .. } => starts_like_json(head),
+    };
     match prefix {
-        Prefix::Complete(json) if is_json(&json) => {
+        Prefix::Complete(json) if looks_like_json => {
             json_request_to_xml(parts, json, schema, limit).await
         }
-        Prefix::Partial { head, .. } if starts_like_json(&head) => {
-            Err(GatewayError::PayloadTooLarge { limit })
-        }
+        Prefix::Partial { .. } if looks_like_json => Err(GatewayError::PayloadTooLarge { limit }),
         not_json => {
             tracing::debug!(
                 path = parts.uri.path(),
