@@ -27,7 +27,7 @@
 //!     cors_allowed_origins: Vec::new(),
 //!     upstream_retries: 2,
 //!     request_timeout: std::time::Duration::from_secs(120),
-//!     default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+//!     default_mode: cupi_gateway::transcode::Mode::Typed,
 //!     bodies: cupi_gateway::budget::BodySettings::default(),
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
@@ -67,7 +67,7 @@ use crate::proxy::Proxy;
 use crate::readiness;
 use crate::request_id::drop_unfit_request_id;
 use crate::retry::RetryLayer;
-use crate::transcode::{JsonStyle, Limits, TranscodeLayer};
+use crate::transcode::{Limits, Mode, TranscodeLayer};
 use crate::upstream::Upstream;
 use crate::validate::ValidateLayer;
 use crate::BoxFuture;
@@ -92,8 +92,9 @@ pub struct Settings {
     pub upstream_retries: u32,
     /// Browser origins allowed to call the gateway (CORS); empty: CORS closed.
     pub cors_allowed_origins: Vec<HeaderValue>,
-    /// The JSON a client gets that names no `profile` in its `Accept` (`--cupi-json`: CUPI's).
-    pub default_json_style: JsonStyle,
+    /// How requests that name no `profile` in their `Accept` are served (`--cupi-compat`:
+    /// as Unity Connection serves them).
+    pub default_mode: Mode,
     /// The memory budget of all buffered bodies, and the pace client bodies must keep.
     pub bodies: BodySettings,
 }
@@ -122,7 +123,7 @@ pub fn app_with_metrics(
             schema.clone(),
             settings.limits,
             metrics.clone(),
-            settings.default_json_style,
+            settings.default_mode,
             budget.clone(),
         ))
         .layer(CoalesceLayer::new(metrics.clone(), budget.clone()))

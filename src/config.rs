@@ -14,7 +14,7 @@ use crate::budget::BodySettings;
 use crate::limit::LimitSettings;
 use crate::server::ConnectionSettings;
 use crate::simulator::SimulatorConfig;
-use crate::transcode::{JsonStyle, Limits};
+use crate::transcode::{Limits, Mode};
 use crate::upstream::tls::TlsVerification;
 use crate::upstream::Origin;
 
@@ -169,11 +169,18 @@ pub struct GatewayArgs {
     #[arg(long = "schema", env = "CUPI_GATEWAY_SCHEMA", value_delimiter = ',')]
     pub schemas: Vec<PathBuf>,
 
-    /// Answer in Unity Connection's own JSON mode (every value a string, a list of one as a
-    /// bare object) instead of the typed JSON, for clients that ask for no profile: existing
-    /// CUPI scripts, unchanged. `Accept: application/json; profile=typed` still gets the typed
-    /// JSON, and without this flag `profile=cupi` gets CUPI's.
-    #[arg(long, env = "CUPI_GATEWAY_CUPI_JSON")]
+    /// Serve as Unity Connection does, so existing CUPI scripts run unchanged: the upstream's
+    /// XML, untouched, unless the client asks for application/json (no Accept and */* get
+    /// XML), and then Unity Connection's own JSON (every value a string, a list of one as a
+    /// bare object); a body labelled JSON that is not JSON, for a resource the OpenAPI document
+    /// does not describe, goes to the server to judge. `Accept: application/json; profile=typed` still gets the typed JSON,
+    /// and without this flag `profile=cupi` gets CUPI's. Formerly --cupi-json
+    /// (CUPI_GATEWAY_CUPI_JSON), which still works.
+    #[arg(long, env = "CUPI_GATEWAY_CUPI_COMPAT")]
+    pub cupi_compat: bool,
+
+    /// The old name of --cupi-compat, kept so existing deployments keep working.
+    #[arg(long, env = "CUPI_GATEWAY_CUPI_JSON", hide = true)]
     pub cupi_json: bool,
 
     /// Forward requests without checking them against the OpenAPI document first
@@ -227,10 +234,10 @@ impl GatewayArgs {
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             upstream_retries: self.upstream_retries,
             request_timeout: self.request_timeout,
-            default_json_style: if self.cupi_json {
-                JsonStyle::Cupi
+            default_mode: if self.cupi_compat || self.cupi_json {
+                Mode::Cupi
             } else {
-                JsonStyle::Typed
+                Mode::Typed
             },
             bodies: BodySettings {
                 budget: self.body_budget,
@@ -356,10 +363,12 @@ mod tests {
         assert_eq!(gateway.connect_timeout, Duration::from_secs(2));
         assert_eq!(gateway.settings().limits.max_request_body, 10);
         assert!(gateway.settings().validate_requests);
-        assert_eq!(gateway.settings().default_json_style, JsonStyle::Typed);
+        assert_eq!(gateway.settings().default_mode, Mode::Typed);
         assert_eq!(gateway.settings().bodies, BodySettings::default());
-        let cupi = Cli::try_parse_from(["cupi-gateway", "--cupi-json"]).unwrap();
-        assert_eq!(cupi.gateway.settings().default_json_style, JsonStyle::Cupi);
+        for flag in ["--cupi-compat", "--cupi-json"] {
+            let cupi = Cli::try_parse_from(["cupi-gateway", flag]).unwrap();
+            assert_eq!(cupi.gateway.settings().default_mode, Mode::Cupi, "{flag}");
+        }
         assert!(Cli::try_parse_from(["cupi-gateway", "--upstream", "https://cuc/vmrest"]).is_err());
         assert!(Cli::try_parse_from([
             "cupi-gateway",

@@ -129,33 +129,67 @@ async fn simulate_subcommand_serves_cupi_xml() {
     assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
 }
 
+/// CUPI compatibility mode by its flag or variable, and by the old names of both: XML for a
+/// client that names no type, Unity Connection's JSON for one asking for JSON, typed JSON by
+/// profile.
 #[tokio::test]
-async fn the_cupi_json_variable_makes_unity_connections_json_the_default() {
-    let env = [
-        ("CUPI_GATEWAY_LISTEN", "127.0.0.1:0"),
-        ("CUPI_GATEWAY_CUPI_JSON", "true"),
+async fn cupi_compat_mode_by_flag_or_variable_old_names_included() {
+    let listen = ("CUPI_GATEWAY_LISTEN", "127.0.0.1:0");
+    type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let ways: [Way; 4] = [
+        (&["--cupi-compat"], &[listen]),
+        (&[], &[listen, ("CUPI_GATEWAY_CUPI_COMPAT", "true")]),
+        (&["--cupi-json"], &[listen]),
+        (&[], &[listen, ("CUPI_GATEWAY_CUPI_JSON", "true")]),
     ];
-    let (child, base, _) = start(&[], &env, "/healthz").await;
-    let get = |accept: &'static str| {
-        reqwest::Client::new()
-            .get(format!("{base}/vmrest/portgroups"))
-            .basic_auth("admin", Some("password"))
-            .header("accept", accept)
+    for (args, env) in ways {
+        let (child, base, _) = start(args, env, "/healthz").await;
+        let get = |accept: Option<&'static str>| {
+            let request = reqwest::Client::new()
+                .get(format!("{base}/vmrest/portgroups"))
+                .basic_auth("admin", Some("password"));
+            match accept {
+                Some(accept) => request.header("accept", accept),
+                None => request,
+            }
             .send()
-    };
-    let response = get("application/json").await.unwrap();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json; profile=cupi"
-    );
-    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    assert_eq!(body["@total"], "1");
-    assert_eq!(body["PortGroup"]["EnableMWI"], "true");
-    let response = get("application/json; profile=typed").await.unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    assert_eq!(body["PortGroup"][0]["EnableMWI"], true);
-    let (clean_exit, log) = terminate(child).await;
-    assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
+        };
+        let response = get(None).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/xml",
+            "{args:?} {env:?}"
+        );
+        let body = response.text().await.unwrap();
+        assert!(body.starts_with("<?xml"), "{args:?} {env:?}: {body}");
+
+        let response = get(Some("application/json")).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json; profile=cupi",
+            "{args:?} {env:?}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["@total"], "1");
+        assert_eq!(body["PortGroup"]["EnableMWI"], "true");
+
+        let response = get(Some("application/json; profile=typed")).await.unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["PortGroup"][0]["EnableMWI"], true);
+        let (clean_exit, log) = terminate(child).await;
+        assert!(clean_exit, "exit 0 after SIGTERM; log:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn help_names_the_compat_mode_by_its_new_name_and_its_old_one() {
+    let output = Command::new(BIN).arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("--cupi-compat"), "{help}");
+    assert!(help.contains("Formerly --cupi-json"), "{help}");
+    assert!(help.contains("(CUPI_GATEWAY_CUPI_JSON)"), "{help}");
 }
 
 #[tokio::test]
@@ -176,7 +210,7 @@ async fn help_documents_every_flag_with_its_environment_twin() {
         ("--max-request-body", "CUPI_GATEWAY_MAX_REQUEST_BODY"),
         ("--max-response-body", "CUPI_GATEWAY_MAX_RESPONSE_BODY"),
         ("--drain-timeout", "CUPI_GATEWAY_DRAIN_TIMEOUT"),
-        ("--cupi-json", "CUPI_GATEWAY_CUPI_JSON"),
+        ("--cupi-compat", "CUPI_GATEWAY_CUPI_COMPAT"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(

@@ -1,6 +1,6 @@
 //! CUPI JSON mode, for existing CUPI scripts: the gateway's answers match the recorded examples
 //! of Unity Connection's own JSON mode in `tests/fixtures/cupi-json/`, it is chosen by
-//! `--cupi-json` or per request by `Accept: application/json; profile=cupi`, and the unwrapped
+//! `--cupi-compat` or per request by `Accept: application/json; profile=cupi`, and the unwrapped
 //! JSON bodies such scripts PUT to resources the document does not describe reach the server
 //! as JSON instead of being refused.
 //!
@@ -10,7 +10,7 @@
 mod support;
 
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::transcode::JsonStyle;
+use cupi_gateway::transcode::Mode;
 use serde_json::{json, Value};
 use support::*;
 
@@ -74,25 +74,10 @@ async fn recorded_upstream() -> FakeUpstream {
     .await
 }
 
-fn options(default_json_style: JsonStyle) -> GatewayOptions {
-    GatewayOptions {
-        default_json_style,
-        ..GatewayOptions::default()
-    }
-}
-
-async fn get_with(url: &str, accept: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(url).basic_auth(AUTH.0, Some(AUTH.1));
-    if let Some(accept) = accept {
-        request = request.header("accept", accept);
-    }
-    request.send().await.unwrap()
-}
-
 /// Checks every recorded example through a gateway, asked with `accept`.
 async fn assert_examples_match(gateway: &str, accept: Option<&str>) {
     for (name, target) in EXAMPLES {
-        let response = get_with(&format!("{gateway}{target}"), accept).await;
+        let response = get_accepting(&format!("{gateway}{target}"), accept).await;
         assert_eq!(response.status(), 200, "{name}");
         assert_eq!(
             response.headers()["content-type"],
@@ -120,22 +105,22 @@ async fn the_recorded_examples_are_matched_byte_for_byte_when_asked_by_profile()
 #[tokio::test]
 async fn with_the_flag_a_plain_json_client_gets_them_too() {
     let upstream = recorded_upstream().await;
-    let gateway = start_gateway(&upstream.origin, options(JsonStyle::Cupi)).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
     assert_examples_match(&gateway, Some("application/json")).await;
-    assert_examples_match(&gateway, None).await;
+    assert_examples_match(&gateway, Some("application/json, text/plain, */*")).await;
 }
 
 #[tokio::test]
 async fn the_typed_contract_stays_the_default_and_can_be_asked_for_under_the_flag() {
     let upstream = recorded_upstream().await;
     let typed = start_gateway(&upstream.origin, GatewayOptions::default()).await;
-    let flagged = start_gateway(&upstream.origin, options(JsonStyle::Cupi)).await;
+    let flagged = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
     let one = "/vmrest/ports?query=(PortNumInGroup%20is%201)";
     for (gateway, accept) in [
         (&typed, "application/json"),
         (&flagged, "application/json; profile=typed"),
     ] {
-        let response = get_with(&format!("{gateway}{one}"), Some(accept)).await;
+        let response = get_accepting(&format!("{gateway}{one}"), Some(accept)).await;
         assert_eq!(response.headers()["content-type"], "application/json");
         let body = json(response).await; // checked against the OpenAPI document too
         assert_eq!(body["@total"], 1);
@@ -143,7 +128,7 @@ async fn the_typed_contract_stays_the_default_and_can_be_asked_for_under_the_fla
         assert_eq!(body["Port"][0]["PortNumInGroup"], 1);
     }
     // XML clients get the upstream's XML, whatever the flag.
-    let response = get_with(&format!("{flagged}{one}"), Some("application/xml")).await;
+    let response = get_accepting(&format!("{flagged}{one}"), Some("application/xml")).await;
     assert_eq!(
         response.bytes().await.unwrap(),
         fixture("ports-one.xml").as_slice()
@@ -153,8 +138,12 @@ async fn the_typed_contract_stays_the_default_and_can_be_asked_for_under_the_fla
 #[tokio::test]
 async fn errors_keep_the_one_error_shape_and_head_says_which_json_it_would_be() {
     let upstream = recorded_upstream().await;
-    let gateway = start_gateway(&upstream.origin, options(JsonStyle::Cupi)).await;
-    let response = get_with(&format!("{gateway}/vmrest/portgroups/nope"), None).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
+    let response = get_accepting(
+        &format!("{gateway}/vmrest/portgroups/nope"),
+        Some("application/json"),
+    )
+    .await;
     assert_eq!(response.status(), 404);
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(
@@ -162,7 +151,12 @@ async fn errors_keep_the_one_error_shape_and_head_says_which_json_it_would_be() 
         json!({"errors": [{"code": "NOT_FOUND", "message": "no such thing"}]})
     );
 
-    let response = head(&format!("{gateway}/vmrest/ports")).await;
+    let response = fetch_accepting(
+        reqwest::Method::HEAD,
+        &format!("{gateway}/vmrest/ports"),
+        Some("application/json"),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], CUPI_CONTENT_TYPE);
 }
@@ -183,8 +177,9 @@ async fn streamed_lists_give_the_same_cupi_json_as_whole_ones() {
             cupi_gateway::transcode::xml_to_cupi_json(xml.as_bytes(), spec.schema()).unwrap();
         let upstream =
             FakeUpstream::start(move |_| respond(200, "application/xml", xml.clone())).await;
-        let gateway = start_gateway(&upstream.origin, options(JsonStyle::Cupi)).await;
-        let response = get(&format!("{gateway}/vmrest/ports")).await;
+        let gateway = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;
+        let response =
+            get_accepting(&format!("{gateway}/vmrest/ports"), Some("application/json")).await;
         assert_eq!(response.status(), 200);
         assert!(response.headers().get("content-length").is_none());
         assert_eq!(response.headers()["content-type"], CUPI_CONTENT_TYPE);
@@ -269,10 +264,10 @@ async fn unwrapped_bodies_for_undescribed_resources_go_as_json() {
 #[tokio::test]
 async fn a_cupi_script_round_trip_through_the_simulator() {
     let simulator = start_simulator(Default::default()).await;
-    let gateway = start_gateway(&simulator, options(JsonStyle::Cupi)).await;
+    let gateway = start_gateway(&simulator, GatewayOptions::in_mode(Mode::Cupi)).await;
     let accept = Some("application/json");
 
-    let list = get_with(&format!("{gateway}/vmrest/portgroups"), accept).await;
+    let list = get_accepting(&format!("{gateway}/vmrest/portgroups"), accept).await;
     let list: Value = serde_json::from_slice(&list.bytes().await.unwrap()).unwrap();
     assert_eq!(list["@total"], "1");
     assert_eq!(list["PortGroup"]["ObjectId"], PORT_GROUP_ID);
@@ -281,7 +276,7 @@ async fn a_cupi_script_round_trip_through_the_simulator() {
     let group = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
     let response = put(&group, "application/json", r#"{"MwiOnCode": "4242"}"#).await;
     assert_eq!(response.status(), 204);
-    let read = get_with(&group, accept).await;
+    let read = get_accepting(&group, accept).await;
     let read: Value = serde_json::from_slice(&read.bytes().await.unwrap()).unwrap();
     assert_eq!(read["MwiOnCode"], "4242");
     assert_eq!(read["MwiOffCode"], "");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{JsonStyle, Schema, Transcode};
+use super::{Mode, Schema, Transcode};
 use crate::budget::BodyBudget;
 use crate::metrics::Metrics;
 
@@ -24,25 +24,25 @@ pub struct TranscodeLayer {
     schema: Arc<Schema>,
     limits: Limits,
     metrics: Arc<Metrics>,
-    default_style: JsonStyle,
+    default_mode: Mode,
     budget: BodyBudget,
 }
 
 impl TranscodeLayer {
-    /// `default_style` is the JSON a client gets that names no `profile` in its `Accept`;
-    /// the bodies read whole or in part are held in `budget`.
+    /// `default_mode` serves the requests that name no `profile` in their `Accept`; the
+    /// bodies read whole or in part are held in `budget`.
     pub fn new(
         schema: Arc<Schema>,
         limits: Limits,
         metrics: Arc<Metrics>,
-        default_style: JsonStyle,
+        default_mode: Mode,
         budget: BodyBudget,
     ) -> Self {
         TranscodeLayer {
             schema,
             limits,
             metrics,
-            default_style,
+            default_mode,
             budget,
         }
     }
@@ -57,7 +57,7 @@ impl<S> Layer<S> for TranscodeLayer {
             self.schema.clone(),
             self.limits,
             self.metrics.clone(),
-            self.default_style,
+            self.default_mode,
             self.budget.clone(),
         )
     }

@@ -7,8 +7,8 @@
 //!
 //! The conversions themselves are plain functions, [`xml_to_json()`] and [`json_to_xml()`],
 //! typed by the [`Schema`] table; [`xml_to_cupi_json()`] gives Unity Connection's own JSON
-//! mode instead ([`JsonStyle::Cupi`]), for existing CUPI scripts. The mapping is specified in
-//! `docs/json-mapping.md`.
+//! mode instead ([`JsonStyle::Cupi`]), for existing CUPI scripts, which a request in CUPI
+//! [`Mode`] gets. The mapping is specified in `docs/json-mapping.md`.
 //!
 //! # Example
 //!
@@ -41,6 +41,7 @@ mod xml_to_json;
 
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use layer::{Limits, TranscodeLayer};
+pub use negotiate::Mode;
 pub(crate) use offload::cpu_bound;
 pub use request_xml::refuse_unreadable_xml;
 pub use schema::{FieldType, Fields, Schema};

@@ -1,57 +1,102 @@
-//! Content negotiation: which format the client wants back, and what a body's type is.
+//! Content negotiation: which contract a request is served by, which format the client wants
+//! back, and what a body's type is.
 //!
-//! JSON comes in two styles ([`JsonStyle`]): the typed contract, and Unity Connection's own JSON
-//! mode for existing CUPI scripts. A client picks one per request with a `profile` parameter
-//! (RFC 6906) on `application/json` in its `Accept`: `profile=cupi` or `profile=typed`; a
-//! client that names neither gets the gateway's default (`--cupi-json` makes it `cupi`).
+//! A request is in one of two [`Mode`]s, resolved once ([`Negotiation::of`]) and followed by
+//! every later decision about it. The typed mode serves the OpenAPI document's JSON, also to
+//! `*/*` and browsers. CUPI mode serves as Unity Connection does, so existing CUPI scripts run
+//! unchanged: its own JSON ([`JsonStyle::Cupi`]) only to a client that asks for
+//! `application/json`, and the upstream's XML to everyone else (no `Accept`, `*/*`), which is
+//! what XML scripts parse. A client picks the mode with a `profile` parameter (RFC 6906) on
+//! `application/json` in its `Accept`, `profile=cupi` or `profile=typed`; one that names
+//! neither gets the gateway's default (`--cupi-compat` makes it CUPI mode).
 
 use http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::JsonStyle;
 
+/// Which contract a request is served by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The typed JSON of the OpenAPI document, unless the client prefers XML.
+    #[default]
+    Typed,
+    /// As Unity Connection serves it: XML unless the client asks for `application/json`, and
+    /// then Unity Connection's own JSON; bodies the document cannot judge are the server's to
+    /// judge.
+    Cupi,
+}
+
+impl Mode {
+    /// The JSON this mode answers in, when it answers in JSON.
+    pub fn json_style(self) -> JsonStyle {
+        match self {
+            Mode::Typed => JsonStyle::Typed,
+            Mode::Cupi => JsonStyle::Cupi,
+        }
+    }
+}
+
 /// The format of the response body the client gets for an XML upstream response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseFormat {
-    /// Transcoded JSON: the default, also for `*/*` and no `Accept` at all (browsers).
+    /// Transcoded JSON.
     Json(JsonStyle),
     /// The upstream's XML, untouched.
     Xml,
 }
 
-impl ResponseFormat {
-    /// XML only when the client names `application/xml` or `text/xml` and prefers it to JSON
-    /// by its `q` values. A tie (`*/*`) goes to JSON, and so does any `Accept` that also takes
-    /// `text/html`: that is a browser navigating (Chrome and Firefox list
-    /// `application/xml;q=0.9` there), and browsers get JSON.
+/// What one request was resolved to: its mode and the format of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiation {
+    pub mode: Mode,
+    pub format: ResponseFormat,
+}
+
+impl Negotiation {
+    /// The mode is the `profile` of the client's most preferred `application/json` range
+    /// (`application/json; profile=cupi`), or `default` when it names none we know.
     ///
-    /// The JSON's style is the `profile` of the client's most preferred `application/json`
-    /// range (`application/json; profile=cupi`), or `default` when it names none we know.
-    pub fn from_headers(headers: &HeaderMap, default: JsonStyle) -> Self {
+    /// Typed mode answers XML only when the client names `application/xml` or `text/xml` and
+    /// prefers it to JSON by its `q` values. A tie (`*/*`) goes to JSON, and so does any
+    /// `Accept` that also takes `text/html`: that is a browser navigating (Chrome and Firefox
+    /// list `application/xml;q=0.9` there), and browsers get JSON.
+    ///
+    /// CUPI mode answers JSON only when the client names `application/json` and does not
+    /// prefer XML to it; no `Accept`, `*/*`, a browser's and anything else get XML, as from
+    /// Unity Connection.
+    pub fn of(headers: &HeaderMap, default: Mode) -> Self {
         let mut json_q = 0.0f32;
+        let mut wildcard_q = 0.0f32;
         let mut xml_q = 0.0f32;
         let mut is_browser = false;
-        let mut style = default;
-        let mut style_q = 0.0f32;
+        let mut named_mode = None;
+        let mut mode_q = 0.0f32;
         for (kind, q, params) in accept_ranges(headers) {
             match kind.as_str() {
                 "application/json" => {
                     json_q = json_q.max(q);
-                    if q > style_q {
-                        style_q = q;
-                        style = profile(params).unwrap_or(default);
+                    if q > mode_q {
+                        mode_q = q;
+                        named_mode = profile(params);
                     }
                 }
                 "application/xml" | "text/xml" => xml_q = xml_q.max(q),
-                "*/*" | "application/*" => json_q = json_q.max(q),
+                "*/*" | "application/*" => wildcard_q = wildcard_q.max(q),
                 "text/html" if q > 0.0 => is_browser = true,
                 _ => {}
             }
         }
-        if xml_q > json_q && !is_browser {
-            ResponseFormat::Xml
+        let mode = named_mode.unwrap_or(default);
+        let wants_json = match mode {
+            Mode::Typed => xml_q <= json_q.max(wildcard_q) || is_browser,
+            Mode::Cupi => json_q > 0.0 && json_q >= xml_q,
+        };
+        let format = if wants_json {
+            ResponseFormat::Json(mode.json_style())
         } else {
-            ResponseFormat::Json(style)
-        }
+            ResponseFormat::Xml
+        };
+        Negotiation { mode, format }
     }
 }
 
@@ -64,10 +109,10 @@ pub fn json_content_type(style: JsonStyle) -> HeaderValue {
     }
 }
 
-/// The style a range's `profile` parameter names: `cupi` or `typed` (case-insensitive, quoted
+/// The mode a range's `profile` parameter names: `cupi` or `typed` (case-insensitive, quoted
 /// or not; of a quoted, space-separated list the first known one). Unknown profiles are no
 /// choice at all.
-fn profile(params: &str) -> Option<JsonStyle> {
+fn profile(params: &str) -> Option<Mode> {
     params.split(';').find_map(|param| {
         let (name, value) = param.split_once('=')?;
         if !name.trim().eq_ignore_ascii_case("profile") {
@@ -78,8 +123,8 @@ fn profile(params: &str) -> Option<JsonStyle> {
             .trim_matches('"')
             .split_ascii_whitespace()
             .find_map(|p| match p.to_ascii_lowercase().as_str() {
-                "cupi" => Some(JsonStyle::Cupi),
-                "typed" => Some(JsonStyle::Typed),
+                "cupi" => Some(Mode::Cupi),
+                "typed" => Some(Mode::Typed),
                 _ => None,
             })
     })
@@ -247,45 +292,58 @@ mod tests {
 
     const JSON: ResponseFormat = ResponseFormat::Json(JsonStyle::Typed);
     const CUPI: ResponseFormat = ResponseFormat::Json(JsonStyle::Cupi);
+    const XML: ResponseFormat = ResponseFormat::Xml;
 
-    fn format_with(default: JsonStyle, accept: &'static str) -> ResponseFormat {
-        ResponseFormat::from_headers(&headers(&[("accept", accept)]), default)
+    fn negotiate(default: Mode, accept: Option<&'static str>) -> Negotiation {
+        let map = match accept {
+            Some(accept) => headers(&[("accept", accept)]),
+            None => HeaderMap::new(),
+        };
+        Negotiation::of(&map, default)
     }
 
-    #[test]
-    fn json_unless_xml_is_preferred() {
-        let format = |accept: &'static str| format_with(JsonStyle::Typed, accept);
-        assert_eq!(
-            ResponseFormat::from_headers(&HeaderMap::new(), JsonStyle::Typed),
-            JSON
-        );
-        assert_eq!(format("*/*"), JSON);
-        assert_eq!(format("application/json"), JSON);
-        // Chrome's navigation Accept, verbatim, and Firefox's.
-        assert_eq!(
-            format("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"),
-            JSON
-        );
-        assert_eq!(
-            format("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-            JSON
-        );
+    fn format_with(default: Mode, accept: &'static str) -> ResponseFormat {
+        negotiate(default, Some(accept)).format
+    }
+
+    const CHROME: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+    const FIREFOX: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+    /// (Accept, typed mode's format, CUPI mode's format): typed mode answers JSON unless XML
+    /// is preferred; CUPI mode answers JSON only to clients that ask for it.
+    const TABLE: &[(&str, ResponseFormat, ResponseFormat)] = &[
+        // What requests and curl send unless told otherwise.
+        ("*/*", JSON, XML),
+        ("application/*", JSON, XML),
+        ("application/json", JSON, CUPI),
         // axios's default.
-        assert_eq!(format("application/json, text/plain, */*"), JSON);
-        assert_eq!(format("application/xml"), ResponseFormat::Xml);
-        assert_eq!(format("Text/XML"), ResponseFormat::Xml);
-        assert_eq!(
-            format("application/json;q=0.5, application/xml"),
-            ResponseFormat::Xml
-        );
-        assert_eq!(format("application/xml;q=0.5, application/json"), JSON);
-        assert_eq!(format("audio/wav"), JSON);
+        ("application/json, text/plain, */*", JSON, CUPI),
+        (CHROME, JSON, XML),
+        (FIREFOX, JSON, XML),
+        ("application/xml", XML, XML),
+        ("Text/XML", XML, XML),
+        ("application/json;q=0.5, application/xml", XML, XML),
+        ("application/xml;q=0.5, application/json", JSON, CUPI),
+        ("application/json;q=0", JSON, XML),
+        ("audio/wav", JSON, XML),
+    ];
+
+    #[test]
+    fn each_mode_answers_by_its_table() {
+        assert_eq!(negotiate(Mode::Typed, None).format, JSON);
+        assert_eq!(negotiate(Mode::Cupi, None).format, XML);
+        for &(accept, typed, cupi) in TABLE {
+            assert_eq!(format_with(Mode::Typed, accept), typed, "typed: {accept}");
+            assert_eq!(format_with(Mode::Cupi, accept), cupi, "CUPI: {accept}");
+        }
     }
 
     #[test]
-    fn the_json_style_is_the_profile_of_the_preferred_json_range_or_the_default() {
-        use JsonStyle::{Cupi, Typed};
+    fn the_mode_is_the_profile_of_the_preferred_json_range_or_the_default() {
+        use Mode::{Cupi, Typed};
+        let mode = |default, accept| negotiate(default, Some(accept)).mode;
         assert_eq!(format_with(Typed, "application/json; profile=cupi"), CUPI);
+        assert_eq!(mode(Typed, "application/json; profile=cupi"), Cupi);
         assert_eq!(
             format_with(Typed, "application/json;profile=\"CUPI\""),
             CUPI
@@ -296,11 +354,18 @@ mod tests {
         );
         assert_eq!(format_with(Typed, "application/json; profile=other"), JSON);
         assert_eq!(format_with(Typed, "application/json"), JSON);
-        // The default decides for clients that name no profile: scripts, browsers, `*/*`.
-        assert_eq!(format_with(Cupi, "application/json"), CUPI);
-        assert_eq!(format_with(Cupi, "*/*"), CUPI);
-        assert_eq!(ResponseFormat::from_headers(&HeaderMap::new(), Cupi), CUPI);
+        // The default decides for clients that name no profile.
+        assert_eq!(mode(Cupi, "application/json"), Cupi);
+        assert_eq!(mode(Cupi, "*/*"), Cupi);
+        assert_eq!(negotiate(Cupi, None).mode, Cupi);
+        assert_eq!(negotiate(Typed, None).mode, Typed);
         assert_eq!(format_with(Cupi, "application/json; profile=typed"), JSON);
+        assert_eq!(mode(Cupi, "application/json; profile=typed"), Typed);
+        // A typed client under the flag negotiates as typed clients do.
+        assert_eq!(
+            format_with(Cupi, "application/json;profile=typed, */*"),
+            JSON
+        );
         // The most preferred JSON range decides; `q` is a parameter like any other.
         assert_eq!(
             format_with(
@@ -316,16 +381,16 @@ mod tests {
             ),
             CUPI
         );
-        // A profile does not change which format wins.
+        // A profile does not change which format wins, only the mode.
+        let preferring_xml = "application/json;profile=cupi;q=0.5, application/xml";
+        assert_eq!(format_with(Typed, preferring_xml), XML);
+        assert_eq!(mode(Typed, preferring_xml), Cupi);
+        assert_eq!(Mode::default(), Typed);
+        assert_eq!(json_content_type(JsonStyle::Typed), "application/json");
         assert_eq!(
-            format_with(
-                Typed,
-                "application/json;profile=cupi;q=0.5, application/xml"
-            ),
-            ResponseFormat::Xml
+            json_content_type(JsonStyle::Cupi),
+            "application/json; profile=cupi"
         );
-        assert_eq!(json_content_type(Typed), "application/json");
-        assert_eq!(json_content_type(Cupi), "application/json; profile=cupi");
     }
 
     #[test]

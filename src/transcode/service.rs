@@ -9,11 +9,14 @@ use http::{Method, Request, Response, StatusCode};
 use tower::Service;
 
 use super::error_page::message_from_error_page;
-use super::negotiate::{self, json_content_type, BodyKind, ResponseFormat, UpstreamAccept};
+use super::negotiate::{
+    self, json_content_type, BodyKind, Mode, Negotiation, ResponseFormat, UpstreamAccept,
+};
 use super::request_xml::check_request_body;
 use super::{json_to_xml, stream_xml_to_json, JsonError, JsonStyle, Limits, Schema, XmlError};
 use crate::body::{
-    read_request_body, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
+    read_request_body, read_request_prefix, read_response_body, read_response_prefix, Prefix,
+    PREFIX_LIMIT,
 };
 use crate::budget::BodyBudget;
 use crate::error::{error_body, GatewayError};
@@ -28,7 +31,7 @@ pub struct Transcode<S> {
     schema: Arc<Schema>,
     limits: Limits,
     metrics: Arc<Metrics>,
-    default_style: JsonStyle,
+    default_mode: Mode,
     budget: BodyBudget,
 }
 
@@ -39,7 +42,7 @@ impl<S> Transcode<S> {
         schema: Arc<Schema>,
         limits: Limits,
         metrics: Arc<Metrics>,
-        default_style: JsonStyle,
+        default_mode: Mode,
         budget: BodyBudget,
     ) -> Self {
         Transcode {
@@ -47,7 +50,7 @@ impl<S> Transcode<S> {
             schema,
             limits,
             metrics,
-            default_style,
+            default_mode,
             budget,
         }
     }
@@ -75,12 +78,13 @@ where
         let schema = self.schema.clone();
         let limits = self.limits;
         let metrics = self.metrics.clone();
-        let default_style = self.default_style;
+        let default_mode = self.default_mode;
         let budget = self.budget.clone();
         Box::pin(async move {
-            let format = ResponseFormat::from_headers(request.headers(), default_style);
+            // The one place the request's mode is decided; all below follows it.
+            let Negotiation { mode, format } = Negotiation::of(request.headers(), default_mode);
             let is_head = request.method() == Method::HEAD;
-            let request = transcode_request(request, schema.clone(), limits, &budget)
+            let request = transcode_request(request, mode, schema.clone(), limits, &budget)
                 .await
                 .inspect_err(|e| {
                     if let GatewayError::InvalidJson(_) = e {
@@ -103,9 +107,11 @@ where
     }
 }
 
-/// Asks the upstream for XML and turns a JSON body into CUPI XML.
+/// Asks the upstream for XML and turns a JSON body into CUPI XML (in CUPI mode, only a body
+/// that is JSON: see [`forward_unless_json`]).
 async fn transcode_request(
     mut request: Request<Body>,
+    mode: Mode,
     schema: Arc<Schema>,
     limits: Limits,
     budget: &BodyBudget,
@@ -133,12 +139,78 @@ async fn transcode_request(
             )));
         }
     }
-    let (mut parts, body) = request.into_parts();
     let limit = limits.max_request_body;
+    let described = schema.root_for_path(request.uri().path()).is_some();
+    if mode == Mode::Cupi && !described {
+        return forward_unless_json(request, schema, limit, budget).await;
+    }
+    let (parts, body) = request.into_parts();
     if declared_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
     let json = read_request_body(body, limit, budget).await?;
+    json_request_to_xml(parts, json, schema, limit).await
+}
+
+/// CUPI mode, a body labelled JSON for a resource the document does not describe: Unity
+/// Connection judges its own bodies there, and a script's session-wide `Content-Type` can
+/// label a greeting's WAV `application/json`. So only JSON is transcoded (413 past the
+/// limit, as ever); anything else is forwarded as sent, after the checks every body that is
+/// not JSON gets (no DOCTYPE reaches the server), and streamed when it is larger than the
+/// limit. Memory holds at most the limit, in the body budget.
+async fn forward_unless_json(
+    request: Request<Body>,
+    schema: Arc<Schema>,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Request<Body>, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let prefix = read_request_prefix(body, limit.saturating_add(1), budget).await?;
+    let looks_like_json = match &prefix {
+        Prefix::Complete(bytes) => {
+            let bytes = bytes.clone();
+            super::cpu_bound(bytes.len(), move || is_json(&bytes)).await
+        }
+        Prefix::Partial { head, .. } => starts_like_json(head),
+    };
+    match prefix {
+        Prefix::Complete(json) if looks_like_json => {
+            json_request_to_xml(parts, json, schema, limit).await
+        }
+        Prefix::Partial { .. } if looks_like_json => Err(GatewayError::PayloadTooLarge { limit }),
+        not_json => {
+            tracing::debug!(
+                path = parts.uri.path(),
+                "a body labelled JSON that is not JSON forwarded for the server to judge"
+            );
+            let request = Request::from_parts(parts, not_json.into_body());
+            check_request_body(request, limit, budget).await
+        }
+    }
+}
+
+/// Whether the bytes are one JSON value (duplicate keys and the like are for the transcoder
+/// to name).
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// Whether the first bytes of a body too large to parse begin a JSON object or array: such
+/// a body is refused as too large, as it would be in typed mode.
+fn starts_like_json(head: &[u8]) -> bool {
+    head.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'['))
+}
+
+/// Turns a JSON body read whole into CUPI XML, or forwards it as JSON where its XML root
+/// cannot be known.
+async fn json_request_to_xml(
+    mut parts: http::request::Parts,
+    json: bytes::Bytes,
+    schema: Arc<Schema>,
+    limit: usize,
+) -> Result<Request<Body>, GatewayError> {
     if json.is_empty() {
         return Ok(Request::from_parts(parts, Body::empty()));
     }

@@ -4,7 +4,7 @@
 It talks to Unity Connection's own JSON mode: `requests`, HTTP Basic auth,
 `Accept: application/json`, certificate checks off, `@total` read as a string, and the
 usual workaround for a list of one coming back as a bare object. Nothing in it knows about
-cupi-gateway: tests/compat/run.sh points it at the gateway started with `--cupi-json`, and it
+cupi-gateway: tests/compat/run.sh points it at the gateway started with `--cupi-compat`, and it
 must run unchanged. It lists the port groups and their ports, reads a port group, changes its
 MWI-on code with an unwrapped JSON PUT, reads it back, and puts the old value back.
 

@@ -47,8 +47,8 @@ pub struct GatewayOptions {
     pub request_timeout: Duration,
     /// Serve HTTPS with this acceptor.
     pub tls: Option<cupi_gateway::server::TlsAcceptor>,
-    /// The JSON for clients that name no profile (`--cupi-json` makes it `Cupi`).
-    pub default_json_style: cupi_gateway::transcode::JsonStyle,
+    /// How requests that name no profile are served (`--cupi-compat` makes it `Cupi`).
+    pub default_mode: cupi_gateway::transcode::Mode,
     /// Connection bounds: the flags' defaults, with a 1 s drain.
     pub connections: cupi_gateway::server::ConnectionSettings,
     /// Notified to shut the gateway down (as SIGTERM would); none: it serves for ever.
@@ -79,7 +79,7 @@ impl Default for GatewayOptions {
             upstream_retries: 2,
             request_timeout: Duration::from_secs(30),
             tls: None,
-            default_json_style: cupi_gateway::transcode::JsonStyle::Typed,
+            default_mode: cupi_gateway::transcode::Mode::Typed,
             connections: cupi_gateway::server::ConnectionSettings {
                 drain_timeout: Duration::from_secs(1),
                 ..Default::default()
@@ -92,6 +92,14 @@ impl Default for GatewayOptions {
 }
 
 impl GatewayOptions {
+    /// Requests that name no profile served in `default_mode` (`--cupi-compat`: `Cupi`).
+    pub fn in_mode(default_mode: cupi_gateway::transcode::Mode) -> Self {
+        GatewayOptions {
+            default_mode,
+            ..GatewayOptions::default()
+        }
+    }
+
     /// As with `--no-request-validation`: writes go upstream unchecked.
     pub fn without_validation() -> Self {
         GatewayOptions {
@@ -125,7 +133,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         cors_allowed_origins: options.cors_allowed_origins.clone(),
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
-        default_json_style: options.default_json_style,
+        default_mode: options.default_mode,
         bodies: options.bodies,
     };
     let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
@@ -188,6 +196,26 @@ pub async fn get(url: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// A bodiless request with Basic auth and the given `Accept`, or none at all.
+pub async fn fetch_accepting(
+    method: reqwest::Method,
+    url: &str,
+    accept: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client()
+        .request(method, url)
+        .basic_auth(AUTH.0, Some(AUTH.1));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    request.send().await.unwrap()
+}
+
+/// GET with Basic auth and the given `Accept`, or none at all.
+pub async fn get_accepting(url: &str, accept: Option<&str>) -> reqwest::Response {
+    fetch_accepting(reqwest::Method::GET, url, accept).await
 }
 
 /// HEAD with Basic auth.
