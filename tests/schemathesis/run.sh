@@ -31,7 +31,7 @@ PY
 cd "$root/target"
 "$venv/bin/schemathesis" run "$base/openapi.json" \
   --auth admin:password \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --checks all \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
   --workers 1 \
   --no-color \
