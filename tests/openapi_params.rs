@@ -281,9 +281,11 @@ async fn refused_parameters_never_reach_the_upstream_and_are_all_named() {
             .collect();
         assert_eq!(found, expected, "{query}: {body}");
     }
-    // An operation that describes no parameters takes none.
+    // An operation that describes no parameters takes none; HEAD has GET's parameters.
     let response = get(&format!("{gateway}/vmrest/ports/{PORT_1_ID}?fresh=1")).await;
     assert_eq!(error_code(response).await, "unknown_parameter");
+    let response = head(&format!("{gateway}/vmrest/ports?rowsPerPage=x")).await;
+    assert_eq!(response.status(), 400);
     assert_eq!(upstream.count(), 0, "nothing refused reached the upstream");
 
     let allowed = "query=(DisplayName%20startswith%20A%2fB)&sort=(displayname+DESC)&rowsPerPage=2&pageNumber=1";
