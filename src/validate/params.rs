@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(names("id=x&rowsPerPage="), ["rowsPerPage"]);
         assert_eq!(names("id=x&query=(a+%zz)"), ["query"]);
         assert_eq!(names("id=x&q%zz=1"), ["q%zz"]);
-        assert_eq!(names("id=x&Query=(a+1)&query=(a+1)"), ["query"]);
+        assert_eq!(names("id=x&query=(a+1)&query=(a+1)"), ["query"]);
         assert_eq!(names("query=(c+1)"), ["query", "id"]);
         assert_eq!(names("id=x&QUERY=(a+1)&fresh=1"), ["QUERY", "fresh"]);
     }
@@ -306,6 +306,22 @@ mod tests {
             refused("id=x&RowsPerPage=1")[0].1,
             "RowsPerPage is not a parameter of this operation (names are case-sensitive: rowsPerPage)"
         );
+    }
+
+    #[test]
+    fn booleans_and_numbers_are_read_as_json_writes_them() {
+        let flag = ParamRule::from_schema("flag", false, &json!({"type": "boolean"})).unwrap();
+        assert_eq!(flag.why_refused("true"), None);
+        assert!(flag.why_refused("1").is_some());
+        let ratio =
+            ParamRule::from_schema("ratio", false, &json!({"type": "number", "maximum": 1}))
+                .unwrap();
+        for ok in ["0.5", "-3", "1e-3", "1"] {
+            assert_eq!(ratio.why_refused(ok), None, "{ok}");
+        }
+        for bad in ["1.5", "0x1", "NaN", "inf", "1-2", ".5", ""] {
+            assert!(ratio.why_refused(bad).is_some(), "{bad}");
+        }
     }
 
     #[test]
