@@ -207,11 +207,16 @@ impl GatewayError {
     fn render(&self) -> Response<Body> {
         let status = self.status();
         match self {
-            // One entry per offending field, each naming it, so a form can show them in place.
+            // One entry per offending field or parameter, each naming it, so a form can show
+            // them in place.
             GatewayError::Validation(violations) => {
                 let errors: Vec<_> = violations
                     .iter()
-                    .map(|v| serde_json::json!({"code": v.code, "message": v.message, "field": v.field}))
+                    .map(|v| {
+                        let mut entry = serde_json::json!({"code": v.code, "message": v.message});
+                        entry[v.subject.json_key()] = v.subject.name().into();
+                        entry
+                    })
                     .collect();
                 json_response(status, &serde_json::json!({ "errors": errors }))
             }

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod path_template;
 pub mod proxy;
+pub mod query_string;
 pub mod readiness;
 pub mod request_id;
 pub mod retry;

@@ -280,6 +280,10 @@ async fn cupi_errors_become_the_json_error_shape() {
     .await;
     assert_eq!(not_xml.status(), 415);
     assert_eq!(error_code(not_xml).await, "UNSUPPORTED_MEDIA_TYPE");
+
+    let bad_query = get(&format!("{gateway}/vmrest/ports?query=(Nope%20is%201)")).await;
+    assert_eq!(bad_query.status(), 400);
+    assert_eq!(error_code(bad_query).await, "INVALID_PARAMETER");
 }
 
 #[tokio::test]

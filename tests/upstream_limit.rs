@@ -204,10 +204,10 @@ async fn reads_that_got_an_upstream_503_are_retried_and_writes_are_not() {
         ..GatewayOptions::default()
     };
     let no_retries = start_gateway(&upstream.origin, options).await;
-    let read = get(&format!("{no_retries}/vmrest/ports?fresh=1")).await;
+    let read = get(&format!("{no_retries}/vmrest/ports?rowsPerPage=1")).await;
     assert_eq!(read.status(), 503);
     assert_eq!(error_code(read).await, "service_unavailable");
-    assert_eq!(calls.lock().unwrap()["/vmrest/ports?fresh=1"], 1);
+    assert_eq!(calls.lock().unwrap()["/vmrest/ports?rowsPerPage=1"], 1);
 }
 
 #[tokio::test]

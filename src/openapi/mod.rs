@@ -59,6 +59,8 @@ pub enum SpecError {
     ExternalRef(String),
     #[error("the request body of {0} has neither an xml.name nor a $ref naming its XML root")]
     NoRoot(String),
+    #[error(transparent)]
+    Pattern(#[from] crate::validate::PatternError),
 }
 
 /// The parsed, merged document and the tables made from it.

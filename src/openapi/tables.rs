@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::SpecError;
 use crate::path_template::PathTemplate;
 use crate::transcode::{FieldType, Schema};
-use crate::validate::{BodyRules, FieldRule, RouteRules, Rules};
+use crate::validate::{BodyRules, FieldRule, ParamRule, QueryRules, RouteRules, Rules};
 
 /// Methods an OpenAPI path item may describe, in the order `Allow` lists them.
 const METHODS: [(&str, Method); 7] = [
@@ -131,12 +131,14 @@ impl<'a> Walker<'a> {
         let template = PathTemplate::parse(path);
         let mut methods = Vec::new();
         let mut bodies = HashMap::new();
+        let mut queries = HashMap::new();
         let mut root = None;
         for (name, method) in METHODS {
             let Some(operation) = item.get(name) else {
                 continue;
             };
             methods.push(method.clone());
+            queries.insert(method.clone(), self.query_rules(item, operation)?);
             if let Some(body) = self.request_body(operation)? {
                 root = Some(body.root.clone());
                 bodies.insert(method, body);
@@ -154,7 +156,37 @@ impl<'a> Walker<'a> {
             template,
             methods,
             bodies,
+            queries,
         })
+    }
+
+    /// The `in: query` parameters of an operation: the path item's, then the operation's,
+    /// which replace a path item parameter of the same name (as OpenAPI says).
+    fn query_rules(&self, item: &'a Value, operation: &'a Value) -> Result<QueryRules, SpecError> {
+        let mut params: Vec<ParamRule> = Vec::new();
+        for holder in [item, operation] {
+            let Some(list) = holder.get("parameters").and_then(Value::as_array) else {
+                continue;
+            };
+            for raw in list {
+                let parameter = self.resolve(raw)?;
+                let (Some("query"), Some(name)) = (
+                    parameter.get("in").and_then(Value::as_str),
+                    parameter.get("name").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let schema = match parameter.get("schema") {
+                    Some(schema) => self.resolve(schema)?,
+                    None => &Value::Null,
+                };
+                let required = parameter.get("required").and_then(Value::as_bool) == Some(true);
+                let rule = ParamRule::from_schema(name, required, schema)?;
+                params.retain(|p| p.name != rule.name);
+                params.push(rule);
+            }
+        }
+        Ok(QueryRules::new(params))
     }
 
     fn request_body(&self, operation: &'a Value) -> Result<Option<BodyRules>, SpecError> {

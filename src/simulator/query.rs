@@ -3,11 +3,16 @@
 //!
 //! Parsed by hand rather than through serde so every malformed input gets a precise 400
 //! message, as a gateway test would want to see. Parameter names match in any ASCII case;
-//! other parameters are ignored; each known one may appear at most once.
+//! other parameters are ignored; each known one may appear at most once. Inside `query` and
+//! `sort` only spaces separate words (a tab or a no-break space is part of a word): the
+//! grammar the OpenAPI document's `pattern`s describe, so the gateway and the simulator
+//! accept the same values.
 
 use std::cmp::Ordering;
 
 use super::data::{Kind, Record};
+use crate::query_string::pairs;
+pub(crate) use crate::query_string::url_decode;
 
 /// A search operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,10 +68,8 @@ pub(crate) fn parse_list_params(kind: Kind, raw: Option<&str>) -> Result<ListPar
     let mut sort = None;
     let mut rows = None;
     let mut page = None;
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = url_decode(key, true)?;
-        let value = url_decode(value, true)?;
+    for pair in pairs(raw.unwrap_or("")) {
+        let (key, value) = pair?;
         match key.to_ascii_lowercase().as_str() {
             "query" => set_once(&mut filter, parse_filter(kind, &value)?, "query")?,
             "sort" => set_once(&mut sort, parse_sort(kind, &value)?, "sort")?,
@@ -108,48 +111,21 @@ fn parse_count(value: &str, name: &str) -> Result<usize, String> {
         .map_err(|_| format!("{name} must be a non-negative integer, got {value:?}"))
 }
 
-/// Decodes `%XX` escapes (and `+` as space when `plus` is set). Bad escapes and invalid
-/// UTF-8 are errors.
-pub(crate) fn url_decode(s: &str, plus: bool) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("invalid UTF-8 in {s:?}"))
-}
-
 /// Strips the surrounding parentheses of a `query`/`sort` value.
 fn parenthesized<'a>(value: &'a str, name: &str, syntax: &str) -> Result<&'a str, String> {
-    value
-        .trim()
+    trim_spaces(value)
         .strip_prefix('(')
         .and_then(|v| v.strip_suffix(')'))
         .ok_or_else(|| format!("{name} must look like {syntax}, got {value:?}"))
 }
 
+fn trim_spaces(s: &str) -> &str {
+    s.trim_matches(' ')
+}
+
 fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start();
-    s.split_once(char::is_whitespace).unwrap_or((s, ""))
+    let s = s.trim_start_matches(' ');
+    s.split_once(' ').unwrap_or((s, ""))
 }
 
 fn column(kind: Kind, name: &str) -> Result<usize, String> {
@@ -158,7 +134,7 @@ fn column(kind: Kind, name: &str) -> Result<usize, String> {
 }
 
 /// `(column op value)`: the value is everything after the operator up to the closing `)`,
-/// trimmed at both ends; inner spaces are kept.
+/// without its leading and trailing spaces; inner spaces are kept.
 fn parse_filter(kind: Kind, raw: &str) -> Result<Filter, String> {
     let inner = parenthesized(raw, "query", "(column is|startswith value)")?;
     let (name, rest) = split_word(inner);
@@ -167,7 +143,7 @@ fn parse_filter(kind: Kind, raw: &str) -> Result<Filter, String> {
     }
     let column = column(kind, name)?;
     let (op, value) = split_word(rest);
-    let value = value.trim().to_string();
+    let value = trim_spaces(value).to_string();
     let op = match op.to_ascii_lowercase().as_str() {
         "is" => Op::Is,
         "startswith" => Op::StartsWith,
@@ -193,7 +169,7 @@ fn parse_sort(kind: Kind, raw: &str) -> Result<Sort, String> {
         return Err("sort has no column".into());
     }
     let column = column(kind, name)?;
-    let descending = match rest.trim().to_ascii_lowercase().as_str() {
+    let descending = match trim_spaces(rest).to_ascii_lowercase().as_str() {
         "" | "asc" => false,
         "desc" => true,
         other => return Err(format!("sort direction must be asc or desc, got {other:?}")),
@@ -272,14 +248,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_percent_and_plus() {
-        assert_eq!(url_decode("a%20b+c", true).unwrap(), "a b c");
-        assert_eq!(url_decode("a+b", false).unwrap(), "a+b");
-        assert!(url_decode("%zz", true).is_err());
-        assert!(url_decode("%ff", true).is_err());
-    }
-
-    #[test]
     fn parses_and_rejects() {
         let p = parse_list_params(
             Kind::PortGroup,
@@ -300,6 +268,8 @@ mod tests {
             "rowsPerPage=x",
             "pageNumber=-1",
             "query=(EnableMWI is 1)&query=(EnableMWI is 0)",
+            "query=(DisplayName%09is%09x)",
+            "sort=(DisplayName%C2%A0desc)",
         ] {
             assert!(
                 parse_list_params(Kind::PortGroup, Some(bad)).is_err(),

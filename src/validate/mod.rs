@@ -7,7 +7,10 @@
 //! - a method the document does not describe for a described path → 405 with `Allow`
 //!   (ports are read-only: `PUT /vmrest/ports/{id}` is refused here);
 //! - a body field that is read-only or unknown, or of the wrong JSON type → 400 naming every
-//!   offending field (`{"errors":[{"code":"read_only_field","field":"DisplayName",...}]}`).
+//!   offending field (`{"errors":[{"code":"read_only_field","field":"DisplayName",...}]}`);
+//! - a described query parameter whose value its schema does not allow (`pattern`, `type`,
+//!   `minimum`, `maximum`), given twice, or not decodable → 400 naming it
+//!   (`{"errors":[{"code":"invalid_parameter","parameter":"query",...}]}`).
 //!
 //! Paths the document does not describe are forwarded unvalidated. The layer is left out
 //! entirely with `--no-request-validation`, for servers whose release allows more writes.
@@ -27,9 +30,11 @@
 //! ```
 
 mod layer;
+mod params;
 mod rules;
 mod service;
 
 pub use layer::ValidateLayer;
-pub use rules::{BodyRules, FieldRule, RouteRules, Rules, Violation};
+pub use params::{ParamRule, PatternError, QueryRules, ValueRule};
+pub use rules::{BodyRules, FieldRule, RouteRules, Rules, Subject, Violation};
 pub use service::Validate;

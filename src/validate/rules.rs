@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use http::Method;
 use serde_json::{Map, Value};
 
+use super::params::QueryRules;
 use crate::path_template::PathTemplate;
 
 /// The most violations one answer lists.
@@ -26,6 +27,8 @@ pub struct RouteRules {
     pub methods: Vec<Method>,
     /// Request-body rules of the methods that take a body.
     pub bodies: HashMap<Method, BodyRules>,
+    /// Query parameter rules of each described method (none described: none allowed).
+    pub queries: HashMap<Method, QueryRules>,
 }
 
 /// What a request body sent with one method to one path may contain.
@@ -47,13 +50,39 @@ pub struct FieldRule {
     pub read_only: bool,
 }
 
-/// One problem with a request, reported with the field it concerns.
+/// One problem with a request, reported with the field or parameter it concerns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    /// `unknown_field`, `read_only_field` or `invalid_type`.
+    /// `unknown_field`, `read_only_field`, `invalid_type` or `invalid_parameter`.
     pub code: &'static str,
-    pub field: String,
+    pub subject: Subject,
     pub message: String,
+}
+
+/// What a [`Violation`] is about, so a client can show the message next to the input that
+/// caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A request body field, named `field` in the error.
+    Field(String),
+    /// A query parameter, named `parameter` in the error.
+    Parameter(String),
+}
+
+impl Subject {
+    /// The key of the error entry that names the subject.
+    pub fn json_key(&self) -> &'static str {
+        match self {
+            Subject::Field(_) => "field",
+            Subject::Parameter(_) => "parameter",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Field(name) | Subject::Parameter(name) => name,
+        }
+    }
 }
 
 impl Rules {
@@ -73,6 +102,16 @@ impl RouteRules {
     pub fn allows(&self, method: &Method) -> bool {
         self.methods.contains(method)
             || (method == Method::HEAD && self.methods.contains(&Method::GET))
+    }
+
+    /// The query parameter rules of `method` (`HEAD` has `GET`'s).
+    pub fn query_rules(&self, method: &Method) -> Option<&QueryRules> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.queries.get(method)
     }
 
     /// The `Allow` header value: the described methods, in the order the document has them.
@@ -107,7 +146,7 @@ impl BodyRules {
                 }
                 violations.push(Violation {
                     code: "unknown_field",
-                    field: name.clone(),
+                    subject: Subject::Field(name.clone()),
                     message: format!("{name} is not a field of {} that can be written", self.root),
                 });
                 continue;
@@ -115,13 +154,13 @@ impl BodyRules {
             if rule.read_only {
                 violations.push(Violation {
                     code: "read_only_field",
-                    field: name.clone(),
+                    subject: Subject::Field(name.clone()),
                     message: format!("{name} is read-only"),
                 });
             } else if !rule.accepts(value) {
                 violations.push(Violation {
                     code: "invalid_type",
-                    field: name.clone(),
+                    subject: Subject::Field(name.clone()),
                     message: format!(
                         "{name} must be {}, not {}",
                         rule.types.join(" or "),
@@ -217,7 +256,7 @@ mod tests {
             rules.check(&json!({"EnableMWI": false, "Nope": 1, "MwiOnCode": 678, "Count": 1.5}));
         let found: Vec<(&str, &str)> = violations
             .iter()
-            .map(|v| (v.code, v.field.as_str()))
+            .map(|v| (v.code, v.subject.name()))
             .collect();
         assert_eq!(
             found,
@@ -240,7 +279,7 @@ mod tests {
             (0..6000).map(|i| (format!("Bogus{i}"), json!(i))).collect();
         let violations = port_group_put().check(&Value::Object(flood));
         assert_eq!(violations.len(), MAX_VIOLATIONS);
-        assert_eq!(violations[0].field, "Bogus0");
+        assert_eq!(violations[0].subject, Subject::Field("Bogus0".into()));
     }
 
     #[test]
@@ -249,6 +288,7 @@ mod tests {
             template: PathTemplate::parse("/vmrest/ports/{id}"),
             methods: vec![Method::GET],
             bodies: HashMap::new(),
+            queries: HashMap::new(),
         };
         assert!(route.allows(&Method::GET));
         assert!(route.allows(&Method::HEAD));

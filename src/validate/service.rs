@@ -67,6 +67,12 @@ async fn check(
             allow: route.allow_header(),
         });
     }
+    if let Some(query_rules) = route.query_rules(request.method()) {
+        let violations = query_rules.check(request.uri().query());
+        if !violations.is_empty() {
+            return Err(GatewayError::Validation(violations));
+        }
+    }
     let Some(body_rules) = route.bodies.get(request.method()) else {
         return Ok(request);
     };

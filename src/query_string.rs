@@ -1,0 +1,78 @@
+//! A URL's query string read the way Unity Connection reads it: `&`-separated `name=value`
+//! pairs, `+` as a space, `%XX` escapes, UTF-8.
+//!
+//! One decoder serves the validator and the embedded simulator, so the gateway checks the very
+//! values the server behind it will read: a parameter spelled with escapes cannot slip past the
+//! validator and still mean something upstream.
+
+/// Decodes `%XX` escapes (and `+` as space when `plus` is set). Bad escapes and invalid
+/// UTF-8 are errors.
+pub fn url_decode(s: &str, plus: bool) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("invalid UTF-8 in {s:?}"))
+}
+
+/// The still-encoded `(name, value)` pairs of a raw query string, in order; a pair without `=`
+/// has the value `""`, empty pairs (`a=1&&b=2`) are skipped.
+pub fn raw_pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// [`raw_pairs`], decoded.
+pub fn pairs(raw: &str) -> impl Iterator<Item = Result<(String, String), String>> + '_ {
+    raw_pairs(raw).map(|(name, value)| Ok((url_decode(name, true)?, url_decode(value, true)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_and_plus() {
+        assert_eq!(url_decode("a%20b+c", true).unwrap(), "a b c");
+        assert_eq!(url_decode("a+b", false).unwrap(), "a+b");
+        assert!(url_decode("%zz", true).is_err());
+        assert!(url_decode("%ff", true).is_err());
+    }
+
+    #[test]
+    fn splits_pairs_and_decodes_both_sides() {
+        let decoded: Vec<_> = pairs("q%75ery=(a+is+b)&&flag&x=%3D")
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            decoded,
+            [
+                ("query".to_owned(), "(a is b)".to_owned()),
+                ("flag".to_owned(), String::new()),
+                ("x".to_owned(), "=".to_owned()),
+            ]
+        );
+        assert!(pairs("a=%e9").any(|p| p.is_err()));
+    }
+}
