@@ -14,8 +14,11 @@ pub fn url_decode(s: &str, plus: bool) -> Result<String, String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                // Two hex digits exactly: `from_str_radix` alone also takes a sign (`%+f`),
+                // which Tomcat refuses and then ignores the whole parameter.
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
@@ -58,6 +61,14 @@ mod tests {
         assert_eq!(url_decode("a+b", false).unwrap(), "a+b");
         assert!(url_decode("%zz", true).is_err());
         assert!(url_decode("%ff", true).is_err());
+    }
+
+    #[test]
+    fn an_escape_is_two_hex_digits_not_a_signed_number() {
+        assert_eq!(url_decode("%2B%2b", true).unwrap(), "++");
+        for signed in ["%+4", "%+f", "a=%+0", "%-1", "%+", "%4"] {
+            assert!(url_decode(signed, true).is_err(), "{signed}");
+        }
     }
 
     #[test]
