@@ -189,9 +189,13 @@ fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str
             if kind.is_empty() {
                 return None;
             }
+            // The weight's name is case-insensitive (RFC 9110 §12.4.2): `Q=0` refuses too.
             let q = params
                 .split(';')
-                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then_some(value)
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             Some((kind, q, params))
