@@ -21,7 +21,11 @@ pub fn url_decode(s: &str, plus: bool) -> Result<String, String> {
                     .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
+                    .ok_or_else(|| {
+                        // The escape, not the whole text: errors quote little of a client's URL.
+                        let escape = &bytes[i..bytes.len().min(i + 3)];
+                        format!("bad percent-escape {:?}", String::from_utf8_lossy(escape))
+                    })?;
                 out.push(hex);
                 i += 3;
             }
@@ -35,7 +39,7 @@ pub fn url_decode(s: &str, plus: bool) -> Result<String, String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| format!("invalid UTF-8 in {s:?}"))
+    String::from_utf8(out).map_err(|_| "the decoded bytes are not UTF-8".to_owned())
 }
 
 /// The still-encoded `(name, value)` pairs of a raw query string, in order; a pair without `=`
@@ -61,6 +65,8 @@ mod tests {
         assert_eq!(url_decode("a+b", false).unwrap(), "a+b");
         assert!(url_decode("%zz", true).is_err());
         assert!(url_decode("%ff", true).is_err());
+        let long = format!("%zz{}", "c".repeat(10_000));
+        assert_eq!(url_decode(&long, true).unwrap_err(), r#"bad percent-escape "%zz""#);
     }
 
     #[test]

@@ -40,3 +40,42 @@ async fn an_upper_case_q_weighs_as_a_lower_case_one() {
         "application/json; profile=cupi"
     );
 }
+
+/// A refused query parameter is named, but its message quotes a bounded piece of what the
+/// client sent: a 20 KB name or value is not echoed back, once per message, by the gateway
+/// or the simulator.
+#[tokio::test]
+async fn query_errors_quote_little_of_a_huge_name_or_value() {
+    let simulator = start_simulator(SimulatorConfig::default()).await;
+    let gateway = start_gateway(&simulator, GatewayOptions::default()).await;
+    let long_name = "b".repeat(20_000);
+    let bad_value = format!("%zz{}", "c".repeat(20_000));
+    let query = format!("{long_name}=1&rowsPerPage={bad_value}");
+    let response = get(&format!("{gateway}/vmrest/portgroups?{query}")).await;
+    assert_eq!(response.status(), 400);
+    let body = json(response).await;
+    let errors = body["errors"].as_array().unwrap();
+    let named: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e["code"].as_str().unwrap(), e["parameter"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("unknown_parameter", long_name.as_str()),
+            ("invalid_parameter", "rowsPerPage")
+        ]
+    );
+    for error in errors {
+        let message = error["message"].as_str().unwrap();
+        assert!(message.len() < 300, "{} bytes: {message:.120}", message.len());
+    }
+
+    // The simulator reads query strings with the same decoder.
+    let url = format!("{simulator}/vmrest/portgroups?rowsPerPage={bad_value}");
+    let response = get(&url).await;
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("INVALID_PARAMETER"), "{body:.300}");
+    assert!(body.len() < 1000, "{} bytes: {body:.300}", body.len());
+}

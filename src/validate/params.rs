@@ -160,6 +160,15 @@ fn quote(value: &str) -> String {
     }
 }
 
+/// A client's parameter name for a message: as sent when short, else cut as [`quote`] cuts.
+fn short_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().nth(QUOTED_VALUE_CHARS).is_some() {
+        quote(name).into()
+    } else {
+        name.into()
+    }
+}
+
 impl QueryRules {
     pub fn new(params: Vec<ParamRule>) -> Self {
         QueryRules { params }
@@ -180,9 +189,10 @@ impl QueryRules {
                 }
             };
             let Some(at) = self.params.iter().position(|p| p.name == name) else {
+                let shown = short_name(&name);
                 let message = match self.params.iter().find(|p| p.name.eq_ignore_ascii_case(&name)) {
-                    Some(p) => format!("{name} is not a parameter of this operation (names are case-sensitive: {})", p.name),
-                    None => format!("{name} is not a parameter of this operation"),
+                    Some(p) => format!("{shown} is not a parameter of this operation (names are case-sensitive: {})", p.name),
+                    None => format!("{shown} is not a parameter of this operation"),
                 };
                 push(&mut violations, "unknown_parameter", &name, message);
                 continue;
