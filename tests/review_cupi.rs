@@ -79,3 +79,28 @@ async fn query_errors_quote_little_of_a_huge_name_or_value() {
     assert!(body.contains("INVALID_PARAMETER"), "{body:.300}");
     assert!(body.len() < 1000, "{} bytes: {body:.300}", body.len());
 }
+
+/// JSON larger than the request limit is refused in CUPI mode as in typed mode, also when it
+/// opens with a UTF-8 byte order mark, which JSON readers such as Jackson skip: the mark does
+/// not make it a body the server may be streamed past the limit.
+#[tokio::test]
+async fn json_behind_a_byte_order_mark_is_held_to_the_request_limit() {
+    let upstream = FakeUpstream::start(|_| respond(204, "", "")).await;
+    let limit = 4096;
+    let options = GatewayOptions {
+        limits: cupi_gateway::transcode::Limits {
+            max_request_body: limit,
+            max_response_body: 1 << 20,
+        },
+        ..GatewayOptions::in_mode(Mode::Cupi)
+    };
+    let compat = start_gateway(&upstream.origin, options).await;
+    let greeting = "/vmrest/users/6c9ef0e8/greetings/Standard/greetingstreamfiles/1033/audio";
+    let mut big_json = b"\xEF\xBB\xBF {\"A\":\"".to_vec();
+    big_json.resize(16 * limit, b'x');
+    big_json.extend_from_slice(b"\"}");
+    let response = put(&format!("{compat}{greeting}"), "application/json", big_json).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(error_code(response).await, "payload_too_large");
+    assert_eq!(upstream.count(), 0, "streamed to the server past the limit");
+}

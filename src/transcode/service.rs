@@ -196,8 +196,10 @@ fn is_json(bytes: &[u8]) -> bool {
 }
 
 /// Whether the first bytes of a body too large to parse begin a JSON object or array: such
-/// a body is refused as too large, as it would be in typed mode.
+/// a body is refused as too large, as it would be in typed mode. A UTF-8 byte order mark
+/// before it changes nothing, since JSON readers (Jackson) skip one.
 fn starts_like_json(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     head.iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| matches!(b, b'{' | b'['))
