@@ -66,7 +66,10 @@ mod tests {
         assert!(url_decode("%zz", true).is_err());
         assert!(url_decode("%ff", true).is_err());
         let long = format!("%zz{}", "c".repeat(10_000));
-        assert_eq!(url_decode(&long, true).unwrap_err(), r#"bad percent-escape "%zz""#);
+        assert_eq!(
+            url_decode(&long, true).unwrap_err(),
+            r#"bad percent-escape "%zz""#
+        );
     }
 
     #[test]

@@ -57,7 +57,12 @@ async fn query_errors_quote_little_of_a_huge_name_or_value() {
     let errors = body["errors"].as_array().unwrap();
     let named: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e["code"].as_str().unwrap(), e["parameter"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap(),
+                e["parameter"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         named,
@@ -68,7 +73,11 @@ async fn query_errors_quote_little_of_a_huge_name_or_value() {
     );
     for error in errors {
         let message = error["message"].as_str().unwrap();
-        assert!(message.len() < 300, "{} bytes: {message:.120}", message.len());
+        assert!(
+            message.len() < 300,
+            "{} bytes: {message:.120}",
+            message.len()
+        );
     }
 
     // The simulator reads query strings with the same decoder.
