@@ -87,6 +87,7 @@ pub async fn run_gateway(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let spec = openapi::ApiSpec::load(&args.schemas)?;
+    let simulator = args.upstream.is_none();
     let origin = match args.upstream.clone() {
         Some(origin) => origin,
         None => start_embedded_simulator(&args).await?,
@@ -108,7 +109,7 @@ pub async fn run_gateway(
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
     };
-    print_try_me(local, tls.is_some());
+    print_try_me(local, tls.is_some(), simulator);
     if args.no_request_validation {
         tracing::warn!("request validation is off: writes go upstream unchecked");
     }
@@ -177,7 +178,11 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-fn print_try_me(local: std::net::SocketAddr, tls: bool) {
+/// Prints where the gateway listens and what to try there. In front of the embedded simulator
+/// these are the README's first commands (tests/readme.rs checks that the two agree, and that
+/// each command gets a 2xx); in front of a real server they are reads only, since a suggested
+/// write would change production data and the simulator's credentials and ids mean nothing there.
+fn print_try_me(local: std::net::SocketAddr, tls: bool, simulator: bool) {
     // A wildcard address is not one to send requests to: suggest loopback instead.
     let host = match local {
         std::net::SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
@@ -189,8 +194,35 @@ fn print_try_me(local: std::net::SocketAddr, tls: bool) {
     let base = format!("{}://{host}", if tls { "https" } else { "http" });
     println!("cupi-gateway listening on {base}");
     println!("try:");
-    println!("  curl -u admin:password {base}/vmrest/portgroups");
-    println!("  curl -u admin:password {base}/vmrest/ports");
-    println!("  curl -u admin:password -H 'Accept: application/xml' {base}/vmrest/ports");
-    println!("  curl {base}/healthz");
+    for line in try_me_commands(&base, simulator) {
+        println!("  {line}");
+    }
+}
+
+/// The simulator's seeded port group (PhoneSystem-1, from Cisco's documentation), the one the
+/// suggested `PUT` changes.
+const TRY_ME_PORT_GROUP: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
+
+fn try_me_commands(base: &str, simulator: bool) -> Vec<String> {
+    let auth = if simulator {
+        "admin:password"
+    } else {
+        "USER:PASSWORD"
+    };
+    let mut lines = vec![
+        format!("curl -u {auth} {base}/vmrest/portgroups   # typed JSON"),
+        format!("curl -u {auth} {base}/vmrest/ports"),
+        format!(
+            "curl -u {auth} -H 'Accept: application/xml' {base}/vmrest/ports   # CUPI's XML, untouched"
+        ),
+    ];
+    if simulator {
+        lines.extend([
+            format!("curl -u {auth} -X PUT -H 'Content-Type: application/json' \\"),
+            r#"     -d '{"MwiOnCode":"678","MwiOffCode":"876"}' \"#.to_owned(),
+            format!("     {base}/vmrest/portgroups/{TRY_ME_PORT_GROUP}   # 204"),
+        ]);
+    }
+    lines.push(format!("curl {base}/healthz"));
+    lines
 }
