@@ -199,10 +199,6 @@ fn print_try_me(local: std::net::SocketAddr, tls: bool, simulator: bool) {
     }
 }
 
-/// The simulator's seeded port group (PhoneSystem-1, from Cisco's documentation), the one the
-/// suggested `PUT` changes.
-const TRY_ME_PORT_GROUP: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
-
 fn try_me_commands(base: &str, simulator: bool) -> Vec<String> {
     let auth = if simulator {
         "admin:password"
@@ -220,7 +216,10 @@ fn try_me_commands(base: &str, simulator: bool) -> Vec<String> {
         lines.extend([
             format!("curl -u {auth} -X PUT -H 'Content-Type: application/json' \\"),
             r#"     -d '{"MwiOnCode":"678","MwiOffCode":"876"}' \"#.to_owned(),
-            format!("     {base}/vmrest/portgroups/{TRY_ME_PORT_GROUP}   # 204"),
+            format!(
+                "     {base}/vmrest/portgroups/{}   # 204",
+                simulator::SEED_GROUP_ID
+            ),
         ]);
     }
     lines.push(format!("curl {base}/healthz"));

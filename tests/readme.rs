@@ -202,12 +202,20 @@ fn prose(markdown: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Every heading's anchor, and every explicit `<a id="…">` (kept where a heading was renamed,
+/// so old links still land).
 fn anchors(markdown: &str) -> BTreeSet<String> {
-    prose(markdown)
-        .into_iter()
+    let lines = prose(markdown);
+    let headings = lines
+        .iter()
         .filter_map(|line| line.strip_prefix('#'))
-        .map(|heading| anchor(heading.trim_start_matches('#')))
-        .collect()
+        .map(|heading| anchor(heading.trim_start_matches('#')));
+    let explicit = lines.iter().flat_map(|line| {
+        line.split("<a id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(id, _)| id.to_owned()))
+    });
+    headings.chain(explicit).collect()
 }
 
 /// The targets of `[text](target)` and `![alt](target)` links.

@@ -23,6 +23,8 @@ mod handlers;
 mod query;
 mod xml;
 
+pub(crate) use data::SEED_GROUP_ID;
+
 use std::sync::{Arc, Mutex, RwLock};
 
 use data::{generated_port, generated_port_group, Kind, Store};
