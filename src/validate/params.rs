@@ -227,12 +227,13 @@ impl QueryRules {
 /// The code of a described parameter with a value it may not have.
 const INVALID: &str = "invalid_parameter";
 
-/// Adds a violation about parameter `name`, up to [`MAX_VIOLATIONS`].
+/// Adds a violation about parameter `name` (cut short like a message's, so an invented 60 KB
+/// name is not echoed whole), up to [`MAX_VIOLATIONS`].
 fn push(violations: &mut Vec<Violation>, code: &'static str, name: &str, message: String) {
     if violations.len() < MAX_VIOLATIONS {
         violations.push(Violation {
             code,
-            subject: Subject::Parameter(name.to_owned()),
+            subject: Subject::Parameter(short_name(name).into_owned()),
             message,
         });
     }
