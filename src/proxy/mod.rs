@@ -34,6 +34,7 @@ use crate::body::is_bodiless;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::server::ConnectionInfo;
+use crate::trace_context::TraceContext;
 use crate::upstream::Upstream;
 use crate::BoxFuture;
 
@@ -90,6 +91,11 @@ impl Service<Request<Body>> for Proxy {
                 &connection,
                 client_authority.as_ref(),
             );
+            // The gateway's span goes upstream (after the hop-by-hop clean-up, which a
+            // `Connection: traceparent` would otherwise aim at it).
+            if let Some(trace) = parts.extensions.get::<TraceContext>() {
+                trace.write_to(&mut parts.headers);
+            }
             parts.version = http::Version::HTTP_11;
             // Extensions are per-hop data of ours; none of them is for the upstream.
             parts.extensions = http::Extensions::new();
