@@ -149,7 +149,7 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
     // without an allow-origin naming it, a browser grants nothing.
     let gateways_fixed = [
         "access-control-allow-credentials: true",
-        "access-control-expose-headers: location,retry-after,allow,x-request-id",
+        "access-control-expose-headers: location,retry-after,allow,x-request-id,traceparent",
     ];
     let evil = send_from(Method::GET, &url, "http://evil.example").await;
     assert_eq!(evil.status(), 200);
@@ -166,7 +166,7 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
         [
             "access-control-allow-credentials: true",
             "access-control-allow-origin: http://app.example",
-            "access-control-expose-headers: location,retry-after,allow,x-request-id",
+            "access-control-expose-headers: location,retry-after,allow,x-request-id,traceparent",
         ]
     );
 
