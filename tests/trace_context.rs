@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use support::binary::{start, terminate};
+use support::logs::{access_json, access_text};
 use support::*;
 
 const PORTS_XML: &str = r#"<Ports total="1"><Port><ObjectId>p1</ObjectId></Port></Ports>"#;
@@ -20,11 +21,19 @@ fn fields(traceparent: &str) -> [String; 4] {
     let parts: Vec<&str> = traceparent.split('-').collect();
     assert_eq!(parts.len(), 4, "{traceparent}");
     let is_hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     assert_eq!(parts[0], "00", "{traceparent}");
-    assert!(is_hex(parts[1], 32) && parts[1] != "0".repeat(32), "{traceparent}");
-    assert!(is_hex(parts[2], 16) && parts[2] != "0".repeat(16), "{traceparent}");
+    assert!(
+        is_hex(parts[1], 32) && parts[1] != "0".repeat(32),
+        "{traceparent}"
+    );
+    assert!(
+        is_hex(parts[2], 16) && parts[2] != "0".repeat(16),
+        "{traceparent}"
+    );
     assert!(is_hex(parts[3], 2), "{traceparent}");
     let parts: [&str; 4] = parts.try_into().unwrap();
     parts.map(str::to_owned)
@@ -64,6 +73,8 @@ async fn a_valid_traceparent_is_continued_with_the_gateways_own_span() {
             &[
                 ("traceparent", &caller),
                 ("tracestate", "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE"),
+                // Aimed at the client's hop only: the gateway's own headers still go on.
+                ("connection", "traceparent, tracestate"),
             ],
         )
         .await;
@@ -71,9 +82,15 @@ async fn a_valid_traceparent_is_continued_with_the_gateways_own_span() {
         let sent = header(&seen.headers, "traceparent").expect("sent upstream");
         let [_, trace_id, parent_id, sent_flags] = fields(&sent);
         assert_eq!(trace_id, TRACE_ID, "the caller's trace");
-        assert_ne!(parent_id, CALLER_SPAN, "the gateway's own span, not the caller's");
+        assert_ne!(
+            parent_id, CALLER_SPAN,
+            "the gateway's own span, not the caller's"
+        );
         assert_eq!(sent_flags, flags, "the sampled flag is the caller's");
-        assert_eq!(returned, sent, "the client learns the span the upstream saw");
+        assert_eq!(
+            returned, sent,
+            "the client learns the span the upstream saw"
+        );
         assert_eq!(
             header(&seen.headers, "tracestate").as_deref(),
             Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE")
@@ -95,7 +112,10 @@ async fn a_request_without_a_traceparent_starts_a_trace() {
         "a tracestate belongs to the traceparent it came with"
     );
     let [_, trace_id, parent_id, flags] = fields(&first);
-    assert_eq!(flags, "00", "the gateway records no spans, so it samples none");
+    assert_eq!(
+        flags, "00",
+        "the gateway records no spans, so it samples none"
+    );
 
     let second = get_with(&gateway, &[]).await;
     let [_, other_trace, other_parent, _] = fields(&second);
@@ -138,22 +158,40 @@ async fn invalid_traceparents_are_replaced_and_their_tracestate_dropped() {
     }
 
     // Two traceparents: which one the trace follows is not the client's to leave open.
-    let doubled = [("traceparent", valid.as_str()), ("traceparent", valid.as_str())];
+    let doubled = [
+        ("traceparent", valid.as_str()),
+        ("traceparent", valid.as_str()),
+    ];
     let returned = get_with(&gateway, &doubled).await;
     assert_ne!(fields(&returned)[1], TRACE_ID);
-    assert_eq!(upstream.last().headers.get_all("traceparent").iter().count(), 1);
+    assert_eq!(
+        upstream
+            .last()
+            .headers
+            .get_all("traceparent")
+            .iter()
+            .count(),
+        1
+    );
 }
 
 /// Sends a valid `traceparent` with these `tracestate` fields; returns the `tracestate` the
 /// upstream got, after checking the trace was continued.
-async fn tracestate_sent(gateway: &str, upstream: &FakeUpstream, state: Vec<&str>) -> Option<String> {
+async fn tracestate_sent(
+    gateway: &str,
+    upstream: &FakeUpstream,
+    state: Vec<&str>,
+) -> Option<String> {
     let valid = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
     let mut headers = vec![("traceparent", valid.as_str())];
     headers.extend(state.into_iter().map(|value| ("tracestate", value)));
     get_with(gateway, &headers).await;
     let seen = upstream.last();
     let [_, trace_id, _, _] = fields(&header(&seen.headers, "traceparent").unwrap());
-    assert_eq!(trace_id, TRACE_ID, "a bad tracestate never breaks the trace");
+    assert_eq!(
+        trace_id, TRACE_ID,
+        "a bad tracestate never breaks the trace"
+    );
     let values: Vec<_> = seen.headers.get_all("tracestate").iter().collect();
     assert!(values.len() <= 1, "{values:?}");
     values.first().map(|v| v.to_str().unwrap().to_owned())
@@ -165,7 +203,9 @@ async fn tracestate_is_passed_on_bounded_or_dropped() {
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
     // Several fields are one list.
     assert_eq!(
-        tracestate_sent(&gateway, &upstream, vec!["rojo=1", "congo=2"]).await.as_deref(),
+        tracestate_sent(&gateway, &upstream, vec!["rojo=1", "congo=2"])
+            .await
+            .as_deref(),
         Some("rojo=1,congo=2")
     );
     let members = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>();
@@ -175,14 +215,25 @@ async fn tracestate_is_passed_on_bounded_or_dropped() {
         Some(thirty_two.clone())
     );
     let thirty_three = members(33).join(",");
-    assert_eq!(tracestate_sent(&gateway, &upstream, vec![&thirty_three]).await, None);
+    assert_eq!(
+        tracestate_sent(&gateway, &upstream, vec![&thirty_three]).await,
+        None
+    );
     for invalid in ["Rojo=1", "rojo=1,rojo=2", "rojo", "rojo=a=b"] {
-        assert_eq!(tracestate_sent(&gateway, &upstream, vec![invalid]).await, None, "{invalid:?}");
+        assert_eq!(
+            tracestate_sent(&gateway, &upstream, vec![invalid]).await,
+            None,
+            "{invalid:?}"
+        );
     }
 
     // 600 characters in ten members: whole members go, from the end, to fit 512.
-    let long: Vec<String> = (0..10).map(|i| format!("k{i}={}", "v".repeat(56))).collect();
-    let kept = tracestate_sent(&gateway, &upstream, vec![&long.join(",")]).await.unwrap();
+    let long: Vec<String> = (0..10)
+        .map(|i| format!("k{i}={}", "v".repeat(56)))
+        .collect();
+    let kept = tracestate_sent(&gateway, &upstream, vec![&long.join(",")])
+        .await
+        .unwrap();
     assert!(kept.len() <= 512, "{} characters", kept.len());
     assert_eq!(kept, long[..8].join(","));
 }
@@ -198,16 +249,11 @@ async fn a_retry_is_a_new_span_of_the_same_trace() {
     .await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
     let caller = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
-    let response = client()
-        .get(format!("{gateway}/vmrest/ports"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("traceparent", &caller)
-        .header("tracestate", "rojo=1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let returned = header(response.headers(), "traceparent").unwrap();
+    let returned = get_with(
+        &gateway,
+        &[("traceparent", &caller), ("tracestate", "rojo=1")],
+    )
+    .await;
 
     let attempts: Vec<Recorded> = upstream.requests.lock().unwrap().clone();
     assert_eq!(attempts.len(), 2, "the first try and one retry");
@@ -219,9 +265,16 @@ async fn a_retry_is_a_new_span_of_the_same_trace() {
     assert_eq!(sent[1][1], TRACE_ID);
     assert_ne!(sent[0][2], sent[1][2], "each attempt has its own parent-id");
     assert_eq!(sent[1][3], "01");
-    assert_eq!(fields(&returned), sent[0], "the client learns the first attempt");
+    assert_eq!(
+        fields(&returned),
+        sent[0],
+        "the client learns the first attempt"
+    );
     for attempt in &attempts {
-        assert_eq!(header(&attempt.headers, "tracestate").as_deref(), Some("rojo=1"));
+        assert_eq!(
+            header(&attempt.headers, "tracestate").as_deref(),
+            Some("rojo=1")
+        );
     }
 }
 
@@ -245,12 +298,23 @@ async fn coalesced_reads_send_the_leaders_traceparent_and_answer_each_with_its_o
     for request in requests {
         returned.push(request.await.unwrap());
     }
-    assert_eq!(upstream.count(), 1, "one upstream request for the four reads");
+    assert_eq!(
+        upstream.count(),
+        1,
+        "one upstream request for the four reads"
+    );
     for (traceparent, trace_id) in returned.iter().zip(&trace_ids) {
-        assert_eq!(&fields(traceparent)[1], trace_id, "each caller keeps its trace");
+        assert_eq!(
+            &fields(traceparent)[1],
+            trace_id,
+            "each caller keeps its trace"
+        );
     }
     let sent = header(&upstream.last().headers, "traceparent").unwrap();
-    assert!(returned.contains(&sent), "{sent} is one caller's span: {returned:?}");
+    assert!(
+        returned.contains(&sent),
+        "{sent} is one caller's span: {returned:?}"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +335,10 @@ async fn cors_lets_browsers_send_and_read_traceparent() {
         .unwrap();
     assert!(preflight.status().is_success());
     let allowed = header(preflight.headers(), "access-control-allow-headers").unwrap();
-    assert!(allowed.contains("traceparent") && allowed.contains("tracestate"), "{allowed}");
+    assert!(
+        allowed.contains("traceparent") && allowed.contains("tracestate"),
+        "{allowed}"
+    );
 
     let response = client()
         .get(format!("{gateway}/vmrest/ports"))
@@ -284,48 +351,46 @@ async fn cors_lets_browsers_send_and_read_traceparent() {
     assert!(exposed.contains("traceparent"), "{exposed}");
 }
 
-/// The access lines of a text-format log, as `(request_id, trace_id)`.
-fn text_access_ids(log: &str) -> Vec<(String, String)> {
-    let field = |line: &str, key: &str| {
-        let start = line.find(&format!(" {key}=")).unwrap_or_else(|| panic!("{key}: {line}"));
-        let value = &line[start + key.len() + 2..];
-        let value = value.split(' ').next().unwrap();
-        value.trim_matches('"').to_owned()
-    };
-    log.lines()
-        .filter(|l| l.contains("cupi_gateway::access"))
-        .map(|l| (field(l, "request_id"), field(l, "trace_id")))
-        .collect()
-}
-
 #[tokio::test]
 async fn the_text_access_log_has_the_trace_id_beside_the_request_id() {
     let (child, base, _) = start(&[], &[("CUPI_GATEWAY_LISTEN", "127.0.0.1:0")], "/healthz").await;
     let caller = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
-    let continued = client()
-        .get(format!("{base}/vmrest/portgroups"))
-        .basic_auth(AUTH.0, Some(AUTH.1))
-        .header("traceparent", &caller)
-        .header("x-request-id", "frontend-7")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(continued.status(), 200);
-    let started = get(&format!("{base}/vmrest/portgroups")).await;
-    let started_trace = fields(&header(started.headers(), "traceparent").unwrap())[1].clone();
-    let started_request = header(started.headers(), "x-request-id").unwrap();
+    get_with(
+        &base,
+        &[("traceparent", &caller), ("x-request-id", "frontend-7")],
+    )
+    .await;
+    let started = get_with(&base, &[("x-request-id", "frontend-8")]).await;
 
     let (clean_exit, log) = terminate(child).await;
     assert!(clean_exit, "{log}");
+    let ids: Vec<Vec<(String, bool)>> = access_text(&log)
+        .iter()
+        .map(|line| {
+            ["request_id", "trace_id"]
+                .map(|key| {
+                    let field = line.iter().find(|f| f.key == key);
+                    let field = field.unwrap_or_else(|| panic!("no {key} in {line:?}"));
+                    (field.value.clone(), field.quoted)
+                })
+                .to_vec()
+        })
+        .collect();
+    // The trace id is the gateway's own hex: written bare, unlike the client's request id.
     assert_eq!(
-        text_access_ids(&log),
+        ids,
         [
-            ("frontend-7".to_owned(), TRACE_ID.to_owned()),
-            (started_request, started_trace)
+            [
+                ("frontend-7".to_owned(), true),
+                (TRACE_ID.to_owned(), false)
+            ],
+            [
+                ("frontend-8".to_owned(), true),
+                (fields(&started)[1].clone(), false)
+            ],
         ],
         "{log}"
     );
-    assert!(log.contains(&format!(" trace_id={TRACE_ID} ")), "unquoted: {log}");
 }
 
 #[tokio::test]
@@ -336,22 +401,16 @@ async fn the_json_access_log_has_the_trace_id() {
     ];
     let (child, base, _) = start(&[], &env, "/healthz").await;
     let caller = format!("00-{TRACE_ID}-{CALLER_SPAN}-00");
-    let response = client()
-        .get(format!("{base}/healthz"))
-        .header("traceparent", &caller)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    get_with(
+        &base,
+        &[("traceparent", &caller), ("x-request-id", "frontend-9")],
+    )
+    .await;
 
     let (clean_exit, log) = terminate(child).await;
     assert!(clean_exit, "{log}");
-    let access: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|l| l.contains("cupi_gateway::access"))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let access = access_json(&log);
     assert_eq!(access.len(), 1, "{log}");
     assert_eq!(access[0]["fields"]["trace_id"], TRACE_ID, "{log}");
-    assert!(access[0]["fields"]["request_id"].is_string(), "{log}");
+    assert_eq!(access[0]["fields"]["request_id"], "frontend-9", "{log}");
 }
