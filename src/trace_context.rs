@@ -262,7 +262,8 @@ fn trim_ows(bytes: &[u8]) -> &[u8] {
 /// upstream: members without surrounding whitespace or empty entries, at most
 /// [`MAX_TRACESTATE_LEN`] characters; `None` if it is absent, empty or invalid.
 fn checked_tracestate(headers: &HeaderMap) -> Option<HeaderValue> {
-    let mut members: Vec<&[u8]> = Vec::new();
+    // (key, whole member), so a repeated key is found without parsing kept members again.
+    let mut members: Vec<(&[u8], &[u8])> = Vec::new();
     for value in headers.get_all(&TRACESTATE) {
         for member in value.as_bytes().split(|b| *b == b',') {
             let member = trim_ows(member);
@@ -274,12 +275,13 @@ fn checked_tracestate(headers: &HeaderMap) -> Option<HeaderValue> {
                 return None;
             }
             let key = member_key(member)?;
-            if members.iter().any(|kept| member_key(kept) == Some(key)) {
+            if members.iter().any(|(kept, _)| *kept == key) {
                 return None;
             }
-            members.push(member);
+            members.push((key, member));
         }
     }
+    let mut members: Vec<&[u8]> = members.into_iter().map(|(_, member)| member).collect();
     truncate_tracestate(&mut members);
     if members.is_empty() {
         return None;

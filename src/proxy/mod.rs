@@ -5,6 +5,8 @@
 //! pass untouched. What changes is what a proxy must change ([`headers`]): hop-by-hop headers
 //! are dropped both ways, `Host` becomes the upstream's, `X-Forwarded-*` tell the upstream who
 //! asked, and a `Location` pointing at the upstream is rewritten to point at the gateway.
+//! `traceparent` and `tracestate` are the gateway's: written from the request's
+//! [`TraceContext`], never the client's unchecked ones.
 //!
 //! # Example
 //!
