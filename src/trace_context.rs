@@ -666,4 +666,41 @@ mod tests {
         fallback_random(&mut again);
         assert_ne!(fallback, again);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn well_formed_traceparents_parse_unless_an_id_is_zero(
+            trace_id in "[0-9a-f]{32}",
+            parent_id in "[0-9a-f]{16}",
+            flags in "[0-9a-f]{2}",
+        ) {
+            let value = format!("00-{trace_id}-{parent_id}-{flags}");
+            let zero = trace_id == "0".repeat(32) || parent_id == "0".repeat(16);
+            let parsed = parse(&value);
+            proptest::prop_assert_eq!(parsed.is_none(), zero);
+            if let Some(parsed) = parsed {
+                proptest::prop_assert_eq!(parsed.trace_id.to_string(), trace_id);
+                proptest::prop_assert_eq!(parsed.parent_id.to_string(), parent_id);
+            }
+        }
+
+        #[test]
+        fn any_tracestate_passed_on_is_bounded_and_valid(
+            members in proptest::collection::vec(("[a-z][a-z0-9_*/-]{0,12}", r"[ -+\x2d-<>-~]{0,160}"), 0..36),
+            split in 0usize..36,
+        ) {
+            // Lists that mostly parse (a key may repeat, a list may be over 32 or 512), over
+            // up to two fields; the invalid members are the unit tests' above.
+            let members: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}x")).collect();
+            let split = split.min(members.len());
+            let fields = [members[..split].join(" , "), members[split..].join(",")];
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            if let Some(kept) = tracestate_of(&fields) {
+                proptest::prop_assert!(kept.len() <= MAX_TRACESTATE_LEN);
+                proptest::prop_assert!(kept.split(',').count() <= MAX_TRACESTATE_MEMBERS);
+                // What goes upstream is itself a valid list, unchanged by a second check.
+                proptest::prop_assert_eq!(tracestate_of(&[&kept]), Some(kept.clone()));
+            }
+        }
+    }
 }
