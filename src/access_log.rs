@@ -1,6 +1,7 @@
-//! One log line per request: method, path, status, time taken, and the request id that is
-//! also returned to the client and sent upstream as `x-request-id`, so a client's report, the
-//! gateway's log and Unity Connection's log can be matched.
+//! One log line per request: method, path, status, time taken, the request id that is
+//! also returned to the client and sent upstream as `x-request-id`, and the W3C trace id that
+//! goes with them in `traceparent`, so a client's report or trace, the gateway's log and Unity
+//! Connection's log can be matched.
 //!
 //! Only the method and the path are logged: never headers (Basic credentials, session
 //! cookies), never the query string (search values may be personal data), never bodies.
@@ -26,6 +27,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use crate::metrics::Metrics;
+use crate::trace_context::TraceContext;
 use crate::BoxFuture;
 
 /// Logs and counts each request when its response head is ready.
@@ -81,6 +83,11 @@ where
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-")
             .to_owned();
+        // The gateway's own hex, never the client's bytes: safe to log unquoted.
+        let trace_id = request
+            .extensions()
+            .get::<TraceContext>()
+            .map_or_else(|| "-".to_owned(), |trace| trace.trace_id().to_string());
         let response = self.inner.call(request);
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -93,6 +100,7 @@ where
             tracing::info!(
                 target: "cupi_gateway::access",
                 request_id = request_id.as_str(),
+                trace_id = %trace_id,
                 method = method.as_str(),
                 path = path.as_str(),
                 status,

@@ -67,6 +67,7 @@ use crate::proxy::Proxy;
 use crate::readiness;
 use crate::request_id::drop_unfit_request_id;
 use crate::retry::RetryLayer;
+use crate::trace_context::{TraceContextLayer, TRACEPARENT, TRACESTATE};
 use crate::transcode::{Limits, Mode, TranscodeLayer};
 use crate::upstream::Upstream;
 use crate::validate::ValidateLayer;
@@ -160,6 +161,9 @@ pub fn app_with_metrics(
         .map_request(drop_unfit_request_id::<Body>)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
+        // Every request continues the client's trace or starts one (see `trace_context`);
+        // before the access log, which writes its trace id.
+        .layer(TraceContextLayer)
         .layer(AccessLogLayer::new(metrics.clone()))
         .option_layer(cors(&settings.cors_allowed_origins))
         .service(catch_panics(dispatch));
@@ -223,12 +227,15 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::ACCEPT,
                 HeaderName::from_static("x-request-id"),
+                TRACEPARENT.clone(),
+                TRACESTATE.clone(),
             ])
             .expose_headers([
                 header::LOCATION,
                 header::RETRY_AFTER,
                 header::ALLOW,
                 HeaderName::from_static("x-request-id"),
+                TRACEPARENT.clone(),
             ])
             .max_age(Duration::from_secs(600)),
     )

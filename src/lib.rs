@@ -39,6 +39,7 @@ pub mod request_id;
 pub mod retry;
 pub mod server;
 pub mod simulator;
+pub mod trace_context;
 pub mod transcode;
 pub mod upstream;
 pub mod validate;

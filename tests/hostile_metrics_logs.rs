@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use support::binary::{start, terminate};
+use support::logs::{access_json, access_text, Field};
 use support::*;
 
 /// Generous: these machines are shared; the point is "answered", not "fast".
@@ -149,7 +150,7 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
     // without an allow-origin naming it, a browser grants nothing.
     let gateways_fixed = [
         "access-control-allow-credentials: true",
-        "access-control-expose-headers: location,retry-after,allow,x-request-id",
+        "access-control-expose-headers: location,retry-after,allow,x-request-id,traceparent",
     ];
     let evil = send_from(Method::GET, &url, "http://evil.example").await;
     assert_eq!(evil.status(), 200);
@@ -166,7 +167,7 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
         [
             "access-control-allow-credentials: true",
             "access-control-allow-origin: http://app.example",
-            "access-control-expose-headers: location,retry-after,allow,x-request-id",
+            "access-control-expose-headers: location,retry-after,allow,x-request-id,traceparent",
         ]
     );
 
@@ -176,55 +177,6 @@ async fn with_an_allow_list_only_listed_origins_get_the_gateways_own_cors_header
     assert_eq!(error_code(refused).await, "method_not_allowed");
 
     assert_eq!(get(&url).await.status(), 200);
-}
-
-/// One field of a text-format log line: its value (unescaped) and whether it was quoted.
-#[derive(Debug)]
-struct Field {
-    key: String,
-    value: String,
-    quoted: bool,
-}
-
-/// Splits the fields of a text-format line the way a log shipper would: `key=value` pairs
-/// separated by spaces, a value either bare or a `"…"` string with `\"` and `\\` escapes.
-fn text_fields(line: &str) -> Vec<Field> {
-    let mut fields = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find(|c: char| c != ' ') {
-        rest = &rest[start..];
-        let token_end = rest.find([' ', '=']).unwrap_or(rest.len());
-        if !rest[token_end..].starts_with('=') {
-            rest = &rest[token_end..];
-            continue;
-        }
-        let key = rest[..token_end].to_owned();
-        rest = &rest[token_end + 1..];
-        let (value, quoted) = if let Some(quoted) = rest.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = quoted.len();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
-                    '"' => {
-                        end = i + 1;
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            rest = &quoted[end..];
-            (value, true)
-        } else {
-            let end = rest.find(' ').unwrap_or(rest.len());
-            let value = rest[..end].to_owned();
-            rest = &rest[end..];
-            (value, false)
-        };
-        fields.push(Field { key, value, quoted });
-    }
-    fields
 }
 
 /// Sends a raw HTTP/1.1 request and returns its status and its `x-request-id`.
@@ -285,11 +237,7 @@ async fn client_values_in_the_text_log_are_quoted_and_unfit_request_ids_replaced
 
     let (clean_exit, log) = terminate(child).await;
     assert!(clean_exit, "{log}");
-    let access: Vec<Vec<Field>> = log
-        .lines()
-        .filter_map(|l| l.split_once("cupi_gateway::access: "))
-        .map(|(_, fields)| text_fields(fields))
-        .collect();
+    let access = access_text(&log);
     assert_eq!(access.len(), 5, "one access line per request:\n{log}");
     for fields in &access {
         for key in ["request_id", "method", "path", "status", "elapsed_ms"] {
@@ -335,11 +283,7 @@ async fn client_values_in_the_json_log_are_plain_strings() {
 
     let (clean_exit, log) = terminate(child).await;
     assert!(clean_exit, "{log}");
-    let access: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|l| l.contains("cupi_gateway::access"))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let access = access_json(&log);
     assert_eq!(access.len(), 2, "{log}");
     let fields = &access[0]["fields"];
     assert_eq!(fields["request_id"], QUOTING_ID, "{fields}");

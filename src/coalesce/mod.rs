@@ -19,6 +19,10 @@
 //! the leader keeps its streaming body and each follower sends its own request. If the leader goes away
 //! before its answer (its client hung up), a waiting follower becomes the next leader.
 //!
+//! Trace context: only the leader's `traceparent` (its trace, the gateway's span for it) goes
+//! upstream. Each follower still continues or starts its own trace, logs it and gets it back,
+//! but Unity Connection never sees it: a follower's request line there is the leader's.
+//!
 //! # Example
 //!
 //! ```

@@ -5,6 +5,8 @@
 //! pass untouched. What changes is what a proxy must change ([`headers`]): hop-by-hop headers
 //! are dropped both ways, `Host` becomes the upstream's, `X-Forwarded-*` tell the upstream who
 //! asked, and a `Location` pointing at the upstream is rewritten to point at the gateway.
+//! `traceparent` and `tracestate` are the gateway's: written from the request's
+//! [`TraceContext`], never the client's unchecked ones.
 //!
 //! # Example
 //!
@@ -34,6 +36,7 @@ use crate::body::is_bodiless;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::server::ConnectionInfo;
+use crate::trace_context::TraceContext;
 use crate::upstream::Upstream;
 use crate::BoxFuture;
 
@@ -90,6 +93,11 @@ impl Service<Request<Body>> for Proxy {
                 &connection,
                 client_authority.as_ref(),
             );
+            // The gateway's span goes upstream (after the hop-by-hop clean-up, which a
+            // `Connection: traceparent` would otherwise aim at it).
+            if let Some(trace) = parts.extensions.get::<TraceContext>() {
+                trace.write_to(&mut parts.headers);
+            }
             parts.version = http::Version::HTTP_11;
             // Extensions are per-hop data of ours; none of them is for the upstream.
             parts.extensions = http::Extensions::new();

@@ -8,6 +8,11 @@
 //! on a struggling server. Writes are never retried. The gateway's own 503 (`upstream_busy`,
 //! from its queue) is not retried either: it is an answer, not an upstream failure.
 //!
+//! A retry is a new upstream request, so it goes with a new `parent-id` under the same
+//! trace-id (see [`TraceContext::next_attempt`](crate::trace_context::TraceContext::next_attempt)):
+//! Unity Connection's log tells the attempts apart, and the client's `traceparent` names the
+//! first attempt's span.
+//!
 //! # Example
 //!
 //! ```

@@ -12,6 +12,7 @@ use super::RetryLayer;
 use crate::body::{is_bodiless, BodyFraming};
 use crate::error::GatewayError;
 use crate::server::ConnectionInfo;
+use crate::trace_context::TraceContext;
 use crate::BoxFuture;
 
 /// The longest wait between two attempts, whatever `Retry-After` says: a client is waiting.
@@ -56,7 +57,11 @@ where
             config.budget.deposit();
             let mut attempt = 0;
             loop {
-                let response = inner.ready().await?.call(copy_of(&request)).await?;
+                let response = inner
+                    .ready()
+                    .await?
+                    .call(copy_of(&request, attempt))
+                    .await?;
                 if response.status() != StatusCode::SERVICE_UNAVAILABLE
                     || attempt == config.max_retries
                     || !config.budget.withdraw()
@@ -81,7 +86,9 @@ fn is_retryable(request: &Request<Body>) -> bool {
 }
 
 /// A fresh request with the same head and what the inner services read from extensions.
-fn copy_of(request: &Request<Body>) -> Request<Body> {
+/// A retry (`attempt` 1 on) is a new upstream request, so it gets a span id of its own
+/// under the same trace.
+fn copy_of(request: &Request<Body>, attempt: u32) -> Request<Body> {
     let mut copy = Request::new(Body::empty());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
@@ -92,6 +99,14 @@ fn copy_of(request: &Request<Body>) -> Request<Body> {
     }
     if let Some(framing) = request.extensions().get::<BodyFraming>() {
         copy.extensions_mut().insert(*framing);
+    }
+    if let Some(trace) = request.extensions().get::<TraceContext>() {
+        let trace = if attempt == 0 {
+            trace.clone()
+        } else {
+            trace.next_attempt()
+        };
+        copy.extensions_mut().insert(trace);
     }
     copy
 }

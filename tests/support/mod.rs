@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod contract;
 pub mod hostile;
+pub mod logs;
 pub mod pki;
 pub mod protocol;
 pub mod tls;
