@@ -181,9 +181,10 @@ pub async fn fit_for_client(
     }
     let mut response = response;
     // Encoded or not depends on the client's Accept-Encoding: caches must key on it.
-    response
-        .headers_mut()
-        .append(http::header::VARY, HeaderValue::from_static("accept-encoding"));
+    response.headers_mut().append(
+        http::header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
     let listed = codings(response.headers());
     if listed.iter().all(|coding| client.accepts(coding)) {
         return Ok(response);
@@ -234,7 +235,12 @@ pub struct UndecodableBody {
 
 impl fmt::Display for UndecodableBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the {} body could not be decoded: {}", self.coding.name(), self.reason)
+        write!(
+            f,
+            "the {} body could not be decoded: {}",
+            self.coding.name(),
+            self.reason
+        )
     }
 }
 
@@ -328,7 +334,11 @@ impl Decoded {
         Poll::Ready(Ok(true))
     }
 
-    fn poll_decoded(&mut self, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_decoded(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match &mut self.state {
             State::Sniffing(_) => Poll::Ready(Ok(())),
             State::Gzip(d) => Pin::new(d).poll_read(cx, out),
@@ -484,5 +494,68 @@ impl AsyncBufRead for BodyReader {
 
     fn consume(self: Pin<&mut Self>, amount: usize) {
         self.get_mut().current.advance(amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &'static str, values: &[&'static str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_content_encoding_is_one_decodable_coding_or_refused_whole() {
+        let of = |values: &[&'static str]| BodyCoding::of(&headers("content-encoding", values));
+        assert_eq!(of(&[]), BodyCoding::Identity);
+        assert_eq!(of(&["identity"]), BodyCoding::Identity);
+        assert_eq!(of(&[" GZIP "]), BodyCoding::Decodable(Coding::Gzip));
+        assert_eq!(of(&["x-gzip"]), BodyCoding::Decodable(Coding::Gzip));
+        assert_eq!(
+            of(&["identity, deflate"]),
+            BodyCoding::Decodable(Coding::Deflate)
+        );
+        let refused = |codings: &[&str]| {
+            BodyCoding::Undecodable(codings.iter().map(|c| c.to_string()).collect())
+        };
+        assert_eq!(of(&["br"]), refused(&["br"]));
+        assert_eq!(of(&["gzip, gzip"]), refused(&["gzip", "gzip"]));
+        assert_eq!(of(&["deflate", "gzip"]), refused(&["deflate", "gzip"]));
+    }
+
+    #[test]
+    fn a_client_takes_what_it_names_or_a_star_covers() {
+        let takes = |values: &[&'static str], coding| {
+            ClientCodings::of(&headers("accept-encoding", values)).accepts(coding)
+        };
+        assert!(!takes(&[], "gzip"), "no Accept-Encoding: identity");
+        assert!(!takes(&[""], "gzip"));
+        assert!(takes(&["gzip, deflate, br"], "deflate"));
+        assert!(takes(&["GZip;Q=0.5"], "gzip"));
+        assert!(takes(&["x-gzip"], "gzip"));
+        assert!(takes(&["gzip"], "x-gzip"));
+        assert!(!takes(&["gzip;q=0"], "gzip"));
+        assert!(!takes(&["gzip;q=0, *"], "gzip"), "refused by name");
+        assert!(takes(&["gzip;q=0, *"], "deflate"));
+        assert!(!takes(&["*;q=0"], "br"));
+        assert!(takes(&["identity", "br"], "br"), "two headers");
+    }
+
+    #[test]
+    fn zlib_headers_are_told_from_raw_deflate() {
+        // What zlib writes at each compression level.
+        for header in [[0x78, 0x01], [0x78, 0x5e], [0x78, 0x9c], [0x78, 0xda]] {
+            assert!(is_zlib_header(&header), "{header:02x?}");
+        }
+        // Raw deflate: a final fixed-Huffman block, a stored block; and a bad check.
+        for header in [[0x4b, 0x4c], [0x01, 0x05], [0x78, 0x9d]] {
+            assert!(!is_zlib_header(&header), "{header:02x?}");
+        }
+        assert!(!is_zlib_header(&[0x78]));
     }
 }

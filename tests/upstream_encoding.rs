@@ -179,8 +179,16 @@ async fn xml_clients_get_the_encoded_bytes_only_when_they_take_the_coding() {
 
             let taken = fetch(gateway, &path, &with(Some("gzip, deflate, br"))).await;
             assert_eq!(taken.status(), 200, "{what}");
-            assert_eq!(taken.headers()["content-encoding"], content_encoding, "{what}");
-            assert_eq!(taken.bytes().await.unwrap(), encode(xml), "{what}: as they came");
+            assert_eq!(
+                taken.headers()["content-encoding"],
+                content_encoding,
+                "{what}"
+            );
+            assert_eq!(
+                taken.bytes().await.unwrap(),
+                encode(xml),
+                "{what}: as they came"
+            );
 
             for not_taken in [None, Some("identity"), Some("gzip;q=0, *;q=1"), Some("br")] {
                 let wanted = match (coding, not_taken) {
@@ -193,7 +201,10 @@ async fn xml_clients_get_the_encoded_bytes_only_when_they_take_the_coding() {
                 assert_eq!(response.status(), 200, "{what}");
                 let vary = response.headers().get_all("vary").iter();
                 let vary: Vec<_> = vary.map(|v| v.to_str().unwrap().to_owned()).collect();
-                assert!(vary.iter().any(|v| v == "accept-encoding"), "{what}: {vary:?}");
+                assert!(
+                    vary.iter().any(|v| v == "accept-encoding"),
+                    "{what}: {vary:?}"
+                );
                 if wanted {
                     assert_eq!(response.bytes().await.unwrap(), encode(xml), "{what}");
                     continue;
@@ -253,7 +264,11 @@ async fn a_corrupt_stream_is_502_with_its_own_code() {
         ("not gzip at all", "gzip", xml.to_vec()),
         ("a flipped byte", "gzip", flipped),
         ("cut short", "gzip", cut),
-        ("garbage after a gzip member", "gzip", [whole, b"junk".to_vec()].concat()),
+        (
+            "garbage after a gzip member",
+            "gzip",
+            [whole, b"junk".to_vec()].concat(),
+        ),
         ("bytes after a zlib stream", "deflate", trailing),
         ("not deflate at all", "deflate", vec![0xff; 64]),
     ];
@@ -324,7 +339,10 @@ async fn decoded_bytes_are_charged_to_the_body_budget() {
     let fits = fetch(&gateway, "/vmrest/undescribed/small", &json_client).await;
     assert_eq!(fits.status(), 200);
     assert_eq!(json(fits).await["DisplayName"], "small");
-    assert_eq!(support::metric(&gateway, "cupi_gateway_body_budget_bytes_in_use").await, 0.0);
+    assert_eq!(
+        support::metric(&gateway, "cupi_gateway_body_budget_bytes_in_use").await,
+        0.0
+    );
 }
 
 /// A gzip body of `head`, then `zeros` bytes of `0`, then `tail`, made of one compressed
@@ -433,7 +451,11 @@ async fn a_gigabyte_gzip_bomb_is_502_too_large_in_bounded_memory() {
     const LIMIT: usize = MIB;
     const MAX_PEAK_GROWTH: u64 = 32 * MIB as u64;
     let shapes = [
-        ("an object", "<PortGroup><DisplayName>", "</DisplayName></PortGroup>"),
+        (
+            "an object",
+            "<PortGroup><DisplayName>",
+            "</DisplayName></PortGroup>",
+        ),
         (
             "a list item",
             "<PortGroups total=\"1\"><PortGroup><DisplayName>",
@@ -477,7 +499,10 @@ async fn a_gigabyte_gzip_bomb_is_502_too_large_in_bounded_memory() {
 async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
     // Many small items: no one object is too large, but the whole decodes past the limit.
     let item = "<PortGroup><DisplayName>pg</DisplayName></PortGroup>";
-    let list = format!("<PortGroups total=\"1\">{}</PortGroups>", item.repeat(40_000));
+    let list = format!(
+        "<PortGroups total=\"1\">{}</PortGroups>",
+        item.repeat(40_000)
+    );
     let limit = 1024 * 1024;
     assert!(list.len() > limit);
     let body = gzip(list.as_bytes());
@@ -491,10 +516,18 @@ async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
     let mut options = GatewayOptions::without_validation();
     options.limits.max_response_body = limit;
     let gateway = start_gateway(&upstream.origin, options).await;
-    let response = fetch(&gateway, "/vmrest/portgroups", &[("accept", "application/json")]).await;
+    let response = fetch(
+        &gateway,
+        "/vmrest/portgroups",
+        &[("accept", "application/json")],
+    )
+    .await;
     // Past the first 256 KB the answer is under way: the limit can only cut it off.
     assert_eq!(response.status(), 200);
-    assert!(response.bytes().await.is_err(), "a cut body, never a whole one");
+    assert!(
+        response.bytes().await.is_err(),
+        "a cut body, never a whole one"
+    );
     let aborted = support::metric(&gateway, "cupi_gateway_responses_aborted_total").await;
     assert_eq!(aborted, 1.0);
 }

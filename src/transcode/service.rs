@@ -94,13 +94,20 @@ where
                 UpstreamAccept::Xml(_) => Some(ClientCodings::of(request.headers())),
                 UpstreamAccept::ClientAsIs => None,
             };
-            let request = transcode_request(request, upstream_accept, mode, schema.clone(), limits, &budget)
-                .await
-                .inspect_err(|e| {
-                    if let GatewayError::InvalidJson(_) = e {
-                        metrics.transcode_error("request", "invalid_json");
-                    }
-                })?;
+            let request = transcode_request(
+                request,
+                upstream_accept,
+                mode,
+                schema.clone(),
+                limits,
+                &budget,
+            )
+            .await
+            .inspect_err(|e| {
+                if let GatewayError::InvalidJson(_) = e {
+                    metrics.transcode_error("request", "invalid_json");
+                }
+            })?;
             let mut response = inner.call(request).await?;
             // The body's form follows the client's `Accept`: shared caches must key on it.
             response
@@ -118,8 +125,10 @@ where
                     passed_on.fit(head_as_json(response, style)).await
                 }
                 (ResponseFormat::Json(style), false) => {
-                    transcode_response(response, &schema, style, limits, &metrics, &budget, passed_on)
-                        .await
+                    transcode_response(
+                        response, &schema, style, limits, &metrics, &budget, passed_on,
+                    )
+                    .await
                 }
             }
         })
@@ -285,8 +294,7 @@ impl Passed<'_> {
         match self.client {
             Some(client) => {
                 let (has_body, limit) = (self.has_body, self.limit);
-                content_coding::fit_for_client(response, client, has_body, limit, self.budget)
-                    .await
+                content_coding::fit_for_client(response, client, has_body, limit, self.budget).await
             }
             None => Ok(response),
         }
