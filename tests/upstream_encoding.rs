@@ -220,6 +220,43 @@ async fn xml_clients_get_the_encoded_bytes_only_when_they_take_the_coding() {
 }
 
 #[tokio::test]
+async fn a_head_answer_names_the_coding_its_get_would_have() {
+    let upstream = encoding_upstream(cupi_documents().await).await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let url = format!("{gateway}/vmrest/portgroups/{PORT_GROUP_ID}");
+    let head = |headers: &'static [(&'static str, &'static str)]| {
+        let mut request = client().head(&url).basic_auth(AUTH.0, Some(AUTH.1));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let decoded = [
+        &[("accept", "application/json"), (CODING, "gzip")][..],
+        &[("accept", "application/xml"), (CODING, "gzip")][..],
+    ];
+    for headers in decoded {
+        let response = head(headers).await.unwrap();
+        assert_eq!(response.status(), 200, "{headers:?}");
+        assert!(
+            response.headers().get("content-encoding").is_none(),
+            "{headers:?}: the GET would be decoded"
+        );
+        assert!(
+            response.headers().get("content-length").is_none(),
+            "{headers:?}"
+        );
+    }
+    const TAKEN: &[(&str, &str)] = &[
+        ("accept", "application/xml"),
+        ("accept-encoding", "gzip"),
+        (CODING, "gzip"),
+    ];
+    let response = head(TAKEN).await.unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
 async fn codings_the_gateway_does_not_decode_stay_502() {
     let upstream = encoding_upstream(cupi_documents().await).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;

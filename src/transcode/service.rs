@@ -324,7 +324,7 @@ async fn transcode_response(
         return passed_on.fit(response).await;
     }
     let limit = limits.max_response_body;
-    if is_error_page && negotiate::is_encoded(response.headers()) {
+    if is_error_page {
         if let BodyCoding::Undecodable(codings) = BodyCoding::of(response.headers()) {
             // A compressed error page not decoded: its text is out of reach, its status is not.
             let (mut parts, _) = response.into_parts();
