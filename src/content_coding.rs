@@ -222,6 +222,7 @@ pub fn decode(body: Body, coding: Coding, limit: usize) -> Body {
         coding,
         limit,
         decoded: 0,
+        buffer: BytesMut::new(),
         done: false,
     })
 }
@@ -297,6 +298,8 @@ struct Decoded {
     coding: Coding,
     limit: usize,
     decoded: usize,
+    /// Where the decoder writes; what it wrote is split off as the next chunk.
+    buffer: BytesMut,
     done: bool,
 }
 
@@ -398,13 +401,17 @@ impl http_body::Body for Decoded {
                 return Poll::Ready(Some(Err(this.failure(error))));
             }
         }
-        let mut chunk = BytesMut::zeroed(DECODED_CHUNK);
+        // Kept across a pending poll, and handed on in place once filled.
+        let mut chunk = std::mem::take(&mut this.buffer);
+        chunk.resize(DECODED_CHUNK, 0);
         let mut out = ReadBuf::new(&mut chunk);
-        if let Err(error) = ready!(this.poll_decoded(cx, &mut out)) {
+        let polled = this.poll_decoded(cx, &mut out);
+        let filled = out.filled().len();
+        this.buffer = chunk;
+        if let Err(error) = ready!(polled) {
             this.done = true;
             return Poll::Ready(Some(Err(this.failure(error))));
         }
-        let filled = out.filled().len();
         if filled == 0 {
             // The stream ended: anything after it is not part of the body's coding.
             let trailing = match this.state.reader() {
@@ -425,8 +432,8 @@ impl http_body::Body for Decoded {
             this.done = true;
             return Poll::Ready(Some(Err(Box::new(DecodedTooLarge { limit: this.limit }))));
         }
-        chunk.truncate(filled);
-        Poll::Ready(Some(Ok(Frame::data(chunk.freeze()))))
+        let chunk = this.buffer.split_to(filled).freeze();
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 }
 
