@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
 use crate::budget::{BodyBudget, Reservation};
+use crate::content_coding::{DecodedTooLarge, UndecodableBody};
 use crate::error::{is_body_timeout, BoxError, GatewayError};
 
 /// How much of an upstream body is read before the gateway commits to an answer: an ordinary
@@ -88,12 +89,23 @@ async fn read_whole(
     }
 }
 
-/// A failure of the upstream's body: a stall is a timeout (504), anything else a 502.
+/// A failure of the upstream's body: a stall is a timeout (504), anything else a 502, with
+/// its own code when the body was compressed and decodes to too much or to nothing sound.
 pub fn upstream_body_error(error: BoxError) -> GatewayError {
     if is_body_timeout(error.as_ref()) {
-        GatewayError::UpstreamStalled
-    } else {
-        GatewayError::UpstreamBody(error)
+        return GatewayError::UpstreamStalled;
+    }
+    let error = match error.downcast::<DecodedTooLarge>() {
+        Ok(too_large) => {
+            return GatewayError::UpstreamResponseTooLarge {
+                limit: too_large.limit,
+            }
+        }
+        Err(error) => error,
+    };
+    match error.downcast::<UndecodableBody>() {
+        Ok(corrupt) => GatewayError::UpstreamCorruptEncoding(*corrupt),
+        Err(error) => GatewayError::UpstreamBody(error),
     }
 }
 

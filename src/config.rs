@@ -95,7 +95,8 @@ pub struct GatewayArgs {
     pub max_request_body: usize,
 
     /// Largest XML object, in bytes, read whole to transcode it: a response that is not a
-    /// list, one item of a list, or an error page (larger: 502). Lists stream, whatever their size.
+    /// list, one item of a list, or an error page (larger: 502). Lists stream, whatever their size,
+    /// except a gzip or deflate answer, held to this as a whole once decoded.
     #[arg(long, env = "CUPI_GATEWAY_MAX_RESPONSE_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_response_body: usize,
 

@@ -78,10 +78,10 @@ pub enum GatewayError {
     UpstreamResponseTooLarge { limit: usize },
     #[error("reading the upstream's response body failed: {}", describe_chain(.0.as_ref()))]
     UpstreamBody(#[source] BoxError),
-    #[error(
-        "the upstream sent an XML body with Content-Encoding {0:?}, which cannot be transcoded"
-    )]
+    #[error("the upstream's body cannot be decoded: {0}")]
     UpstreamEncoded(String),
+    #[error("the upstream's compressed body is corrupt: {0}")]
+    UpstreamCorruptEncoding(#[source] crate::content_coding::UndecodableBody),
     #[error("the upstream broke the HTTP protocol: {}", describe_chain(.0.as_ref()))]
     UpstreamProtocol(#[source] BoxError),
     /// One failure answered to every request coalesced into the same upstream request.
@@ -118,6 +118,7 @@ impl GatewayError {
             GatewayError::UpstreamResponseTooLarge { .. } => "upstream_response_too_large",
             GatewayError::UpstreamBody(_) => "upstream_body_error",
             GatewayError::UpstreamEncoded(_) => "upstream_unsupported_encoding",
+            GatewayError::UpstreamCorruptEncoding(_) => "upstream_corrupt_encoding",
             GatewayError::UpstreamProtocol(_) => "upstream_protocol_error",
             GatewayError::Shared(error) => error.code(),
         }
@@ -151,6 +152,7 @@ impl GatewayError {
             | GatewayError::UpstreamResponseTooLarge { .. }
             | GatewayError::UpstreamBody(_)
             | GatewayError::UpstreamEncoded(_)
+            | GatewayError::UpstreamCorruptEncoding(_)
             | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Shared(error) => error.status(),
         }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use http::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
+};
 use http::{Method, Request, Response, StatusCode};
 use tower::Service;
 
@@ -19,6 +21,7 @@ use crate::body::{
     PREFIX_LIMIT,
 };
 use crate::budget::BodyBudget;
+use crate::content_coding::{self, BodyCoding, ClientCodings};
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -84,23 +87,48 @@ where
             // The one place the request's mode is decided; all below follows it.
             let Negotiation { mode, format } = Negotiation::of(request.headers(), default_mode);
             let is_head = request.method() == Method::HEAD;
-            let request = transcode_request(request, mode, schema.clone(), limits, &budget)
-                .await
-                .inspect_err(|e| {
-                    if let GatewayError::InvalidJson(_) = e {
-                        metrics.transcode_error("request", "invalid_json");
-                    }
-                })?;
+            let upstream_accept = negotiate::upstream_accept(request.headers());
+            // Asked for identity on the client's behalf, the upstream's codings are fitted
+            // to what the client takes; otherwise the client's own Accept-Encoding went up.
+            let client_codings = match upstream_accept {
+                UpstreamAccept::Xml(_) => Some(ClientCodings::of(request.headers())),
+                UpstreamAccept::ClientAsIs => None,
+            };
+            let request = transcode_request(
+                request,
+                upstream_accept,
+                mode,
+                schema.clone(),
+                limits,
+                &budget,
+            )
+            .await
+            .inspect_err(|e| {
+                if let GatewayError::InvalidJson(_) = e {
+                    metrics.transcode_error("request", "invalid_json");
+                }
+            })?;
             let mut response = inner.call(request).await?;
             // The body's form follows the client's `Accept`: shared caches must key on it.
             response
                 .headers_mut()
                 .append(VARY, HeaderValue::from_static("accept"));
+            let passed_on = Passed {
+                client: client_codings.as_ref(),
+                has_body: !is_head,
+                limit: limits.max_response_body,
+                budget: &budget,
+            };
             match (format, is_head) {
-                (ResponseFormat::Xml, _) => Ok(response),
-                (ResponseFormat::Json(style), true) => Ok(head_as_json(response, style)),
+                (ResponseFormat::Xml, _) => passed_on.fit(response).await,
+                (ResponseFormat::Json(style), true) => {
+                    passed_on.fit(head_as_json(response, style)).await
+                }
                 (ResponseFormat::Json(style), false) => {
-                    transcode_response(response, &schema, style, limits, &metrics, &budget).await
+                    transcode_response(
+                        response, &schema, style, limits, &metrics, &budget, passed_on,
+                    )
+                    .await
                 }
             }
         })
@@ -111,15 +139,17 @@ where
 /// that is JSON: see [`forward_unless_json`]).
 async fn transcode_request(
     mut request: Request<Body>,
+    upstream_accept: UpstreamAccept,
     mode: Mode,
     schema: Arc<Schema>,
     limits: Limits,
     budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
-    if let UpstreamAccept::Xml(accept) = negotiate::upstream_accept(request.headers()) {
+    if let UpstreamAccept::Xml(accept) = upstream_accept {
         let headers = request.headers_mut();
         headers.insert(ACCEPT, accept);
-        // A compressed XML answer could not be transcoded, so none is asked for.
+        // XML is transcoded from plain text, so none compressed is asked for (one that comes
+        // anyway is decoded: see `content_coding`).
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
     // XML request bodies go upstream untouched, but never with a DOCTYPE; any body not
@@ -249,8 +279,31 @@ async fn json_request_to_xml(
     Ok(Request::from_parts(parts, Body::from(xml)))
 }
 
-/// Turns an XML response into JSON and an HTML/text error page into the JSON error shape;
-/// everything else (audio, empty bodies, JSON) passes through untouched and streamed.
+/// How an answer that is not transcoded is passed on: its coding fitted to the client's
+/// `Accept-Encoding` when the gateway asked for identity in its place (`client`).
+#[derive(Clone, Copy)]
+struct Passed<'a> {
+    client: Option<&'a ClientCodings>,
+    has_body: bool,
+    limit: usize,
+    budget: &'a BodyBudget,
+}
+
+impl Passed<'_> {
+    async fn fit(self, response: Response<Body>) -> Result<Response<Body>, GatewayError> {
+        match self.client {
+            Some(client) => {
+                let (has_body, limit) = (self.has_body, self.limit);
+                content_coding::fit_for_client(response, client, has_body, limit, self.budget).await
+            }
+            None => Ok(response),
+        }
+    }
+}
+
+/// Turns an XML response into JSON and an HTML/text error page into the JSON error shape,
+/// decoding either first if it came compressed; everything else (audio, empty bodies, JSON)
+/// passes through untouched and streamed, as `passed_on` says.
 async fn transcode_response(
     response: Response<Body>,
     schema: &Arc<Schema>,
@@ -258,6 +311,7 @@ async fn transcode_response(
     limits: Limits,
     metrics: &Arc<Metrics>,
     budget: &BodyBudget,
+    passed_on: Passed<'_>,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
@@ -267,30 +321,34 @@ async fn transcode_response(
     let is_error_page = matches!(kind, BodyKind::Html | BodyKind::PlainText)
         && (status.is_client_error() || status.is_server_error());
     if kind != BodyKind::Xml && !is_error_page {
-        return Ok(response);
-    }
-    if negotiate::is_encoded(response.headers()) {
-        let encoding = response.headers()[http::header::CONTENT_ENCODING]
-            .to_str()
-            .unwrap_or("?")
-            .to_owned();
-        if !is_error_page {
-            return Err(GatewayError::UpstreamEncoded(encoding));
-        }
-        // A compressed error page: its text is out of reach, its status is not.
-        let (mut parts, _) = response.into_parts();
-        parts.headers.remove(http::header::CONTENT_ENCODING);
-        let message =
-            format!("the upstream answered {status} with a {encoding}-compressed error page");
-        return Ok(json_error(parts, &status_code_name(status), &message));
+        return passed_on.fit(response).await;
     }
     let limit = limits.max_response_body;
+    if is_error_page {
+        if let BodyCoding::Undecodable(codings) = BodyCoding::of(response.headers()) {
+            // A compressed error page not decoded: its text is out of reach, its status is not.
+            let (mut parts, _) = response.into_parts();
+            parts.headers.remove(CONTENT_ENCODING);
+            let message = format!(
+                "the upstream answered {status} with a {}-compressed error page",
+                codings.join(", ")
+            );
+            return Ok(json_error(parts, &status_code_name(status), &message));
+        }
+    }
+    let response = content_coding::decoded_for_transcoding(response, limit)?;
     let (mut parts, body) = response.into_parts();
     let is_error_status = status.is_client_error() || status.is_server_error();
     let mut content_type = HeaderValue::from_static("application/json");
     let json = if is_error_page {
-        let bytes = read_response_body(body, limit, budget).await?;
-        let message = message_from_error_page(&bytes, kind == BodyKind::Html);
+        let message = match read_response_body(body, limit, budget).await {
+            Ok(bytes) => message_from_error_page(&bytes, kind == BodyKind::Html),
+            // Its status matters more than its broken coding.
+            Err(GatewayError::UpstreamCorruptEncoding(corrupt)) => {
+                format!("the upstream answered {status} with an error page: {corrupt}")
+            }
+            Err(e) => return Err(e),
+        };
         error_body(&status_code_name(status), &message)
     } else {
         let bytes = match read_response_prefix(body, PREFIX_LIMIT, budget).await? {
@@ -358,12 +416,13 @@ fn json_error(mut parts: http::response::Parts, code: &str, message: &str) -> Re
 }
 
 /// A HEAD answer for a JSON client: the GET would be JSON of a length not known without
-/// fetching it, so the XML type and length are not passed on.
+/// fetching it, and never compressed, so the XML type, length and coding are not passed on.
 fn head_as_json(mut response: Response<Body>, style: JsonStyle) -> Response<Body> {
     if BodyKind::of(response.headers()) == BodyKind::Xml {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, json_content_type(style));
         headers.remove(CONTENT_LENGTH);
+        headers.remove(CONTENT_ENCODING);
     }
     response
 }
