@@ -304,6 +304,11 @@ pub enum ServerTlsError {
     },
     #[error("{0} holds no certificate")]
     NoCertificate(std::path::PathBuf),
+    #[error("the private key in {key} is not the key of the certificate in {cert}")]
+    KeyMismatch {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
     #[error("the certificate and key do not make a TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }

@@ -123,11 +123,17 @@ fn certified_key(
         return Err(ServerTlsError::NoCertificate(cert_path.to_owned()));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(read(key_path))?;
-    Ok(CertifiedKey::from_der(
-        chain,
-        key,
-        &rustls::crypto::ring::default_provider(),
-    )?)
+    CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider()).map_err(|error| {
+        match error {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                ServerTlsError::KeyMismatch {
+                    cert: cert_path.to_owned(),
+                    key: key_path.to_owned(),
+                }
+            }
+            other => ServerTlsError::Config(other),
+        }
+    })
 }
 
 /// Verifies the upstream's certificate against the CA file as it was last loaded: a new
@@ -672,6 +678,14 @@ mod tests {
         let (second_cert, second_key) = self_signed((2031, 1, 1));
         std::fs::write(&cert, &second_cert).unwrap();
         assert_eq!(watch.check(true, &metrics), Outcome::Failed);
+        let mismatch = serving.reload(&[second_cert.clone().into(), first_key.clone().into()]);
+        assert!(
+            mismatch
+                .as_ref()
+                .unwrap_err()
+                .contains("is not the key of the certificate"),
+            "{mismatch:?}"
+        );
         assert_eq!(serving.chain()[0], first_leaf);
         // Looked at again unchanged: not retried, not logged again.
         assert_eq!(watch.check(false, &metrics), Outcome::Unchanged);
