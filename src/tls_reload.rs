@@ -23,17 +23,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::metrics::Metrics;
 use crate::server::ServerTlsError;
-use crate::upstream::tls::TlsConfigError;
+use crate::upstream::tls::{CertificateCheck, TlsConfigError};
 
 /// The most bytes read of one certificate, key or CA file: real ones are a few KiB, and a
 /// path pointed at something endless must not fill memory.
@@ -136,7 +135,7 @@ fn certified_key(
     })
 }
 
-/// Verifies the upstream's certificate against the CA file as it was last loaded: a new
+/// Judges the upstream's certificate against the CA file as it was last loaded: a new
 /// upstream connection checks against the new CA, pooled ones stay until they close.
 #[derive(Debug)]
 pub struct ReloadingVerifier {
@@ -165,8 +164,8 @@ impl ReloadingVerifier {
     }
 }
 
-impl ServerCertVerifier for ReloadingVerifier {
-    fn verify_server_cert(
+impl CertificateCheck for ReloadingVerifier {
+    fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -177,32 +176,6 @@ impl ServerCertVerifier for ReloadingVerifier {
         self.current
             .get()
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current
-            .get()
-            .verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.current
-            .get()
-            .verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.current.get().supported_verify_schemes()
     }
 }
 

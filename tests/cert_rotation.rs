@@ -196,15 +196,6 @@ async fn wait_for_metric(port: u16, cas: &[&TestPki], line_start: &str, expected
     }
 }
 
-fn sighup(child: &Child) {
-    let pid = child.id().expect("running").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
 const SERVER_SUCCESS: &str =
     r#"cupi_gateway_tls_reloads_total{files="server_certificate",result="success"}"#;
 const SERVER_FAILURE: &str =
@@ -255,13 +246,13 @@ async fn sighup_applies_a_swap_without_waiting_for_a_poll() {
     volume.swap(&server_files(&new));
     assert_eq!(connect(port, &both).await.leaf, leaf_der(&old));
 
-    sighup(&child);
+    binary::signal(&child, "HUP");
     // The signal is handled by the gateway's own task, so the first connection after `kill`
     // may still beat the reload: loop, bounded by the deadline.
     wait_for_leaf(port, &both, &leaf_der(&new)).await;
 
     // SIGHUP did not stop the process, and a second one with nothing new changes nothing.
-    sighup(&child);
+    binary::signal(&child, "HUP");
     let (status, _) = connect(port, &both).await.get("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(metric(port, &both, SERVER_SUCCESS).await, 1.0);
@@ -278,14 +269,14 @@ async fn a_pair_that_does_not_load_changes_nothing_and_is_logged() {
 
     // The new certificate with the old key.
     volume.swap(&[("tls.crt", &new.leaf_pem), ("tls.key", &old.leaf_key_pem)]);
-    sighup(&child);
+    binary::signal(&child, "HUP");
     wait_for_metric(port, &both, SERVER_FAILURE, 1.0).await;
     assert_eq!(connect(port, &both).await.leaf, leaf_der(&old));
 
     // A certificate file that is not PEM (cut off half-way through being written).
     let half = &new.leaf_pem[..new.leaf_pem.len() / 2];
     volume.swap(&[("tls.crt", half), ("tls.key", &new.leaf_key_pem)]);
-    sighup(&child);
+    binary::signal(&child, "HUP");
     wait_for_metric(port, &both, SERVER_FAILURE, 2.0).await;
     let mut still_old = connect(port, &both).await;
     assert_eq!(still_old.leaf, leaf_der(&old));
@@ -293,7 +284,7 @@ async fn a_pair_that_does_not_load_changes_nothing_and_is_logged() {
 
     // The writer finishes: the complete pair loads.
     volume.swap(&server_files(&new));
-    sighup(&child);
+    binary::signal(&child, "HUP");
     wait_for_leaf(port, &both, &leaf_der(&new)).await;
 
     let (exited_cleanly, log) = binary::terminate(child).await;
@@ -347,7 +338,7 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
     assert_eq!(support::error_code(response).await, "upstream_tls_error");
 
     volume.swap(&[("ca.crt", &new_upstream.ca_pem)]);
-    sighup(&child);
+    binary::signal(&child, "HUP");
     let deadline = tokio::time::Instant::now() + RELOAD_DEADLINE;
     loop {
         let status = support::get(&format!("{base}/vmrest/ports")).await.status();

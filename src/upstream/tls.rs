@@ -82,15 +82,19 @@ pub fn reloadable_client_config(
             .with_root_certificates(system_roots()?)
             .with_no_client_auth(),
         TlsVerification::CaFile(path) => {
-            let (verifier, files) = ReloadingVerifier::load(path)?;
-            let verifier = Arc::new(verifier);
+            let (certificates, files) = ReloadingVerifier::load(path)?;
+            let certificates = Arc::new(certificates);
             // "dangerous" only in that rustls cannot see inside it: it is webpki's verifier
             // over the CA file's roots, swapped whole when the file changes.
+            let verifier = SignedBy {
+                certificates: certificates.clone(),
+                provider,
+            };
             let config = builder
                 .dangerous()
-                .with_custom_certificate_verifier(verifier.clone())
+                .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth();
-            return Ok((config, Some((verifier, files))));
+            return Ok((config, Some((certificates, files))));
         }
         TlsVerification::Disabled => {
             tracing::warn!(
@@ -99,7 +103,10 @@ pub fn reloadable_client_config(
             );
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_custom_certificate_verifier(Arc::new(SignedBy {
+                    certificates: AnyCertificate,
+                    provider,
+                }))
                 .with_no_client_auth()
         }
     };
@@ -160,13 +167,24 @@ pub(crate) fn verifier_from_pem(
         })
 }
 
-/// Accepts any certificate, but still checks that the handshake is signed by the key in the
-/// certificate presented, so the session is at least bound to that certificate.
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+/// How the upstream's certificate chain is judged, apart from the handshake's signatures.
+pub trait CertificateCheck: std::fmt::Debug + Send + Sync {
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error>;
+}
 
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
+/// Accepts any certificate (`--upstream-insecure-skip-verify`).
+#[derive(Debug)]
+struct AnyCertificate;
+
+impl CertificateCheck for AnyCertificate {
+    fn verify(
         &self,
         _end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
@@ -175,6 +193,29 @@ impl ServerCertVerifier for NoVerification {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
+    }
+}
+
+/// A verifier that judges the certificate by `certificates` and checks that the handshake is
+/// signed by the key in the certificate presented (with the provider's algorithms, as webpki's
+/// own verifier does), so the session is bound to that certificate whatever the check.
+#[derive(Debug)]
+struct SignedBy<C> {
+    certificates: C,
+    provider: Arc<CryptoProvider>,
+}
+
+impl<C: CertificateCheck> ServerCertVerifier for SignedBy<C> {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.certificates
+            .verify(end_entity, intermediates, server_name, ocsp, now)
     }
 
     fn verify_tls12_signature(
@@ -187,7 +228,7 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -201,11 +242,26 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl<C: CertificateCheck> CertificateCheck for Arc<C> {
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        C::verify(self, end_entity, intermediates, server_name, ocsp, now)
     }
 }
