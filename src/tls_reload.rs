@@ -407,7 +407,8 @@ impl Reloader {
     pub fn spawn(mut self, interval: Duration) {
         let mut hangups = hangup_signals();
         tokio::spawn(async move {
-            let mut ticks = (!interval.is_zero()).then(|| {
+            let polling = !interval.is_zero() && !self.watches.is_empty();
+            let mut ticks = polling.then(|| {
                 let mut ticks = tokio::time::interval(interval);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 ticks
@@ -417,11 +418,12 @@ impl Reloader {
                     _ = tick(&mut ticks) => false,
                     () = hangups.recv() => true,
                 };
-                if forced {
-                    tracing::info!(watched = self.watches.len(), "SIGHUP: re-reading TLS files");
-                }
                 if self.watches.is_empty() {
+                    tracing::info!("SIGHUP: no TLS files are configured, nothing to reload");
                     continue;
+                }
+                if forced {
+                    tracing::info!("SIGHUP: re-reading TLS files");
                 }
                 // Blocking file reads, but a few KiB each; on the blocking pool so a slow disk
                 // never stalls a worker serving requests.

@@ -361,3 +361,15 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
     let (exited_cleanly, log) = binary::terminate(child).await;
     assert!(exited_cleanly, "{log}");
 }
+
+#[tokio::test]
+async fn sighup_does_not_stop_a_gateway_with_nothing_to_reload() {
+    let (child, base, _) = binary::start(&["--listen", "127.0.0.1:0"], &[], "/healthz").await;
+    binary::signal(&child, "HUP");
+    assert_eq!(support::get(&format!("{base}/healthz")).await.status(), 200);
+    // SIGHUP's default action would have ended the process already: it would not be there to
+    // take the SIGTERM and exit cleanly.
+    let (exited_cleanly, log) = binary::terminate(child).await;
+    assert!(exited_cleanly, "{log}");
+    assert!(log.contains("SIGHUP"), "{log}");
+}

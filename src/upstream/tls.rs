@@ -104,7 +104,7 @@ pub fn reloadable_client_config(
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(SignedBy {
-                    certificates: AnyCertificate,
+                    certificates: Arc::new(AnyCertificate),
                     provider,
                 }))
                 .with_no_client_auth()
@@ -200,12 +200,12 @@ impl CertificateCheck for AnyCertificate {
 /// signed by the key in the certificate presented (with the provider's algorithms, as webpki's
 /// own verifier does), so the session is bound to that certificate whatever the check.
 #[derive(Debug)]
-struct SignedBy<C> {
-    certificates: C,
+struct SignedBy {
+    certificates: Arc<dyn CertificateCheck>,
     provider: Arc<CryptoProvider>,
 }
 
-impl<C: CertificateCheck> ServerCertVerifier for SignedBy<C> {
+impl ServerCertVerifier for SignedBy {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -250,18 +250,5 @@ impl<C: CertificateCheck> ServerCertVerifier for SignedBy<C> {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-impl<C: CertificateCheck> CertificateCheck for Arc<C> {
-    fn verify(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        C::verify(self, end_entity, intermediates, server_name, ocsp, now)
     }
 }
