@@ -88,6 +88,7 @@ impl ServingCertificate {
             paths: vec![cert.to_owned(), key.to_owned()],
             stamp,
             loaded: content_hash(&[&cert_pem, &key_pem]),
+            not_after: serving.chain().first().and_then(|leaf| not_after(leaf)),
         };
         Ok((serving, files))
     }
@@ -159,6 +160,7 @@ impl ReloadingVerifier {
             paths: vec![path.to_owned()],
             stamp,
             loaded: content_hash(&[&pem]),
+            not_after: ca_not_after(&pem),
         };
         Ok((verifier, files))
     }
@@ -177,11 +179,6 @@ impl CertificateCheck for ReloadingVerifier {
             .get()
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
-}
-
-/// The earliest not-after of `certs`, in Unix seconds, for the expiry gauge.
-fn earliest_not_after<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Option<i64> {
-    certs.into_iter().filter_map(not_after).min()
 }
 
 /// What can be reloaded: the label it is counted under, and how new file contents (in the
@@ -225,12 +222,11 @@ impl Reload for ReloadingVerifier {
     }
 }
 
-/// The earliest not-after of the CA certificates in `pem`.
+/// The earliest not-after of the CA certificates in `pem`, in Unix seconds.
 fn ca_not_after(pem: &[u8]) -> Option<i64> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
-        .filter_map(Result::ok)
-        .collect();
-    earliest_not_after(certs.iter().map(|cert| cert.as_ref()))
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(|cert| not_after(&cert.ok()?))
+        .min()
 }
 
 /// The paths of one reloadable set and what was last seen of them.
@@ -242,6 +238,8 @@ pub struct WatchedFiles {
     /// The hash of the contents loaded now; the same contents again (a `touch`, a swap to an
     /// identical copy) are not a reload.
     loaded: u64,
+    /// When what was loaded at start-up expires, in Unix seconds, for the expiry gauge.
+    not_after: Option<i64>,
 }
 
 /// What identifies a version of a file without reading it: a symlink swap changes the inode,
@@ -375,23 +373,18 @@ impl Reloader {
 
     /// Watches the gateway's own certificate and key.
     pub fn serving(&mut self, certificate: Arc<ServingCertificate>, files: WatchedFiles) {
-        if let Some(not_after) = certificate.chain().first().and_then(|leaf| not_after(leaf)) {
-            self.metrics.tls_expires_at(certificate.label(), not_after);
-        }
         self.watch(certificate, files);
     }
 
     /// Watches the upstream CA file.
     pub fn upstream_ca(&mut self, verifier: Arc<ReloadingVerifier>, files: WatchedFiles) {
-        if let Ok(pem) = read_bounded(&verifier.path) {
-            if let Some(not_after) = ca_not_after(&pem) {
-                self.metrics.tls_expires_at(verifier.label(), not_after);
-            }
-        }
         self.watch(verifier, files);
     }
 
     fn watch(&mut self, target: Arc<dyn Reload>, files: WatchedFiles) {
+        if let Some(not_after) = files.not_after {
+            self.metrics.tls_expires_at(target.label(), not_after);
+        }
         self.watches.push(Watch { files, target });
     }
 

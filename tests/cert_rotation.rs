@@ -332,6 +332,12 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
     )
     .await;
 
+    let expiry = r#"cupi_gateway_tls_certificate_expiry_timestamp_seconds{files="upstream_ca"}"#;
+    assert!(
+        support::metric(&base, expiry).await > 0.0,
+        "no CA expiry gauge at start-up"
+    );
+
     // The upstream's certificate is signed by a CA the file does not hold yet.
     let response = support::get(&format!("{base}/vmrest/ports")).await;
     assert_eq!(response.status(), 502);
