@@ -23,16 +23,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::metrics::Metrics;
 use crate::server::ServerTlsError;
-use crate::upstream::tls::{CertificateCheck, TlsConfigError};
+use crate::upstream::tls::TlsConfigError;
 
 /// The most bytes read of one certificate, key or CA file: real ones are a few KiB, and a
 /// path pointed at something endless must not fill memory.
@@ -164,20 +163,10 @@ impl ReloadingVerifier {
         };
         Ok((verifier, files))
     }
-}
 
-impl CertificateCheck for ReloadingVerifier {
-    fn verify(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.current
-            .get()
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    /// The verifier over the CA file's roots as last loaded.
+    pub fn current(&self) -> Arc<WebPkiServerVerifier> {
+        (*self.current.get()).clone()
     }
 }
 

@@ -87,7 +87,7 @@ pub fn reloadable_client_config(
             // "dangerous" only in that rustls cannot see inside it: it is webpki's verifier
             // over the CA file's roots, swapped whole when the file changes.
             let verifier = SignedBy {
-                certificates: certificates.clone(),
+                chain: ChainCheck::CaFile(certificates.clone()),
                 provider,
             };
             let config = builder
@@ -104,7 +104,7 @@ pub fn reloadable_client_config(
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(SignedBy {
-                    certificates: Arc::new(AnyCertificate),
+                    chain: ChainCheck::Any,
                     provider,
                 }))
                 .with_no_client_auth()
@@ -168,40 +168,20 @@ pub(crate) fn verifier_from_pem(
 }
 
 /// How the upstream's certificate chain is judged, apart from the handshake's signatures.
-pub trait CertificateCheck: std::fmt::Debug + Send + Sync {
-    fn verify(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error>;
-}
-
-/// Accepts any certificate (`--upstream-insecure-skip-verify`).
 #[derive(Debug)]
-struct AnyCertificate;
-
-impl CertificateCheck for AnyCertificate {
-    fn verify(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
+enum ChainCheck {
+    /// Any chain is accepted (`--upstream-insecure-skip-verify`).
+    Any,
+    /// By webpki, against the CA file as last loaded.
+    CaFile(Arc<ReloadingVerifier>),
 }
 
-/// A verifier that judges the certificate by `certificates` and checks that the handshake is
+/// A verifier that judges the certificate by `chain` and checks that the handshake is
 /// signed by the key in the certificate presented (with the provider's algorithms, as webpki's
 /// own verifier does), so the session is bound to that certificate whatever the check.
 #[derive(Debug)]
 struct SignedBy {
-    certificates: Arc<dyn CertificateCheck>,
+    chain: ChainCheck,
     provider: Arc<CryptoProvider>,
 }
 
@@ -214,8 +194,13 @@ impl ServerCertVerifier for SignedBy {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.certificates
-            .verify(end_entity, intermediates, server_name, ocsp, now)
+        match &self.chain {
+            ChainCheck::Any => Ok(ServerCertVerified::assertion()),
+            ChainCheck::CaFile(ca) => {
+                ca.current()
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            }
+        }
     }
 
     fn verify_tls12_signature(
