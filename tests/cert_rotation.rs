@@ -109,6 +109,18 @@ async fn start_https_gateway(volume: &SecretVolume, interval: &str) -> (Child, u
     (child, port)
 }
 
+/// A gateway serving a fresh certificate from a fresh volume, polling every `interval`: the
+/// certificate served first, the one to replace it with, the volume, the process and its port.
+async fn start_rotation(
+    test: &str,
+    interval: &str,
+) -> (TestPki, TestPki, SecretVolume, Child, u16) {
+    let (old, new) = (make_pki(&["localhost"]), make_pki(&["localhost"]));
+    let volume = SecretVolume::new(test, &server_files(&old));
+    let (child, port) = start_https_gateway(&volume, interval).await;
+    (old, new, volume, child, port)
+}
+
 /// An HTTP/1.1 connection over TLS to the gateway, and the leaf certificate it was shown.
 struct TlsConnection {
     leaf: CertificateDer<'static>,
@@ -203,10 +215,8 @@ const SERVER_FAILURE: &str =
 
 #[tokio::test]
 async fn a_symlink_swap_reaches_new_connections_by_polling_and_open_ones_keep_working() {
-    let (old, new) = (make_pki(&["localhost"]), make_pki(&["localhost"]));
+    let (old, new, mut volume, child, port) = start_rotation("poll", "1s").await;
     let both = [&old, &new];
-    let mut volume = SecretVolume::new("poll", &server_files(&old));
-    let (child, port) = start_https_gateway(&volume, "1s").await;
 
     let mut kept_alive = connect(port, &both).await;
     assert_eq!(kept_alive.leaf, leaf_der(&old));
@@ -237,11 +247,9 @@ async fn a_symlink_swap_reaches_new_connections_by_polling_and_open_ones_keep_wo
 
 #[tokio::test]
 async fn sighup_applies_a_swap_without_waiting_for_a_poll() {
-    let (old, new) = (make_pki(&["localhost"]), make_pki(&["localhost"]));
-    let both = [&old, &new];
-    let mut volume = SecretVolume::new("sighup", &server_files(&old));
     // Polling off: only the signal can apply the swap.
-    let (child, port) = start_https_gateway(&volume, "0s").await;
+    let (old, new, mut volume, child, port) = start_rotation("sighup", "0s").await;
+    let both = [&old, &new];
 
     volume.swap(&server_files(&new));
     assert_eq!(connect(port, &both).await.leaf, leaf_der(&old));
@@ -251,21 +259,25 @@ async fn sighup_applies_a_swap_without_waiting_for_a_poll() {
     // may still beat the reload: loop, bounded by the deadline.
     wait_for_leaf(port, &both, &leaf_der(&new)).await;
 
-    // SIGHUP did not stop the process, and a second one with nothing new changes nothing.
+    // SIGHUP did not stop the process, and a second one with nothing new reloads nothing.
     binary::signal(&child, "HUP");
     let (status, _) = connect(port, &both).await.get("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(metric(port, &both, SERVER_SUCCESS).await, 1.0);
     let (exited_cleanly, log) = binary::terminate(child).await;
     assert!(exited_cleanly, "{log}");
+    assert_eq!(
+        log.matches("SIGHUP: re-reading TLS files").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(log.matches("loaded new TLS files").count(), 1, "{log}");
 }
 
 #[tokio::test]
 async fn a_pair_that_does_not_load_changes_nothing_and_is_logged() {
-    let (old, new) = (make_pki(&["localhost"]), make_pki(&["localhost"]));
+    let (old, new, mut volume, child, port) = start_rotation("broken", "0s").await;
     let both = [&old, &new];
-    let mut volume = SecretVolume::new("broken", &server_files(&old));
-    let (child, port) = start_https_gateway(&volume, "0s").await;
 
     // The new certificate with the old key.
     volume.swap(&[("tls.crt", &new.leaf_pem), ("tls.key", &old.leaf_key_pem)]);
