@@ -57,6 +57,12 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// How often --tls-cert, --tls-key and --upstream-ca-file are checked for a change (a
+    /// Kubernetes secret's symlink swap, a rewrite); changed files that load are used for new
+    /// connections, open ones are kept. SIGHUP checks at once. 0s: on SIGHUP only.
+    #[arg(long, env = "CUPI_GATEWAY_TLS_RELOAD_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub tls_reload_interval: Duration,
+
     /// Unity Connection's origin, e.g. https://cuc.example.com or https://cuc:8443.
     /// Without it, the embedded simulator is started and used.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM")]

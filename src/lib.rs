@@ -12,6 +12,7 @@
 //! - [`limit`]: at most N requests at Unity Connection, a bounded queue, 503 beyond it;
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
+//! - [`tls_reload`]: certificate, key and upstream CA files re-read when they change, or on SIGHUP;
 //! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
@@ -40,6 +41,7 @@ pub mod request_id;
 pub mod retry;
 pub mod server;
 pub mod simulator;
+pub mod tls_reload;
 pub mod trace_context;
 pub mod transcode;
 pub mod upstream;
@@ -98,24 +100,34 @@ pub async fn run_gateway(
     if tls_options_given && origin.scheme() != &http::uri::Scheme::HTTPS {
         tracing::warn!(upstream = %origin, "the upstream is plain HTTP: TLS options are ignored");
     }
-    let upstream = Upstream::new(&UpstreamConfig {
+    let metrics = Arc::new(metrics::Metrics::new(spec.path_templates()));
+    let mut reloader = tls_reload::Reloader::new(metrics.clone());
+    let (upstream, ca_watch) = Upstream::reloadable(&UpstreamConfig {
         origin: origin.clone(),
         verification: args.tls_verification(),
         connect_timeout: args.connect_timeout,
         response_timeout: args.upstream_timeout,
     })?;
+    if let Some((verifier, files)) = ca_watch {
+        reloader.upstream_ca(verifier, files);
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (acceptor, serving, files) = server::reloading_tls_acceptor(cert, key)?;
+            reloader.serving(serving, files);
+            Some(acceptor)
+        }
+        _ => None,
+    };
+    // Before the gateway says it is ready: from then on, SIGHUP reloads and never terminates.
+    reloader.spawn(args.tls_reload_interval);
     let listener = bind(args.listen).await?;
     let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(listen = %local, upstream = %origin, "cupi-gateway is ready");
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
-        _ => None,
-    };
     print_try_me(local, tls.is_some(), simulator);
     if args.no_request_validation {
         tracing::warn!("request validation is off: writes go upstream unchecked");
     }
-    let metrics = Arc::new(metrics::Metrics::new(spec.path_templates()));
     let connections = server::ConnectionSettings {
         open_connections: metrics.open_connections.clone(),
         ..args.connection_settings()

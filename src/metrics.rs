@@ -122,6 +122,21 @@ pub struct TranscodeErrorLabels {
     pub reason: &'static str,
 }
 
+/// Labels of `cupi_gateway_tls_reloads_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsReloadLabels {
+    /// `server_certificate` or `upstream_ca`.
+    pub files: &'static str,
+    /// `success` or `failure`.
+    pub result: &'static str,
+}
+
+/// Labels of `cupi_gateway_tls_certificate_expiry_timestamp_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsFilesLabel {
+    pub files: &'static str,
+}
+
 /// Every metric the gateway keeps.
 #[derive(Debug)]
 pub struct Metrics {
@@ -152,6 +167,10 @@ pub struct Metrics {
 
     /// Bytes of the body budget held by buffered request and response bodies now.
     pub body_budget_in_use: Gauge,
+    /// Reloads of changed TLS files, by which files and whether they loaded.
+    pub tls_reloads: Family<TlsReloadLabels, Counter>,
+    /// When the loaded certificate (the earliest of a CA file's) expires, in Unix seconds.
+    pub tls_expiry: Family<TlsFilesLabel, Gauge>,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -176,6 +195,8 @@ impl Metrics {
         let open_connections = Gauge::default();
 
         let body_budget_in_use = Gauge::default();
+        let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
+        let tls_expiry = Family::<TlsFilesLabel, Gauge>::default();
         registry.register(
             "requests",
             "Requests answered, by route, method and status",
@@ -236,6 +257,16 @@ impl Metrics {
             "Bytes of the body budget held by buffered request and response bodies",
             body_budget_in_use.clone(),
         );
+        registry.register(
+            "tls_reloads",
+            "Reloads of changed TLS files (server_certificate, upstream_ca), by result; on failure the files loaded before stay",
+            tls_reloads.clone(),
+        );
+        registry.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "Not-after of the loaded certificate (of a CA file, its earliest), in Unix seconds",
+            tls_expiry.clone(),
+        );
         let routes = routes
             .into_iter()
             .map(|template| {
@@ -259,7 +290,22 @@ impl Metrics {
             open_connections,
 
             body_budget_in_use,
+            tls_reloads,
+            tls_expiry,
         }
+    }
+
+    /// Counts a reload of changed TLS files; `files` and `result` are the gateway's own names.
+    pub fn tls_reloaded(&self, files: &'static str, result: &'static str) {
+        let labels = TlsReloadLabels { files, result };
+        self.tls_reloads.get_or_create(&labels).inc();
+    }
+
+    /// Records when the certificate loaded from `files` expires.
+    pub fn tls_expires_at(&self, files: &'static str, unix_seconds: i64) {
+        self.tls_expiry
+            .get_or_create(&TlsFilesLabel { files })
+            .set(unix_seconds);
     }
 
     /// The route label of a request path.

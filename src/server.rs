@@ -304,41 +304,47 @@ pub enum ServerTlsError {
     },
     #[error("{0} holds no certificate")]
     NoCertificate(std::path::PathBuf),
+    #[error("the private key in {key} is not the key of the certificate in {cert}")]
+    KeyMismatch {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
     #[error("the certificate and key do not make a TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }
 
 /// A TLS acceptor for `cert` (PEM chain, leaf first) and `key` (PEM private key), offering
-/// HTTP/2 and HTTP/1.1 by ALPN, with the ring provider only.
+/// HTTP/2 and HTTP/1.1 by ALPN, with the ring provider only. It serves the pair as loaded now;
+/// [`reloading_tls_acceptor`] is the one whose pair can be replaced.
 pub fn tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> Result<TlsAcceptor, ServerTlsError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    fn read(
-        path: &std::path::Path,
-    ) -> impl Fn(rustls::pki_types::pem::Error) -> ServerTlsError + '_ {
-        move |source| ServerTlsError::Read {
-            path: path.to_owned(),
-            source,
-        }
-    }
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(read(cert))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read(cert))?;
-    if chain.is_empty() {
-        return Err(ServerTlsError::NoCertificate(cert.to_owned()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(read(key))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    reloading_tls_acceptor(cert, key).map(|(acceptor, _, _)| acceptor)
+}
+
+/// Like [`tls_acceptor`], with the certificate every new handshake takes and the files it
+/// came from, for a [`crate::tls_reload::Reloader`] to replace it from.
+pub fn reloading_tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<
+    (
+        TlsAcceptor,
+        Arc<crate::tls_reload::ServingCertificate>,
+        crate::tls_reload::WatchedFiles,
+    ),
+    ServerTlsError,
+> {
+    let (serving, files) = crate::tls_reload::ServingCertificate::load(cert, key)?;
+    let serving = Arc::new(serving);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(serving.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
+    Ok((TlsAcceptor::from(Arc::new(config)), serving, files))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and Kubernetes send).

@@ -68,14 +68,22 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(config: &UpstreamConfig) -> Result<Self, TlsConfigError> {
+        Upstream::reloadable(config).map(|(upstream, _)| upstream)
+    }
+
+    /// Like [`Upstream::new`], and for a CA file on an https upstream, the verifier to
+    /// replace when the file changes (new connections verify against it, pooled ones stay).
+    pub fn reloadable(
+        config: &UpstreamConfig,
+    ) -> Result<(Self, Option<tls::CaFileWatch>), TlsConfigError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
         // TLS is only configured (and system roots only loaded) for an https upstream.
-        let tls = match config.origin.scheme == Scheme::HTTPS {
-            true => tls::client_config(&config.verification)?,
-            false => tls::trust_nothing_config()?,
+        let (tls, ca_watch) = match config.origin.scheme == Scheme::HTTPS {
+            true => tls::reloadable_client_config(&config.verification)?,
+            false => (tls::trust_nothing_config()?, None),
         };
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -87,12 +95,13 @@ impl Upstream {
             .http1_max_buf_size(MAX_RESPONSE_HEAD_BYTES)
             .http1_max_headers(MAX_RESPONSE_HEADERS)
             .build(connector);
-        Ok(Upstream {
+        let upstream = Upstream {
             client,
             origin: config.origin.clone(),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
-        })
+        };
+        Ok((upstream, ca_watch))
     }
 
     pub fn origin(&self) -> &Origin {

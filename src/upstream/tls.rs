@@ -3,7 +3,8 @@
 //! Unity Connection servers usually present self-signed or internal-CA certificates, and the
 //! usual client habit is to turn verification off. The gateway offers, in order of preference:
 //! the system's roots (default), a CA file (PEM, replaces the system roots so only that CA is
-//! trusted), and, loudly logged, no verification at all.
+//! trusted, and is re-read when it changes: [`crate::tls_reload`]), and, loudly logged, no
+//! verification at all.
 //!
 //! Only the `ring` provider is linked: with two providers, rustls cannot pick a default and
 //! panics, so every config here is built with an explicit provider.
@@ -12,10 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+pub use crate::tls_reload::{ReloadingVerifier, WatchedFiles};
 
 /// How the upstream's certificate is checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,13 +51,29 @@ pub enum TlsConfigError {
     },
     #[error("no trusted root certificates found on this system; pass a CA file instead")]
     NoSystemRoots,
+    #[error("CA file {path} does not make a certificate verifier: {source}")]
+    Verifier {
+        path: PathBuf,
+        #[source]
+        source: rustls::client::VerifierBuilderError,
+    },
     #[error("rustls refused the protocol versions: {0}")]
     Protocol(#[from] rustls::Error),
 }
 
+/// A CA file's verifier, which a [`crate::tls_reload::Reloader`] replaces when the file changes.
+pub type CaFileWatch = (Arc<ReloadingVerifier>, WatchedFiles);
+
 /// Builds the client config for `verification`. ALPN is left to the connector, which offers
 /// HTTP/1.1 only (CUPI's protocol).
 pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, TlsConfigError> {
+    reloadable_client_config(verification).map(|(config, _)| config)
+}
+
+/// Like [`client_config`], and for a CA file, the verifier to replace when the file changes.
+pub fn reloadable_client_config(
+    verification: &TlsVerification,
+) -> Result<(ClientConfig, Option<CaFileWatch>), TlsConfigError> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -61,9 +81,21 @@ pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, Tls
         TlsVerification::SystemRoots => builder
             .with_root_certificates(system_roots()?)
             .with_no_client_auth(),
-        TlsVerification::CaFile(path) => builder
-            .with_root_certificates(roots_from_file(path)?)
-            .with_no_client_auth(),
+        TlsVerification::CaFile(path) => {
+            let (certificates, files) = ReloadingVerifier::load(path)?;
+            let certificates = Arc::new(certificates);
+            // "dangerous" only in that rustls cannot see inside it: it is webpki's verifier
+            // over the CA file's roots, swapped whole when the file changes.
+            let verifier = SignedBy {
+                chain: ChainCheck::CaFile(certificates.clone()),
+                provider,
+            };
+            let config = builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            return Ok((config, Some((certificates, files))));
+        }
         TlsVerification::Disabled => {
             tracing::warn!(
                 "UPSTREAM TLS CERTIFICATE VERIFICATION IS DISABLED: anyone on the network path can \
@@ -71,11 +103,14 @@ pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, Tls
             );
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_custom_certificate_verifier(Arc::new(SignedBy {
+                    chain: ChainCheck::Any,
+                    provider,
+                }))
                 .with_no_client_auth()
         }
     };
-    Ok(config)
+    Ok((config, None))
 }
 
 /// For a plain-HTTP upstream, where TLS is never started: the connector still needs a config,
@@ -103,13 +138,13 @@ fn system_roots() -> Result<RootCertStore, TlsConfigError> {
     Ok(roots)
 }
 
-fn roots_from_file(path: &Path) -> Result<RootCertStore, TlsConfigError> {
+/// webpki's verifier over the CA certificates in `pem`, the contents of the CA file `path`.
+pub(crate) fn verifier_from_pem(
+    path: &Path,
+    pem: &[u8],
+) -> Result<Arc<WebPkiServerVerifier>, TlsConfigError> {
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|source| TlsConfigError::CaFile {
-        path: path.into(),
-        source,
-    })?;
-    for cert in certs {
+    for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|source| TlsConfigError::CaFile {
             path: path.into(),
             source,
@@ -124,24 +159,48 @@ fn roots_from_file(path: &Path) -> Result<RootCertStore, TlsConfigError> {
     if roots.is_empty() {
         return Err(TlsConfigError::EmptyCaFile(path.into()));
     }
-    Ok(roots)
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::new(ring::default_provider()))
+        .build()
+        .map_err(|source| TlsConfigError::Verifier {
+            path: path.into(),
+            source,
+        })
 }
 
-/// Accepts any certificate, but still checks that the handshake is signed by the key in the
-/// certificate presented, so the session is at least bound to that certificate.
+/// How the upstream's certificate chain is judged, apart from the handshake's signatures.
 #[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+enum ChainCheck {
+    /// Any chain is accepted (`--upstream-insecure-skip-verify`).
+    Any,
+    /// By webpki, against the CA file as last loaded.
+    CaFile(Arc<ReloadingVerifier>),
+}
 
-impl ServerCertVerifier for NoVerification {
+/// A verifier that judges the certificate by `chain` and checks that the handshake is
+/// signed by the key in the certificate presented (with the provider's algorithms, as webpki's
+/// own verifier does), so the session is bound to that certificate whatever the check.
+#[derive(Debug)]
+struct SignedBy {
+    chain: ChainCheck,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for SignedBy {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.chain {
+            ChainCheck::Any => Ok(ServerCertVerified::assertion()),
+            ChainCheck::CaFile(ca) => {
+                ca.current()
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            }
+        }
     }
 
     fn verify_tls12_signature(
@@ -154,7 +213,7 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -168,11 +227,13 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -50,14 +50,19 @@ pub async fn start(
     (child, base, printed)
 }
 
-/// Sends SIGTERM and returns (exit success, everything the process logged).
-pub async fn terminate(mut child: Child) -> (bool, String) {
+/// Sends `signal` (`TERM`, `HUP`) to the running child.
+pub fn signal(child: &Child, signal: &str) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{signal}"), &pid])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Sends SIGTERM and returns (exit success, everything the process logged).
+pub async fn terminate(mut child: Child) -> (bool, String) {
+    signal(&child, "TERM");
     let mut stderr = String::new();
     child
         .stderr

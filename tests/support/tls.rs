@@ -1,10 +1,16 @@
-//! Inbound TLS in tests: the gateway's acceptor for a [`TestPki`] leaf, loaded through the
-//! same `tls_acceptor` the binary uses (from PEM files), and a client config trusting its CA.
+//! TLS in tests: the gateway's acceptor for a [`TestPki`] leaf, loaded through the same
+//! `tls_acceptor` the binary uses (from PEM files), a client config trusting its CA, and an
+//! HTTPS upstream presenting a leaf.
 
 use std::sync::Arc;
 
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
 
 use super::pki::TestPki;
 
@@ -35,4 +41,50 @@ pub fn client_config(ca_pem: &str) -> rustls::ClientConfig {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth()
+}
+
+/// An HTTPS upstream presenting the PKI's leaf certificate, answering every request with an
+/// empty port list; returns its port.
+pub async fn tls_upstream(pki: &TestPki) -> u16 {
+    let certs = vec![CertificateDer::from_pem_slice(pki.leaf_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(pki.leaf_key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|_: Request<Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/xml")
+                            .body(Full::new(bytes::Bytes::from_static(
+                                b"<Ports total=\"0\"/>",
+                            )))
+                            .unwrap(),
+                    )
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
 }
