@@ -10,7 +10,7 @@ serde_json read floor's, which are per byte of the JSON. Also writes the same nu
 target/bench/transcode.csv for benches/chart.py. Standard library only.
 
     python3 benches/report.py              # plain table
-    python3 benches/report.py --markdown   # the README's table
+    python3 benches/report.py --markdown   # the table in docs/performance.md
 """
 
 import argparse
