@@ -29,6 +29,7 @@
 //!     request_timeout: std::time::Duration::from_secs(120),
 //!     default_mode: cupi_gateway::transcode::Mode::Typed,
 //!     bodies: cupi_gateway::budget::BodySettings::default(),
+//!     compress_responses: true,
 //! };
 //! let gateway = app::app(upstream, Arc::new(ApiSpec::embedded().unwrap()), settings);
 //! let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
@@ -59,6 +60,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::access_log::AccessLogLayer;
 use crate::budget::{BodyBudget, BodySettings};
 use crate::coalesce::CoalesceLayer;
+use crate::compression::ClientCompressionLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimitLayer};
 use crate::metrics::Metrics;
@@ -98,6 +100,9 @@ pub struct Settings {
     pub default_mode: Mode,
     /// The memory budget of all buffered bodies, and the pace client bodies must keep.
     pub bodies: BodySettings,
+    /// Compress answers as the client's `Accept-Encoding` asks (off behind a proxy that
+    /// compresses anyway).
+    pub compress_responses: bool,
 }
 
 /// Builds the gateway in front of `upstream`, typed and validated by `spec`.
@@ -166,6 +171,13 @@ pub fn app_with_metrics(
         .layer(TraceContextLayer)
         .layer(AccessLogLayer::new(metrics.clone()))
         .option_layer(cors(&settings.cors_allowed_origins))
+        // Inside the access log, so it logs the bytes that went on the wire; every answer,
+        // the gateway's own errors and routes too.
+        .option_layer(
+            settings
+                .compress_responses
+                .then_some(ClientCompressionLayer),
+        )
         .service(catch_panics(dispatch));
     BoxCloneSyncService::new(app)
 }

@@ -195,6 +195,11 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_NO_REQUEST_VALIDATION")]
     pub no_request_validation: bool,
 
+    /// Send answers uncompressed whatever the client's Accept-Encoding (for a gateway behind
+    /// a proxy that compresses).
+    #[arg(long, env = "CUPI_GATEWAY_NO_COMPRESSION")]
+    pub no_compression: bool,
+
     /// Embedded simulator only: how many extra port groups to generate.
     #[arg(long, env = "CUPI_GATEWAY_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
     pub simulator_port_groups: usize,
@@ -238,6 +243,7 @@ impl GatewayArgs {
                 max_response_body: self.max_response_body,
             },
             validate_requests: !self.no_request_validation,
+            compress_responses: !self.no_compression,
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             upstream_retries: self.upstream_retries,
             request_timeout: self.request_timeout,

@@ -24,6 +24,7 @@ pub mod body;
 pub mod body_rate;
 pub mod budget;
 pub mod coalesce;
+pub mod compression;
 pub mod config;
 pub mod content_coding;
 pub mod error;

@@ -57,6 +57,8 @@ pub struct GatewayOptions {
 
     /// The body budget and the pace of client bodies.
     pub bodies: cupi_gateway::budget::BodySettings,
+    /// Answers compressed per `Accept-Encoding` (false: as with `--no-compression`).
+    pub compress_responses: bool,
 }
 
 impl Default for GatewayOptions {
@@ -88,6 +90,7 @@ impl Default for GatewayOptions {
             shutdown: None,
 
             bodies: cupi_gateway::budget::BodySettings::default(),
+            compress_responses: true,
         }
     }
 }
@@ -136,6 +139,7 @@ pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> St
         request_timeout: options.request_timeout,
         default_mode: options.default_mode,
         bodies: options.bodies,
+        compress_responses: options.compress_responses,
     };
     let metrics = Arc::new(cupi_gateway::metrics::Metrics::new(
         options.spec.path_templates(),

@@ -1,0 +1,104 @@
+//! Compressed answers to clients: the gateway's JSON and XML lists are large and repetitive,
+//! so gzip, br or zstd (whichever the client's `Accept-Encoding` prefers by q-value) cut the
+//! bytes on the wire several-fold.
+//!
+//! This is tower-http's `CompressionLayer`, not code of our own. It streams: the encoder reads
+//! the transcoder's body frame by frame, and async-compression flushes its encoder whenever the
+//! body it reads is pending, so the first items of a long list reach the client while the
+//! upstream is still sending the rest; memory stays one encoder window per response.
+//!
+//! What is left alone: bodies under [`MIN_SIZE`] (compression costs more than it saves),
+//! `HEAD` (no body to encode), 204 and 304, audio (greetings and recordings are already
+//! compressed codecs), images, gRPC and event streams (tower-http's defaults), and any answer
+//! that already has a `Content-Encoding` (an upstream's gzip passed through to an XML client,
+//! see `content_coding`).
+//!
+//! The level is tower-http's default for each coding: gzip 6, zstd 3, and brotli 4 (not the
+//! brotli crate's 11, which is many times slower for a few percent fewer bytes); these are the
+//! levels common on-the-fly compressors (nginx) use.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Version};
+use tower::{Layer, Service, ServiceExt};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+
+use crate::app::App;
+use crate::BoxFuture;
+
+/// Bodies known to be smaller than this are sent as they are (an error, a single port).
+/// Streamed bodies of unknown length are always compressed.
+pub const MIN_SIZE: u64 = 1024;
+
+/// Compresses the answers of the service it wraps, per the client's `Accept-Encoding`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientCompressionLayer;
+
+impl<S> Layer<S> for ClientCompressionLayer
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Service = ClientCompression;
+
+    fn layer(&self, inner: S) -> ClientCompression {
+        let compressed = CompressionLayer::new()
+            .no_deflate()
+            .quality(CompressionLevel::Default)
+            .compress_when(worth_compressing())
+            .layer(inner.clone())
+            .map_response(|response| response.map(Body::new));
+        ClientCompression {
+            compressed: App::new(compressed),
+            plain: App::new(inner),
+        }
+    }
+}
+
+/// Which answers are worth compressing, judged from the response alone.
+fn worth_compressing() -> impl Predicate {
+    let has_body = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
+        status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED
+    };
+    SizeAbove::new(MIN_SIZE)
+        .and(NotForContentType::const_new("audio/"))
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::SSE)
+        .and(has_body)
+}
+
+/// [`ClientCompressionLayer`]'s service: `HEAD` goes around the compressor, since the
+/// predicate sees only the response and a `HEAD` answer has no body to encode.
+#[derive(Clone)]
+pub struct ClientCompression {
+    compressed: App,
+    plain: App,
+}
+
+impl Service<Request<Body>> for ClientCompression {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Readiness is checked on the chosen branch in `call` (via `oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let branch = if request.method() == Method::HEAD {
+            self.plain.clone()
+        } else {
+            self.compressed.clone()
+        };
+        Box::pin(branch.oneshot(request))
+    }
+}
