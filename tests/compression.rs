@@ -250,6 +250,44 @@ async fn curl_compressed_decodes() {
     assert_eq!(decoded, plain);
 }
 
+#[tokio::test]
+async fn an_upstream_gzip_is_passed_on_as_it_came_or_recoded_for_the_client() {
+    let list = generated_ports_xml(50);
+    let gzipped = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(list.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let served = gzipped.clone();
+    let upstream = FakeUpstream::start(move |_| {
+        let mut response = respond(200, "application/xml", served.clone());
+        let headers = response.headers_mut();
+        headers.insert("content-encoding", "gzip".parse().unwrap());
+        response
+    })
+    .await;
+    let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let xml_client = |accept_encoding: &str| {
+        client()
+            .get(format!("{gateway}/vmrest/ports"))
+            .basic_auth("admin", Some("password"))
+            .header("accept", "application/xml")
+            .header("accept-encoding", accept_encoding)
+            .send()
+    };
+
+    // Already encoded: the upstream's bytes, not compressed again.
+    let taken = xml_client("gzip, br").await.unwrap();
+    assert_eq!(content_encoding(&taken).as_deref(), Some("gzip"));
+    assert_eq!(taken.bytes().await.unwrap(), gzipped);
+
+    // A client that refuses gzip gets the XML the gateway decoded, compressed as it asks.
+    let recoded = xml_client("gzip;q=0, br").await.unwrap();
+    assert_eq!(content_encoding(&recoded).as_deref(), Some("br"));
+    let body = recoded.bytes().await.unwrap();
+    assert_eq!(decode(Some("br"), &body), list.as_bytes());
+}
+
 /// An upstream that sends the list's head and its first `split` bytes, then waits for
 /// `resume` before it sends the rest.
 async fn stalling_upstream(
