@@ -21,13 +21,18 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use http::header::{HeaderValue, VARY};
 use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Version};
 use tower::{Layer, Service, ServiceExt};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::app::App;
+use crate::content_coding::ClientCodings;
 use crate::BoxFuture;
+
+/// The codings the gateway can send, in tower-http's order of preference among equal q-values.
+const CODINGS: [&str; 3] = ["zstd", "br", "gzip"];
 
 /// Bodies known to be smaller than this are sent as they are (an error, a single port).
 /// Streamed bodies of unknown length are always compressed.
@@ -57,7 +62,7 @@ where
             .map_response(|response| response.map(Body::new));
         ClientCompression {
             compressed: App::new(compressed),
-            plain: App::new(inner),
+            plain: App::new(inner.map_response(vary_on_accept_encoding)),
         }
     }
 }
@@ -75,8 +80,31 @@ fn worth_compressing() -> impl Predicate {
         .and(has_body)
 }
 
+/// Whether the client takes none of the codings the gateway sends, identity included. It is
+/// sent identity anyway, as RFC 9110 §12.5.3 advises: tower-http would answer 406 with the
+/// refused answer's body, a status the OpenAPI document names for no operation.
+fn refuses_every_coding(request: &Request<Body>) -> bool {
+    let client = ClientCodings::of(request.headers());
+    client.refuses_identity() && !CODINGS.iter().any(|coding| client.accepts(coding))
+}
+
+/// Marks an answer as chosen by `Accept-Encoding`, for the caches between gateway and client.
+fn vary_on_accept_encoding(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    let listed = headers.get_all(VARY).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|value| value.to_ascii_lowercase().contains("accept-encoding"))
+    });
+    if !listed {
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
+}
+
 /// [`ClientCompressionLayer`]'s service: `HEAD` goes around the compressor, since the
-/// predicate sees only the response and a `HEAD` answer has no body to encode.
+/// predicate sees only the response and a `HEAD` answer has no body to encode; so do
+/// requests that refuse every coding.
 #[derive(Clone)]
 pub struct ClientCompression {
     compressed: App,
@@ -94,7 +122,7 @@ impl Service<Request<Body>> for ClientCompression {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let branch = if request.method() == Method::HEAD {
+        let branch = if request.method() == Method::HEAD || refuses_every_coding(&request) {
             self.plain.clone()
         } else {
             self.compressed.clone()

@@ -146,6 +146,21 @@ impl ClientCodings {
             None => weight_of("*").is_some_and(|q| q > 0.0),
         }
     }
+
+    /// Whether the client refuses an unencoded body (RFC 9110 §12.5.3): `identity;q=0`, or
+    /// `*;q=0` without `identity` named. Unlike other codings, identity is taken when unlisted.
+    pub fn refuses_identity(&self) -> bool {
+        let weight_of = |name: &str| {
+            self.listed
+                .iter()
+                .filter(|(listed, _)| listed == name)
+                .map(|(_, q)| *q)
+                .reduce(f32::max)
+        };
+        weight_of("identity")
+            .or_else(|| weight_of("*"))
+            .is_some_and(|q| q <= 0.0)
+    }
 }
 
 /// An upstream answer for a transcoder: decoded if it is gzip or deflate, at most `limit`
@@ -551,6 +566,20 @@ mod tests {
         assert!(takes(&["gzip;q=0, *"], "deflate"));
         assert!(!takes(&["*;q=0"], "br"));
         assert!(takes(&["identity", "br"], "br"), "two headers");
+    }
+
+    #[test]
+    fn identity_is_refused_only_by_a_zero_weight() {
+        let refuses = |values: &[&'static str]| {
+            ClientCodings::of(&headers("accept-encoding", values)).refuses_identity()
+        };
+        assert!(!refuses(&[]));
+        assert!(!refuses(&["gzip"]), "unlisted identity is taken");
+        assert!(!refuses(&["gzip;q=0"]));
+        assert!(refuses(&["identity;q=0"]));
+        assert!(refuses(&["*;q=0"]));
+        assert!(refuses(&["br, *;q=0"]));
+        assert!(!refuses(&["identity;q=0.1, *;q=0"]), "named beats the star");
     }
 
     #[test]

@@ -48,6 +48,13 @@ fn content_encoding(response: &reqwest::Response) -> Option<String> {
         .map(|value| value.to_str().unwrap().to_owned())
 }
 
+fn has_vary(response: &reqwest::Response) -> bool {
+    response.headers().get_all("vary").iter().any(|value| {
+        let value = value.to_str().unwrap().to_ascii_lowercase();
+        value.contains("accept-encoding")
+    })
+}
+
 /// The body decoded as its `Content-Encoding` says.
 fn decode(coding: Option<&str>, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -117,16 +124,31 @@ async fn q_values_choose_the_coding() {
             expected,
             "{accept_encoding}"
         );
-        let vary = response.headers().get_all("vary");
-        assert!(
-            vary.iter().any(|v| v
-                .to_str()
-                .unwrap()
-                .to_ascii_lowercase()
-                .contains("accept-encoding")),
-            "{accept_encoding}: no Vary: Accept-Encoding"
-        );
+        assert!(has_vary(&response), "{accept_encoding}: no Vary");
     }
+}
+
+#[tokio::test]
+async fn an_accept_encoding_that_refuses_every_coding_gets_identity() {
+    let gateway = stack(true).await;
+    let ports = format!("{gateway}/vmrest/ports");
+    let (_, plain) = fetch_decoded(&ports, "identity").await;
+    for refusing in [
+        "identity;q=0",
+        "*;q=0",
+        "deflate, identity;q=0",
+        "gzip;q=0, *;q=0",
+    ] {
+        let response = get_encoded(&ports, refusing).await;
+        assert_eq!(response.status(), 200, "{refusing}");
+        assert_eq!(content_encoding(&response), None, "{refusing}");
+        assert!(has_vary(&response), "{refusing}");
+        assert_eq!(json(response).await, plain, "{refusing}");
+    }
+    // identity refused, but a coding named: that coding.
+    let response = get_encoded(&ports, "gzip, identity;q=0").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(content_encoding(&response).as_deref(), Some("gzip"));
 }
 
 #[tokio::test]
