@@ -17,19 +17,15 @@
 //! brotli crate's 11, which is many times slower for a few percent fewer bytes); these are the
 //! levels common on-the-fly compressors (nginx) use.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
-
 use axum::body::Body;
 use http::header::{HeaderValue, VARY};
 use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Version};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::app::App;
 use crate::content_coding::ClientCodings;
-use crate::BoxFuture;
 
 /// The codings the gateway can send, in tower-http's order of preference among equal q-values.
 const CODINGS: [&str; 3] = ["zstd", "br", "gzip"];
@@ -42,28 +38,25 @@ pub const MIN_SIZE: u64 = 1024;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientCompressionLayer;
 
-impl<S> Layer<S> for ClientCompressionLayer
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Service = ClientCompression;
+impl Layer<App> for ClientCompressionLayer {
+    type Service = App;
 
-    fn layer(&self, inner: S) -> ClientCompression {
+    /// `HEAD` goes around the compressor, since the predicate sees only the response and a
+    /// `HEAD` answer has no body to encode; so do requests that refuse every coding.
+    fn layer(&self, inner: App) -> App {
         let compressed = CompressionLayer::new()
             .no_deflate()
             .quality(CompressionLevel::Default)
             .compress_when(worth_compressing())
             .layer(inner.clone())
             .map_response(|response| response.map(Body::new));
-        ClientCompression {
-            compressed: App::new(compressed),
-            plain: App::new(inner.map_response(vary_on_accept_encoding)),
-        }
+        let compressed = App::new(compressed);
+        let plain = App::new(inner.map_response(vary_on_accept_encoding));
+        App::new(tower::service_fn(move |request: Request<Body>| {
+            let uncompressed = request.method() == Method::HEAD || refuses_every_coding(&request);
+            let branch = if uncompressed { &plain } else { &compressed };
+            branch.clone().oneshot(request)
+        }))
     }
 }
 
@@ -100,33 +93,4 @@ fn vary_on_accept_encoding(mut response: Response<Body>) -> Response<Body> {
         headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
-}
-
-/// [`ClientCompressionLayer`]'s service: `HEAD` goes around the compressor, since the
-/// predicate sees only the response and a `HEAD` answer has no body to encode; so do
-/// requests that refuse every coding.
-#[derive(Clone)]
-pub struct ClientCompression {
-    compressed: App,
-    plain: App,
-}
-
-impl Service<Request<Body>> for ClientCompression {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Readiness is checked on the chosen branch in `call` (via `oneshot`).
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let branch = if request.method() == Method::HEAD || refuses_every_coding(&request) {
-            self.plain.clone()
-        } else {
-            self.compressed.clone()
-        };
-        Box::pin(branch.oneshot(request))
-    }
 }

@@ -29,13 +29,18 @@ async fn stack(compress_responses: bool) -> String {
     start_gateway(&simulator, options).await
 }
 
+/// A request with Basic auth and the given `Accept-Encoding`.
+fn encoded(method: reqwest::Method, url: &str, accept_encoding: &str) -> reqwest::RequestBuilder {
+    client()
+        .request(method, url)
+        .basic_auth(AUTH.0, Some(AUTH.1))
+        .header("accept-encoding", accept_encoding)
+}
+
 /// GET with Basic auth, JSON, and the given `Accept-Encoding`.
 async fn get_encoded(url: &str, accept_encoding: &str) -> reqwest::Response {
-    client()
-        .get(url)
-        .basic_auth("admin", Some("password"))
+    encoded(reqwest::Method::GET, url, accept_encoding)
         .header("accept", "application/json")
-        .header("accept-encoding", accept_encoding)
         .send()
         .await
         .unwrap()
@@ -172,24 +177,23 @@ async fn small_bodies_head_no_content_and_audio_are_sent_as_they_are() {
     assert_eq!(error_code(own_error).await, "not_found");
 
     // HEAD of the long list: no body, so no coding.
-    let head = client()
-        .head(format!("{gateway}/vmrest/ports"))
-        .basic_auth("admin", Some("password"))
-        .header("accept-encoding", BROWSER)
-        .send()
-        .await
-        .unwrap();
+    let head = encoded(
+        reqwest::Method::HEAD,
+        &format!("{gateway}/vmrest/ports"),
+        BROWSER,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(content_encoding(&head), None);
 
     // A PUT answered 204.
     let groups = json(get_encoded(&format!("{gateway}/vmrest/portgroups"), "identity").await).await;
     let group = groups["PortGroup"][0]["ObjectId"].as_str().unwrap();
-    let put = client()
-        .put(format!("{gateway}/vmrest/portgroups/{group}"))
-        .basic_auth("admin", Some("password"))
+    let group = format!("{gateway}/vmrest/portgroups/{group}");
+    let put = encoded(reqwest::Method::PUT, &group, BROWSER)
         .header("content-type", "application/json")
-        .header("accept-encoding", BROWSER)
         .body(r#"{"MwiOnCode":"678"}"#)
         .send()
         .await
@@ -211,13 +215,14 @@ async fn audio_answers_are_not_compressed() {
     };
     let upstream = FakeUpstream::start(move |_| respond(200, "audio/wav", wav.clone())).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::without_validation()).await;
-    let greeting = client()
-        .get(format!("{gateway}{GREETING}"))
-        .basic_auth("admin", Some("password"))
-        .header("accept-encoding", BROWSER)
-        .send()
-        .await
-        .unwrap();
+    let greeting = encoded(
+        reqwest::Method::GET,
+        &format!("{gateway}{GREETING}"),
+        BROWSER,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(greeting.status(), 200);
     assert_eq!(content_encoding(&greeting), None);
     assert_eq!(greeting.bytes().await.unwrap().len(), 64 * 1024);
@@ -289,12 +294,10 @@ async fn an_upstream_gzip_is_passed_on_as_it_came_or_recoded_for_the_client() {
     })
     .await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
+    let ports = format!("{gateway}/vmrest/ports");
     let xml_client = |accept_encoding: &str| {
-        client()
-            .get(format!("{gateway}/vmrest/ports"))
-            .basic_auth("admin", Some("password"))
+        encoded(reqwest::Method::GET, &ports, accept_encoding)
             .header("accept", "application/xml")
-            .header("accept-encoding", accept_encoding)
             .send()
     };
 
