@@ -5,7 +5,8 @@
 //! This is tower-http's `CompressionLayer`, not code of our own. It streams: the encoder reads
 //! the transcoder's body frame by frame, and async-compression flushes its encoder whenever the
 //! body it reads is pending, so the first items of a long list reach the client while the
-//! upstream is still sending the rest; memory stays one encoder window per response.
+//! upstream is still sending the rest; memory is the encoder's state, bounded whatever the
+//! list's length.
 //!
 //! What is left alone: bodies under [`MIN_SIZE`] (compression costs more than it saves),
 //! `HEAD` (no body to encode), 204 and 304, audio (greetings and recordings are already
@@ -13,9 +14,12 @@
 //! that already has a `Content-Encoding` (an upstream's gzip passed through to an XML client,
 //! see `content_coding`).
 //!
-//! The level is tower-http's default for each coding: gzip 6, zstd 3, and brotli 4 (not the
-//! brotli crate's 11, which is many times slower for a few percent fewer bytes); these are the
-//! levels common on-the-fly compressors (nginx) use.
+//! The level is tower-http's default for each coding: gzip 6, zstd 3, brotli 4. Measured on the
+//! 1 MB JSON list of 1,005 ports (one core, the C libraries): gzip 1/6/9 give 76/53/52 kB in
+//! 3/7/15 ms; brotli 1/4/6/11 give 59/52/45/36 kB in 1.2/4.4/8/1,944 ms, so the brotli crate's own
+//! default of 11 would spend two seconds of CPU per list; zstd 3 gives 56 kB. Through the gateway
+//! (`benches/compression.sh`) each costs 1 to 9 ms of CPU per list on top of the 12.5 ms the
+//! transcoding takes, for a wire size an 18th to a 19th of the JSON's.
 
 use axum::body::Body;
 use http::header::{HeaderValue, VARY};
