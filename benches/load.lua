@@ -1,6 +1,7 @@
 -- wrk script for benches/load.sh: prints one machine-readable RESULT line with exact
--- percentiles, and with LOAD_VARY=1 makes every request's target unique (`&n=<thread>-<count>`,
--- a query parameter CUPI and the simulator ignore) so that the gateway cannot coalesce them.
+-- percentiles, and with LOAD_VARY=1 gives every request its own cookie (`n=<thread>-<count>`,
+-- which CUPI and the simulator ignore) so that the gateway cannot coalesce them: cookies are
+-- part of the coalescing key, and an undescribed query parameter would be refused with 400.
 
 local vary = os.getenv("LOAD_VARY") == "1"
 local threads = 0
@@ -17,8 +18,8 @@ function request()
     return wrk.request()
   end
   counter = counter + 1
-  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
-  return wrk.format(nil, wrk.path .. sep .. "n=" .. id .. "-" .. counter)
+  wrk.headers["Cookie"] = "n=" .. id .. "-" .. counter
+  return wrk.format(nil, wrk.path)
 end
 
 function done(summary, latency, requests)

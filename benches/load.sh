@@ -11,7 +11,7 @@
 #   same    every request is the same GET. Through the gateway, identical concurrent GETs are
 #           coalesced into one upstream request, so this is what a burst of identical reads
 #           gets, not the proxy's cost per request.
-#   varied  every request has its own `&n=<thread>-<count>` (ignored by CUPI and the simulator),
+#   varied  every request has its own cookie `n=<thread>-<count>` (ignored by CUPI and the simulator),
 #           so nothing is coalesced: each request through the gateway is one upstream request.
 #   varied_c1  the same with one connection, so latency is the request's own, not queueing
 #           behind 15 others for the machine's two cores.
