@@ -32,6 +32,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 use crate::body::{read_response_prefix, PREFIX_LIMIT};
 use crate::budget::BodyBudget;
 use crate::error::{BoxError, GatewayError};
+use crate::transcode::negotiate::weighted_items;
 
 /// Decoded bytes are handed on in chunks of at most this size: what one poll may inflate.
 const DECODED_CHUNK: usize = 32 * 1024;
@@ -110,21 +111,8 @@ pub struct ClientCodings {
 
 impl ClientCodings {
     pub fn of(headers: &HeaderMap) -> Self {
-        let listed = headers
-            .get_all(ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|item| {
-                let mut parts = item.split(';');
-                let coding = parts.next()?.trim().to_ascii_lowercase();
-                let q = parts
-                    .filter_map(|p| p.split_once('='))
-                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
-                    .and_then(|(_, q)| q.trim().parse::<f32>().ok())
-                    .unwrap_or(1.0);
-                (!coding.is_empty()).then_some((coding, q))
-            })
+        let listed = weighted_items(headers, ACCEPT_ENCODING)
+            .map(|(coding, q, _)| (coding, q))
             .collect();
         ClientCodings { listed }
     }

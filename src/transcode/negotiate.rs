@@ -10,7 +10,7 @@
 //! `application/json` in its `Accept`, `profile=cupi` or `profile=typed`; one that names
 //! neither gets the gateway's default (`--cupi-compat` makes it CUPI mode).
 
-use http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::JsonStyle;
 
@@ -178,15 +178,25 @@ pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
 /// `(media range, q, parameters)` of every `Accept` header, media ranges lower-cased,
 /// parameters as sent (`; profile=cupi; q=0.5`).
 fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str)> + '_ {
+    weighted_items(headers, ACCEPT)
+}
+
+/// `(item, q, parameters)` of every `name` header holding an RFC 9110 weighted list (`Accept`,
+/// `Accept-Encoding`): items lower-cased, empty ones skipped, `q` 1 when absent, parameters
+/// as sent.
+pub(crate) fn weighted_items(
+    headers: &HeaderMap,
+    name: HeaderName,
+) -> impl Iterator<Item = (String, f32, &str)> + '_ {
     headers
-        .get_all(ACCEPT)
+        .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|range| {
-            let (kind, params) = range.split_once(';').unwrap_or((range, ""));
-            let kind = kind.trim().to_ascii_lowercase();
-            if kind.is_empty() {
+        .filter_map(|item| {
+            let (item, params) = item.split_once(';').unwrap_or((item, ""));
+            let item = item.trim().to_ascii_lowercase();
+            if item.is_empty() {
                 return None;
             }
             // The weight's name is case-insensitive (RFC 9110 §12.4.2): `Q=0` refuses too.
@@ -198,7 +208,7 @@ fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str
                 })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            Some((kind, q, params))
+            Some((item, q, params))
         })
 }
 
