@@ -17,7 +17,7 @@ import { check, fail, launchChromium, runTest } from "./harness.mjs";
 const base = (process.env.GATEWAY_URL || "http://127.0.0.1:8080").replace(/\/+$/, "");
 const screenshot = resolve(process.env.SCREENSHOT || "target/docs.png");
 const origin = new URL(base).origin;
-const OVERALL_TIMEOUT_MS = 60_000;
+const OVERALL_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 20_000;
 
 const EXPECTED_OPERATIONS = [
@@ -36,7 +36,7 @@ const consoleErrors = [];
 let requests = 0;
 
 async function run() {
-  const browser = await launchChromium({ timeout: STEP_TIMEOUT_MS });
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
 

@@ -60,7 +60,7 @@ screenshot=${SCREENSHOT:-$root/target/frontend.png}
 status=0
 GATEWAY_URL="$gateway_url" PAGE_URL="$page_url" OTHER_PAGE_URL="$other_url" \
   GATEWAY_LOG="$gateway_log" SCREENSHOT="$screenshot" \
-  timeout 120 node "$here/frontend.mjs" || status=$?
+  timeout 270 node "$here/frontend.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "frontend.sh: the frontend browser test failed (exit $status); logs: $gateway_log, $page_log" >&2
 elif [ "${UPDATE_SCREENSHOT:-}" = 1 ]; then

@@ -29,14 +29,25 @@ export function check(condition, message) {
   return condition;
 }
 
+// A first start on a fresh machine reads Chromium's ~300 MB from a cold disk and builds the
+// font cache: on a busy 2-core runner that has taken over 20 s. lib.sh warms it up first; this
+// limit and the one retry are for a start that is slow anyway, not for a browser that hangs.
+const LAUNCH_TIMEOUT_MS = 60_000;
+
 /** Headless Debian Chromium (CHROMIUM overrides /usr/bin/chromium); closed by runTest. */
-export async function launchChromium({ timeout, args = [] }) {
-  browser = await chromium.launch({
+export async function launchChromium({ args = [] } = {}) {
+  const options = {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    timeout,
+    timeout: LAUNCH_TIMEOUT_MS,
     args: [...FLAGS, ...args],
-  });
+  };
+  try {
+    browser = await chromium.launch(options);
+  } catch (error) {
+    console.error(`Chromium did not start (${error?.message?.split("\n")[0]}); trying once more`);
+    browser = await chromium.launch(options);
+  }
   return browser;
 }
 

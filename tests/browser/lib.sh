@@ -28,9 +28,27 @@ browser_tools() {
     echo "warning: node $(node --version); playwright-core wants node >= 20" >&2
   fi
   echo "== $(/usr/bin/chromium --version 2>/dev/null | head -n1), node $(node --version)"
+  warm_chromium
   echo "== npm ci (tests/browser)"
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+# One throwaway headless start, so that the test's own start does not pay for a cold disk and
+# the font cache being built (over 20 s on a fresh, busy runner). A failure here is only
+# reported: the test's start says what is wrong.
+warm_chromium() {
+  local started=$SECONDS profile status=0
+  profile=$(mktemp -d)
+  timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$profile" --dump-dom about:blank >/dev/null 2>&1 || status=$?
+  rm -rf "$profile"
+  if [ "$status" -eq 0 ]; then
+    echo "== Chromium warmed up in $((SECONDS - started)) s"
+  else
+    echo "warning: Chromium's warm-up start failed (exit $status) after $((SECONDS - started)) s" >&2
+  fi
 }
 
 # free_port FALLBACK...: as many loopback ports as arguments, free at the time of asking and

@@ -42,7 +42,7 @@ wait_for "$base/healthz" "$gateway" "the gateway" "$log"
 echo "== node tests/browser/docs.mjs against $base"
 status=0
 GATEWAY_URL="$base" SCREENSHOT="${SCREENSHOT:-$root/target/docs.png}" \
-  timeout 90 node "$here/docs.mjs" || status=$?
+  timeout 240 node "$here/docs.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "run.sh: the /docs browser test failed (exit $status); gateway log: $log" >&2
 fi
