@@ -42,13 +42,15 @@ warm_chromium() {
   profile=$(mktemp -d)
   timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$profile" --dump-dom about:blank >/dev/null 2>&1 || status=$?
-  rm -rf "$profile"
+    --user-data-dir="$profile" --dump-dom about:blank >/dev/null 2>"$profile.err" || status=$?
   if [ "$status" -eq 0 ]; then
     echo "== Chromium warmed up in $((SECONDS - started)) s"
   else
-    echo "warning: Chromium's warm-up start failed (exit $status) after $((SECONDS - started)) s" >&2
+    echo "warning: Chromium's warm-up start failed (exit $status) after $((SECONDS - started)) s;" \
+      "the end of what it printed:" >&2
+    tail -n 20 "$profile.err" >&2
   fi
+  rm -rf "$profile" "$profile.err"
 }
 
 # free_port FALLBACK...: as many loopback ports as arguments, free at the time of asking and
