@@ -25,6 +25,7 @@ WORKDIR /src
 # edit to a test or a doc does not invalidate this stage).
 COPY Cargo.toml Cargo.lock ./
 COPY src src
+COPY crates crates
 COPY openapi openapi
 COPY assets assets
 # Cargo.toml declares this benchmark target, and cargo refuses a manifest whose declared

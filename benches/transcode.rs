@@ -16,9 +16,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use cupi_codec::{json_to_xml, xml_to_json, Schema};
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::simulator::{generated_port_group_xml, generated_ports_xml};
-use cupi_gateway::transcode::{json_to_xml, xml_to_json, Schema};
+use cupi_simulator::{generated_port_group_xml, generated_ports_xml};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 

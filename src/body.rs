@@ -110,6 +110,7 @@ pub fn upstream_body_error(error: BoxError) -> GatewayError {
 }
 
 /// The first part of a body.
+#[derive(Debug)]
 pub enum Prefix {
     /// The body ended within the limit.
     Complete(Bytes),

@@ -13,10 +13,10 @@ use crate::body_rate::BodyRate;
 use crate::budget::BodySettings;
 use crate::limit::LimitSettings;
 use crate::server::ConnectionSettings;
-use crate::simulator::SimulatorConfig;
 use crate::transcode::{Limits, Mode};
 use crate::upstream::tls::TlsVerification;
 use crate::upstream::Origin;
+use cupi_simulator::SimulatorConfig;
 
 /// A JSON gateway for the Cisco Unity Connection provisioning API (CUPI).
 ///

@@ -17,8 +17,8 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::transcode::{JsonError, XmlError};
 use crate::validate::Violation;
+use cupi_codec::{JsonError, XmlError};
 
 /// A boxed error, as hyper and tower pass them around.
 pub type BoxError = Box<dyn StdError + Send + Sync>;

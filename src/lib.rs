@@ -5,7 +5,7 @@
 //! - [`server`]: accepts connections, graceful shutdown;
 //! - [`app`]: the tower stack, and the split between `/vmrest` and the gateway's own routes;
 //! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
-//! - [`transcode`]: content negotiation and JSON ↔ XML bodies, typed by a [`transcode::Schema`];
+//! - [`transcode`]: content negotiation and JSON ↔ XML bodies ([`cupi_codec`]);
 //! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
 //! - [`coalesce`]: identical concurrent reads share one upstream request;
 //! - [`retry`]: idempotent reads that got an upstream 503 are retried, within a budget;
@@ -13,7 +13,6 @@
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
 //! - [`tls_reload`]: certificate, key and upstream CA files re-read when they change, or on SIGHUP;
-//! - [`simulator`]: an embedded CUPI server, used when no upstream is configured;
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
 #![forbid(unsafe_code)]
@@ -28,20 +27,15 @@ pub mod compression;
 pub mod config;
 pub mod content_coding;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
-pub mod path_template;
 pub mod proxy;
-pub mod query_string;
 pub mod readiness;
 pub mod request_id;
 pub mod retry;
 pub mod server;
-pub mod simulator;
 pub mod tls_reload;
 pub mod trace_context;
 pub mod transcode;
@@ -152,7 +146,7 @@ pub async fn run_simulator(
         args.username, args.password
     );
     tokio::select! {
-        result = simulator::serve(listener, args.simulator_config()) => {
+        result = cupi_simulator::serve(listener, args.simulator_config()) => {
             if let Err(error) = result {
                 tracing::error!(%error, "simulator stopped");
             }
@@ -168,9 +162,9 @@ async fn start_embedded_simulator(args: &GatewayArgs) -> Result<upstream::Origin
     let local = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
-    let config = simulator::SimulatorConfig {
+    let config = cupi_simulator::SimulatorConfig {
         generated_port_groups: args.simulator_port_groups,
-        ..simulator::SimulatorConfig::default()
+        ..cupi_simulator::SimulatorConfig::default()
     };
     tracing::warn!(
         simulator = %local,
@@ -178,7 +172,7 @@ async fn start_embedded_simulator(args: &GatewayArgs) -> Result<upstream::Origin
          simulator, user admin, password password"
     );
     tokio::spawn(async move {
-        if let Err(error) = simulator::serve(listener, config).await {
+        if let Err(error) = cupi_simulator::serve(listener, config).await {
             tracing::error!(%error, "embedded simulator stopped");
         }
     });
@@ -233,7 +227,7 @@ fn try_me_commands(base: &str, simulator: bool) -> Vec<String> {
             r#"     -d '{"MwiOnCode":"678","MwiOffCode":"876"}' \"#.to_owned(),
             format!(
                 "     {base}/vmrest/portgroups/{}   # 204",
-                simulator::SEED_GROUP_ID
+                cupi_simulator::SEED_GROUP_ID
             ),
         ]);
     }

@@ -30,7 +30,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::path_template::PathTemplate;
+use cupi_uri::PathTemplate;
 
 type HistogramFamily = Family<RouteMethod, Histogram, fn() -> Histogram>;
 
@@ -95,7 +95,7 @@ impl std::hash::Hash for Route {
 }
 
 impl EncodeLabelValue for Route {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
         EncodeLabelValue::encode(&self.as_str(), encoder)
     }
 }

@@ -352,6 +352,14 @@ pub struct Reloader {
     metrics: Arc<Metrics>,
 }
 
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("watches", &self.watches.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reloader {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Reloader {

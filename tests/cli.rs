@@ -136,7 +136,7 @@ async fn simulate_subcommand_serves_cupi_xml() {
 async fn cupi_compat_mode_by_flag_or_variable_old_names_included() {
     let listen = ("CUPI_GATEWAY_LISTEN", "127.0.0.1:0");
     type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
-    let ways: [Way; 4] = [
+    let ways: [Way<'_>; 4] = [
         (&["--cupi-compat"], &[listen]),
         (&[], &[listen, ("CUPI_GATEWAY_CUPI_COMPAT", "true")]),
         (&["--cupi-json"], &[listen]),

@@ -166,15 +166,14 @@ async fn errors_keep_the_one_error_shape_and_head_says_which_json_it_would_be() 
 #[tokio::test]
 async fn streamed_lists_give_the_same_cupi_json_as_whole_ones() {
     let spec = ApiSpec::embedded().unwrap();
-    let many = cupi_gateway::simulator::generated_ports_xml(1000);
+    let many = cupi_simulator::generated_ports_xml(1000);
     let one = format!(
         r#"<Ports total="1"><Port><ObjectId>a</ObjectId><DisplayName>{}</DisplayName><CapEnabled>true</CapEnabled></Port></Ports>"#,
         "x".repeat(2 * cupi_gateway::body::PREFIX_LIMIT)
     );
     for xml in [many, one] {
         assert!(xml.len() > cupi_gateway::body::PREFIX_LIMIT);
-        let expected =
-            cupi_gateway::transcode::xml_to_cupi_json(xml.as_bytes(), spec.schema()).unwrap();
+        let expected = cupi_codec::xml_to_cupi_json(xml.as_bytes(), spec.schema()).unwrap();
         let upstream =
             FakeUpstream::start(move |_| respond(200, "application/xml", xml.clone())).await;
         let gateway = start_gateway(&upstream.origin, GatewayOptions::in_mode(Mode::Cupi)).await;

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cupi_gateway::simulator::{generated_ports_xml, SimulatorConfig};
+use cupi_simulator::{generated_ports_xml, SimulatorConfig};
 use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

@@ -1,7 +1,9 @@
 //! The fuzz targets' properties (`fuzz/`, libFuzzer, nightly only) run as proptest properties in
 //! the normal test suite, so every machine with a stable toolchain checks them on each run.
 //!
-//! The properties themselves are `cupi_gateway::fuzzing`, shared with the fuzz targets. What is
+//! The properties themselves are `cupi_codec::fuzzing` and `cupi_uri::fuzzing`, shared with the
+//! fuzz targets; here they run with the gateway's own table (from its OpenAPI document) as well
+//! as with the sample table the fuzz targets use. What is
 //! here is the input side: where libFuzzer mutates bytes guided by coverage, these generators
 //! build inputs from a grammar (XML with CUPI names, entities, CDATA and comments; JSON values
 //! with XML-illegal characters and deep nesting; paths from the spellings of traversal), then
@@ -9,10 +11,29 @@
 //! that most inputs get past the parsers and the deep code is reached in a few hundred cases.
 //! The inputs the fuzzers found are pinned at the end.
 
-use cupi_gateway::fuzzing::{
-    check_json_to_xml, check_path_guard, check_xml_to_json, embedded_schema,
-};
+use std::sync::OnceLock;
+
+use cupi_codec::fuzzing::{check_json_to_xml, check_xml_to_json, sample_schema};
+use cupi_codec::Schema;
+use cupi_gateway::openapi::ApiSpec;
+use cupi_uri::fuzzing::check_path_guard;
 use proptest::prelude::*;
+
+/// The table the gateway runs with, from the embedded OpenAPI document (parsed once).
+fn embedded_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        ApiSpec::embedded()
+            .expect("the embedded OpenAPI document loads")
+            .schema()
+            .clone()
+    })
+}
+
+/// Both tables: the gateway's, and the fuzz targets' sample.
+fn schemas() -> [&'static Schema; 2] {
+    [embedded_schema(), sample_schema()]
+}
 
 // ---------------------------------------------------------------------------------------------
 // Damage, shared by the XML and JSON generators: the grammar writes clean documents, and a few
@@ -501,15 +522,19 @@ fn path() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn xml_to_json_properties(xml in xml_document()) {
-        if let Err(failure) = check_xml_to_json(&xml, embedded_schema()) {
-            return Err(TestCaseError::fail(failure));
+        for schema in schemas() {
+            if let Err(failure) = check_xml_to_json(&xml, schema) {
+                return Err(TestCaseError::fail(failure));
+            }
         }
     }
 
     #[test]
     fn json_to_xml_properties(json in json_document()) {
-        if let Err(failure) = check_json_to_xml(&json, embedded_schema()) {
-            return Err(TestCaseError::fail(failure));
+        for schema in schemas() {
+            if let Err(failure) = check_json_to_xml(&json, schema) {
+                return Err(TestCaseError::fail(failure));
+            }
         }
     }
 
@@ -534,12 +559,14 @@ fn fuzz_seeds_pass() {
                 continue; // what a local fuzz run added, not committed
             }
             let bytes = std::fs::read(&path).expect("seed file");
-            let checked = match target {
-                "xml_to_json" => check_xml_to_json(&bytes, embedded_schema()),
-                "json_to_xml" => check_json_to_xml(&bytes, embedded_schema()),
-                _ => check_path_guard(std::str::from_utf8(&bytes).expect("UTF-8 seed")),
-            };
-            assert_eq!(checked, Ok(()), "{}", path.display());
+            for schema in schemas() {
+                let checked = match target {
+                    "xml_to_json" => check_xml_to_json(&bytes, schema),
+                    "json_to_xml" => check_json_to_xml(&bytes, schema),
+                    _ => check_path_guard(std::str::from_utf8(&bytes).expect("UTF-8 seed")),
+                };
+                assert_eq!(checked, Ok(()), "{}", path.display());
+            }
             seen += 1;
         }
     }

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use cupi_codec::{json_to_xml, xml_to_json};
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::transcode::{json_to_xml, xml_to_json};
 use http::Method;
 use support::hostile::{huge_token_upstream, put_while_reading, GatewayProcess, HugeToken};
 

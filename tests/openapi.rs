@@ -6,8 +6,8 @@ mod support;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use cupi_codec::xml_to_json;
 use cupi_gateway::openapi::{ApiSpec, EMBEDDED_YAML};
-use cupi_gateway::transcode::xml_to_json;
 use serde_json::{json, Value};
 use support::*;
 

@@ -7,7 +7,7 @@ mod support;
 
 use bytes::Bytes;
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::simulator::SimulatorConfig;
+use cupi_simulator::SimulatorConfig;
 use serde_json::Value;
 use support::*;
 

@@ -3,8 +3,8 @@
 
 mod support;
 
-use cupi_gateway::simulator::SimulatorConfig;
 use cupi_gateway::transcode::Mode;
+use cupi_simulator::SimulatorConfig;
 use support::*;
 
 /// The `Content-Type` a gateway in `mode` in front of the simulator answers `accept` with.

@@ -4,8 +4,8 @@
 //! The comparison uses its own small quick-xml reader, not the transcoder's, so a parsing bug
 //! in the transcoder cannot hide itself.
 
+use cupi_codec::{json_to_xml, xml_to_json, Schema};
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::transcode::{json_to_xml, xml_to_json, Schema};
 use proptest::prelude::*;
 use quick_xml::events::Event;
 use serde_json::{json, Value};

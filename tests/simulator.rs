@@ -1,9 +1,9 @@
-//! In-process tests of the CUPI simulator (`cupi_gateway::simulator`), driven through
+//! In-process tests of the CUPI simulator (`cupi_simulator`), driven through
 //! `tower::ServiceExt::oneshot`, plus one over real TCP via `serve`.
 
 use axum::body::Body;
 use axum::Router;
-use cupi_gateway::simulator::{
+use cupi_simulator::{
     generated_port_group_xml, generated_port_groups_xml, generated_ports_xml, router, serve,
     SimulatorConfig,
 };

@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
-use cupi_gateway::simulator::SimulatorConfig;
+use cupi_simulator::SimulatorConfig;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::Value;

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::simulator::generated_ports_xml;
+use cupi_simulator::generated_ports_xml;
 use support::*;
 
 /// A generated list of 1,000 ports: several times the part read before answering.
@@ -37,7 +37,7 @@ const ABORTED: &str = "cupi_gateway_responses_aborted_total";
 async fn a_large_list_streams_the_same_json_as_the_whole_document() {
     let xml = big_list();
     let spec = ApiSpec::embedded().unwrap();
-    let expected = cupi_gateway::transcode::xml_to_json(xml.as_bytes(), spec.schema()).unwrap();
+    let expected = cupi_codec::xml_to_json(xml.as_bytes(), spec.schema()).unwrap();
     let upstream = FakeUpstream::start(move |_| respond(200, "application/xml", xml.clone())).await;
     let gateway = start_gateway(&upstream.origin, GatewayOptions::default()).await;
 

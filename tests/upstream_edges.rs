@@ -943,7 +943,7 @@ async fn a_connection_reset_mid_body_is_a_502_or_a_cut_stream() {
 
 #[tokio::test]
 async fn a_document_of_too_many_elements_is_refused_in_the_error_shape() {
-    use cupi_gateway::transcode::MAX_NODES;
+    use cupi_codec::MAX_NODES;
     // Four bytes of body per element: the tree would cost far more than the body.
     // (A list is streamed item by item, so the budget is per object: here, one object.)
     let flood = format!("<Port>{}</Port>", "<a/>".repeat(MAX_NODES));

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cupi_gateway::budget::BodySettings;
-use cupi_gateway::simulator::SimulatorConfig;
 use cupi_gateway::transcode::Mode;
+use cupi_simulator::SimulatorConfig;
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use flate2::{Compress, Compression, Crc, FlushCompress};
 use support::hostile::GatewayProcess;

@@ -70,7 +70,7 @@ async fn no_doctype_reaches_the_upstream_whatever_the_label() {
         (u16, &'a str),
         (u16, &'a str),
     );
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "UTF-8",
             Some(xml),

@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use cupi_gateway::openapi::ApiSpec;
-//! use cupi_gateway::transcode::FieldType;
+//! use cupi_codec::FieldType;
 //!
 //! let spec = ApiSpec::embedded().unwrap();
 //! let port = spec.schema().fields_of("Port").unwrap();
@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use crate::path_template::PathTemplate;
-use crate::transcode::Schema;
 use crate::validate::Rules;
+use cupi_codec::Schema;
+use cupi_uri::PathTemplate;
 
 /// The document embedded at build time.
 pub const EMBEDDED_YAML: &str = include_str!("../../openapi/cupi-gateway.yaml");
@@ -207,6 +207,7 @@ fn ensure_object<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
 /// Serializes a `serde_json::Value` to formats other than JSON. serde_json's
 /// `arbitrary_precision` (which keeps request numbers exact) makes a `Number` serialize as a
 /// private map that only serde_json's own serializer understands; this writes plain numbers.
+#[derive(Debug)]
 pub struct PlainJson<'a>(pub &'a Value);
 
 impl Serialize for PlainJson<'_> {
@@ -245,7 +246,7 @@ impl Serialize for PlainJson<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcode::FieldType;
+    use cupi_codec::FieldType;
     use http::Method;
 
     #[test]

@@ -18,9 +18,9 @@ use http::Method;
 use serde_json::Value;
 
 use super::SpecError;
-use crate::path_template::PathTemplate;
-use crate::transcode::{FieldType, Schema};
 use crate::validate::{BodyRules, FieldRule, ParamRule, QueryRules, RouteRules, Rules};
+use cupi_codec::{FieldType, Schema};
+use cupi_uri::PathTemplate;
 
 /// Methods an OpenAPI path item may describe, in the order `Allow` lists them.
 const METHODS: [(&str, Method); 7] = [

@@ -6,7 +6,7 @@ const MAX_MESSAGE_CHARS: usize = 500;
 
 /// The readable text of an error page: the HTML `<title>` and the text of `<body>` with tags,
 /// scripts and styles removed, whitespace collapsed, and common entities decoded.
-pub fn message_from_error_page(body: &[u8], is_html: bool) -> String {
+pub(super) fn message_from_error_page(body: &[u8], is_html: bool) -> String {
     let text = String::from_utf8_lossy(body);
     let readable = if is_html {
         strip_html(&text)

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{Mode, Schema, Transcode};
+use super::{Mode, Transcode};
 use crate::budget::BodyBudget;
 use crate::metrics::Metrics;
+use cupi_codec::Schema;
 
 /// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
 /// streamed and not limited here.

@@ -12,7 +12,7 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
-use super::JsonStyle;
+use cupi_codec::JsonStyle;
 
 /// Which contract a request is served by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

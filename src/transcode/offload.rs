@@ -7,7 +7,7 @@
 //! (applied around the whole `/vmrest` stack) still answers the client in time.
 
 /// Bodies up to this size are worked on where they are: handing them over would cost more.
-pub const OFFLOAD_ABOVE: usize = 64 * 1024;
+pub(super) const OFFLOAD_ABOVE: usize = 64 * 1024;
 
 /// Runs `work` on a body of `size` bytes: inline when small, on the blocking pool otherwise.
 /// A panic in `work` is a panic of the caller, as it would be inline.

@@ -14,10 +14,10 @@ use http::{HeaderMap, Request};
 use quick_xml::events::Event;
 
 use super::negotiate::{self, BodyKind};
-use super::sniff::{is_utf8_name, sniff, Sniffed};
 use crate::body::{is_bodiless, read_request_body, read_request_prefix_until, Prefix};
 use crate::budget::BodyBudget;
 use crate::error::GatewayError;
+use cupi_codec::sniff::{is_utf8_name, sniff, Sniffed};
 
 /// Checks a request body that is not labelled JSON (those are parsed as JSON instead, which
 /// no XML survives) and returns the request with its body whole again.

@@ -15,7 +15,7 @@ use super::negotiate::{
     self, json_content_type, BodyKind, Mode, Negotiation, ResponseFormat, UpstreamAccept,
 };
 use super::request_xml::check_request_body;
-use super::{json_to_xml, stream_xml_to_json, JsonError, JsonStyle, Limits, Schema, XmlError};
+use super::Limits;
 use crate::body::{
     read_request_body, read_request_prefix, read_response_body, read_response_prefix, Prefix,
     PREFIX_LIMIT,
@@ -25,6 +25,7 @@ use crate::content_coding::{self, BodyCoding, ClientCodings};
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
+use cupi_codec::{json_to_xml, stream_xml_to_json, JsonError, JsonStyle, Schema, XmlError};
 
 /// Transcodes JSON request bodies to XML and XML responses to JSON around `S`.
 /// Built by [`super::TranscodeLayer`].

@@ -21,10 +21,10 @@ use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::negotiate::json_content_type;
-use super::{stream_xml_to_json, JsonStyle, Schema, XmlError};
 use crate::body::{channel_body, upstream_body_error};
 use crate::error::{BoxError, GatewayError};
 use crate::metrics::Metrics;
+use cupi_codec::{stream_xml_to_json, JsonStyle, Schema, XmlError};
 
 /// JSON is handed to the client in chunks of about this size.
 const CHUNK: usize = 64 * 1024;
@@ -204,6 +204,6 @@ impl BufRead for ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        super::xml_to_json::read_buffered(self, buf)
+        cupi_codec::read_buffered(self, buf)
     }
 }

@@ -6,7 +6,7 @@ use tower::Layer;
 
 use super::{Rules, Validate};
 use crate::budget::BodyBudget;
-use crate::transcode::Schema;
+use cupi_codec::Schema;
 
 /// Validates requests against the document's rules before the inner service sees them.
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@
 //! start-up, naming the parameter, rather than going unenforced. Its `\s` is ASCII-only, unlike
 //! ECMA-262's: write the characters out (`[ ]`) when it matters.
 //!
-//! Values are decoded as Unity Connection decodes them ([`crate::query_string`]). Names are
+//! Values are decoded as Unity Connection decodes them ([`cupi_uri::query_string`]). Names are
 //! exact, as OpenAPI has them, and a parameter the operation does not describe is refused
 //! (`unknown_parameter`, as an unknown body field is): a misspelt `rowPerPage` would be
 //! ignored upstream and the whole list fetched, and a `QUERY` would reach a server that reads
@@ -21,7 +21,7 @@
 use serde_json::Value;
 
 use super::rules::{Subject, Violation, MAX_VIOLATIONS};
-use crate::query_string::{raw_pairs, url_decode};
+use cupi_uri::query_string::{raw_pairs, url_decode};
 
 /// The longest piece of a client's value an error message quotes.
 const QUOTED_VALUE_CHARS: usize = 80;

@@ -7,10 +7,10 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::params::QueryRules;
-use crate::path_template::PathTemplate;
+use cupi_uri::PathTemplate;
 
 /// The most violations one answer lists.
-pub const MAX_VIOLATIONS: usize = 50;
+pub(super) const MAX_VIOLATIONS: usize = 50;
 
 /// Every described path's rules.
 

@@ -10,8 +10,9 @@ use super::layer::ValidateLayer;
 use crate::body::{is_bodiless, read_request_body};
 use crate::error::GatewayError;
 use crate::transcode::negotiate::{self, BodyKind};
-use crate::transcode::{cpu_bound, refuse_unreadable_xml, xml_to_json};
+use crate::transcode::{cpu_bound, refuse_unreadable_xml};
 use crate::BoxFuture;
+use cupi_codec::xml_to_json;
 
 /// Checks requests to described paths; built by [`ValidateLayer`].
 #[derive(Clone, Debug)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_cupi-gateway");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_cupi-gateway");
 
 /// Starts the binary, reads stdout up to the line containing `last_line`, and returns the
 /// child, the base URL from its "listening on" line, and the lines read.
-pub async fn start(
+pub(crate) async fn start(
     args: &[&str],
     env: &[(&str, &str)],
     last_line: &str,
@@ -51,7 +51,7 @@ pub async fn start(
 }
 
 /// Sends `signal` (`TERM`, `HUP`) to the running child.
-pub fn signal(child: &Child, signal: &str) {
+pub(crate) fn signal(child: &Child, signal: &str) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid])
@@ -61,7 +61,7 @@ pub fn signal(child: &Child, signal: &str) {
 }
 
 /// Sends SIGTERM and returns (exit success, everything the process logged).
-pub async fn terminate(mut child: Child) -> (bool, String) {
+pub(crate) async fn terminate(mut child: Child) -> (bool, String) {
     signal(&child, "TERM");
     let mut stderr = String::new();
     child

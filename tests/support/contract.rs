@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::path_template::PathTemplate;
+use cupi_uri::PathTemplate;
 use serde_json::Value;
 
 struct Contract {
@@ -36,7 +36,7 @@ fn contract() -> &'static Contract {
 
 /// Checks `body`, received with `status` from `path`, against the document. Paths the
 /// document does not describe are not checked. Returns whether a check was made.
-pub fn check(path: &str, status: u16, body: &Value) -> bool {
+pub(crate) fn check(path: &str, status: u16, body: &Value) -> bool {
     let contract = contract();
     let Some((_, template)) = contract.templates.iter().find(|(t, _)| t.matches(path)) else {
         return false;

@@ -15,7 +15,7 @@ use super::read_request_head;
 
 /// One document of the shape `head` + `filler`… + `tail`.
 #[derive(Clone, Debug)]
-pub struct HugeToken {
+pub(crate) struct HugeToken {
     pub head: &'static str,
     /// Repeated; a single character for one huge token, markup (`<a/>`) for a flood.
     pub filler: &'static str,
@@ -26,7 +26,7 @@ pub struct HugeToken {
 
 impl HugeToken {
     /// The whole body, for a request (only for sizes a test can hold).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.head.len() + self.size + self.tail.len());
         body.extend_from_slice(self.head.as_bytes());
         body.extend(self.filler.bytes().cycle().take(self.size));
@@ -36,7 +36,7 @@ impl HugeToken {
 }
 
 /// Serves `document` as a chunked `application/xml` 200 to every request; returns the origin.
-pub async fn huge_token_upstream(document: HugeToken) -> String {
+pub(crate) async fn huge_token_upstream(document: HugeToken) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let document = Arc::new(document);
@@ -91,14 +91,14 @@ async fn write_chunk(stream: &mut tokio::net::TcpStream, bytes: &[u8]) -> std::i
 }
 
 /// The gateway binary, listening on a free loopback port.
-pub struct GatewayProcess {
+pub(crate) struct GatewayProcess {
     child: Child,
     pub base: String,
 }
 
 impl GatewayProcess {
     /// Starts `cupi-gateway --upstream <upstream> <args>` and waits for it to listen.
-    pub async fn start(upstream: &str, args: &[&str]) -> GatewayProcess {
+    pub(crate) async fn start(upstream: &str, args: &[&str]) -> GatewayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cupi-gateway"))
             .args(["--listen", "127.0.0.1:0", "--upstream", upstream])
             .args(args)
@@ -125,12 +125,12 @@ impl GatewayProcess {
     }
 
     /// The most memory the process has held at once (`VmHWM`), in bytes.
-    pub fn peak_rss(&self) -> u64 {
+    pub(crate) fn peak_rss(&self) -> u64 {
         self.status_field("VmHWM:")
     }
 
     /// The memory the process holds now (`VmRSS`), in bytes.
-    pub fn rss(&self) -> u64 {
+    pub(crate) fn rss(&self) -> u64 {
         self.status_field("VmRSS:")
     }
 
@@ -150,7 +150,7 @@ impl GatewayProcess {
 /// still being written: a gateway that refuses it (413) answers and hangs up before it is all
 /// sent, which an HTTP client library reports as a broken pipe instead of the answer.
 /// Returns (status, body of the answer).
-pub async fn put_while_reading(base: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+pub(crate) async fn put_while_reading(base: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
     use tokio::io::AsyncReadExt;
     let addr = base.trim_start_matches("http://");
     let stream = tokio::net::TcpStream::connect(addr)

@@ -2,7 +2,7 @@
 //! tests of what the log writes and how it quotes client-controlled values.
 
 /// The fields of each access line of a text-format log.
-pub fn access_text(log: &str) -> Vec<Vec<Field>> {
+pub(crate) fn access_text(log: &str) -> Vec<Vec<Field>> {
     log.lines()
         .filter_map(|l| l.split_once("cupi_gateway::access: "))
         .map(|(_, fields)| text_fields(fields))
@@ -10,7 +10,7 @@ pub fn access_text(log: &str) -> Vec<Vec<Field>> {
 }
 
 /// Each access line of a JSON-format log, parsed.
-pub fn access_json(log: &str) -> Vec<serde_json::Value> {
+pub(crate) fn access_json(log: &str) -> Vec<serde_json::Value> {
     log.lines()
         .filter(|l| l.contains("cupi_gateway::access"))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -19,7 +19,7 @@ pub fn access_json(log: &str) -> Vec<serde_json::Value> {
 
 /// One field of a text-format log line: its value (unescaped) and whether it was quoted.
 #[derive(Debug)]
-pub struct Field {
+pub(crate) struct Field {
     pub key: String,
     pub value: String,
     pub quoted: bool,
@@ -27,7 +27,7 @@ pub struct Field {
 
 /// Splits the fields of a text-format line the way a log shipper would: `key=value` pairs
 /// separated by spaces, a value either bare or a `"…"` string with `\"` and `\\` escapes.
-pub fn text_fields(line: &str) -> Vec<Field> {
+pub(crate) fn text_fields(line: &str) -> Vec<Field> {
     let mut fields = Vec::new();
     let mut rest = line;
     while let Some(start) = rest.find(|c: char| c != ' ') {

@@ -2,14 +2,14 @@
 //! hand-rolled upstream whose every answer a test scripts.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-pub mod binary;
-pub mod contract;
-pub mod hostile;
-pub mod logs;
-pub mod pki;
-pub mod protocol;
-pub mod tls;
-pub mod xml_bodies;
+pub(crate) mod binary;
+pub(crate) mod contract;
+pub(crate) mod hostile;
+pub(crate) mod logs;
+pub(crate) mod pki;
+pub(crate) mod protocol;
+pub(crate) mod tls;
+pub(crate) mod xml_bodies;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cupi_gateway::openapi::ApiSpec;
-use cupi_gateway::simulator::{self, SimulatorConfig};
 use cupi_gateway::transcode::Limits;
 use cupi_gateway::upstream::tls::TlsVerification;
 use cupi_gateway::upstream::{Upstream, UpstreamConfig};
+use cupi_simulator::SimulatorConfig;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -28,14 +28,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-pub const AUTH: (&str, &str) = ("admin", "password");
-pub const PORT_GROUP_ID: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
-pub const PORT_1_ID: &str = "2806ecdc-0a3d-43f3-a2c8-93d786fa506b";
-pub const PORT_2_ID: &str = "f87ad180-7d06-48c9-b9bd-e6b5cd2311bc";
+pub(crate) const AUTH: (&str, &str) = ("admin", "password");
+pub(crate) const PORT_GROUP_ID: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
+pub(crate) const PORT_1_ID: &str = "2806ecdc-0a3d-43f3-a2c8-93d786fa506b";
+pub(crate) const PORT_2_ID: &str = "f87ad180-7d06-48c9-b9bd-e6b5cd2311bc";
 
 /// Gateway settings a test may change.
 #[derive(Clone)]
-pub struct GatewayOptions {
+pub(crate) struct GatewayOptions {
     pub limits: Limits,
     pub verification: TlsVerification,
     pub connect_timeout: Duration,
@@ -97,7 +97,7 @@ impl Default for GatewayOptions {
 
 impl GatewayOptions {
     /// Requests that name no profile served in `default_mode` (`--cupi-compat`: `Cupi`).
-    pub fn in_mode(default_mode: cupi_gateway::transcode::Mode) -> Self {
+    pub(crate) fn in_mode(default_mode: cupi_gateway::transcode::Mode) -> Self {
         GatewayOptions {
             default_mode,
             ..GatewayOptions::default()
@@ -105,7 +105,7 @@ impl GatewayOptions {
     }
 
     /// As with `--no-request-validation`: writes go upstream unchecked.
-    pub fn without_validation() -> Self {
+    pub(crate) fn without_validation() -> Self {
         GatewayOptions {
             validate_requests: false,
             ..GatewayOptions::default()
@@ -114,15 +114,15 @@ impl GatewayOptions {
 }
 
 /// Serves the simulator on a free loopback port; returns its origin (`http://127.0.0.1:N`).
-pub async fn start_simulator(config: SimulatorConfig) -> String {
+pub(crate) async fn start_simulator(config: SimulatorConfig) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(simulator::serve(listener, config));
+    tokio::spawn(cupi_simulator::serve(listener, config));
     format!("http://{addr}")
 }
 
 /// Serves the gateway in front of `upstream_origin` on a free loopback port; returns its base URL.
-pub async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> String {
+pub(crate) async fn start_gateway(upstream_origin: &str, options: GatewayOptions) -> String {
     let upstream = Upstream::new(&UpstreamConfig {
         origin: upstream_origin.parse().expect("valid origin"),
         verification: options.verification,
@@ -180,13 +180,13 @@ async fn shutdown_on(shutdown: Option<Arc<tokio::sync::Notify>>) {
 }
 
 /// Simulator + gateway, the stack a newcomer starts.
-pub async fn start_stack() -> String {
+pub(crate) async fn start_stack() -> String {
     let simulator = start_simulator(SimulatorConfig::default()).await;
     start_gateway(&simulator, GatewayOptions::default()).await
 }
 
 /// A client that neither follows redirects nor keeps cookies, so tests see raw responses.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -194,7 +194,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// GET with Basic auth.
-pub async fn get(url: &str) -> reqwest::Response {
+pub(crate) async fn get(url: &str) -> reqwest::Response {
     client()
         .get(url)
         .basic_auth(AUTH.0, Some(AUTH.1))
@@ -204,7 +204,7 @@ pub async fn get(url: &str) -> reqwest::Response {
 }
 
 /// A bodiless request with Basic auth and the given `Accept`, or none at all.
-pub async fn fetch_accepting(
+pub(crate) async fn fetch_accepting(
     method: reqwest::Method,
     url: &str,
     accept: Option<&str>,
@@ -219,12 +219,12 @@ pub async fn fetch_accepting(
 }
 
 /// GET with Basic auth and the given `Accept`, or none at all.
-pub async fn get_accepting(url: &str, accept: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get_accepting(url: &str, accept: Option<&str>) -> reqwest::Response {
     fetch_accepting(reqwest::Method::GET, url, accept).await
 }
 
 /// HEAD with Basic auth.
-pub async fn head(url: &str) -> reqwest::Response {
+pub(crate) async fn head(url: &str) -> reqwest::Response {
     client()
         .head(url)
         .basic_auth(AUTH.0, Some(AUTH.1))
@@ -234,12 +234,12 @@ pub async fn head(url: &str) -> reqwest::Response {
 }
 
 /// GET without credentials: the gateway's own routes, or an auth failure on purpose.
-pub async fn get_anonymous(url: &str) -> reqwest::Response {
+pub(crate) async fn get_anonymous(url: &str) -> reqwest::Response {
     client().get(url).send().await.unwrap()
 }
 
 /// A request with Basic auth, a `Content-Type` and a body.
-pub async fn send(
+pub(crate) async fn send(
     method: reqwest::Method,
     url: &str,
     content_type: &str,
@@ -256,7 +256,7 @@ pub async fn send(
 }
 
 /// PUT with Basic auth, a `Content-Type` and a body.
-pub async fn put(
+pub(crate) async fn put(
     url: &str,
     content_type: &str,
     body: impl Into<reqwest::Body>,
@@ -266,7 +266,7 @@ pub async fn put(
 
 /// The body as JSON, after checking the response says it is JSON and, for resources the
 /// OpenAPI document describes, that the body matches the document (see [`contract`]).
-pub async fn json(response: reqwest::Response) -> serde_json::Value {
+pub(crate) async fn json(response: reqwest::Response) -> serde_json::Value {
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -285,7 +285,7 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
 }
 
 /// Asserts the gateway's JSON error shape and returns the first error's code.
-pub async fn error_code(response: reqwest::Response) -> String {
+pub(crate) async fn error_code(response: reqwest::Response) -> String {
     let body = json(response).await;
     let errors = body["errors"].as_array().expect("errors array");
     assert!(!errors.is_empty(), "errors is empty: {body}");
@@ -295,7 +295,7 @@ pub async fn error_code(response: reqwest::Response) -> String {
 
 /// What the hand-rolled upstream received.
 #[derive(Clone, Debug)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: http::Method,
     /// The request target exactly as received on the wire.
     pub target: String,
@@ -304,13 +304,13 @@ pub struct Recorded {
 }
 
 /// A scripted upstream: every request is recorded, every answer comes from `respond`.
-pub struct FakeUpstream {
+pub(crate) struct FakeUpstream {
     pub origin: String,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl FakeUpstream {
-    pub async fn start<F>(respond: F) -> FakeUpstream
+    pub(crate) async fn start<F>(respond: F) -> FakeUpstream
     where
         F: Fn(&Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
     {
@@ -319,7 +319,7 @@ impl FakeUpstream {
 
     /// Like [`FakeUpstream::start`], but every answer takes `delay` (the request is recorded
     /// as soon as it arrives).
-    pub async fn start_delayed<F>(delay: Duration, respond: F) -> FakeUpstream
+    pub(crate) async fn start_delayed<F>(delay: Duration, respond: F) -> FakeUpstream
     where
         F: Fn(&Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
     {
@@ -372,7 +372,7 @@ impl FakeUpstream {
         }
     }
 
-    pub fn last(&self) -> Recorded {
+    pub(crate) fn last(&self) -> Recorded {
         self.requests
             .lock()
             .unwrap()
@@ -381,7 +381,7 @@ impl FakeUpstream {
             .expect("upstream saw a request")
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
 }
@@ -389,7 +389,7 @@ impl FakeUpstream {
 /// An upstream that reads a request head, then plays `script`: for each step it waits, then
 /// writes the bytes; then it closes. For bodies that lie about their length, end early, stall,
 /// or never come.
-pub async fn raw_upstream(script: Vec<(Duration, &'static [u8])>) -> String {
+pub(crate) async fn raw_upstream(script: Vec<(Duration, &'static [u8])>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let script = Arc::new(script);
@@ -418,7 +418,7 @@ pub async fn raw_upstream(script: Vec<(Duration, &'static [u8])>) -> String {
 
 /// Sends `request` as raw bytes to the server at `base` and returns everything it answers
 /// until it closes: for request targets an HTTP client library would normalise away.
-pub async fn raw_request(base: &str, request: &str) -> String {
+pub(crate) async fn raw_request(base: &str, request: &str) -> String {
     let addr = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -431,7 +431,11 @@ pub async fn raw_request(base: &str, request: &str) -> String {
 }
 
 /// A response with a status, a content type and a body.
-pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+pub(crate) fn respond(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(status);
     if !content_type.is_empty() {
         builder = builder.header("content-type", content_type);
@@ -440,7 +444,7 @@ pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Respo
 }
 
 /// A listener address that refuses connections: bound, then dropped.
-pub async fn closed_port() -> SocketAddr {
+pub(crate) async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -450,13 +454,13 @@ pub async fn closed_port() -> SocketAddr {
 /// An address whose connects hang: a listener with a backlog of 0 whose one queue slot is
 /// taken and never accepted. Linux then drops further SYNs instead of refusing them, which is
 /// what a firewalled or powered-off server looks like. Connects hang while this lives.
-pub struct SilentPort {
+pub(crate) struct SilentPort {
     pub addr: SocketAddr,
     _listener: TcpListener,
     _filler: tokio::net::TcpStream,
 }
 
-pub async fn silent_port() -> SilentPort {
+pub(crate) async fn silent_port() -> SilentPort {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(0).unwrap();
@@ -479,7 +483,7 @@ pub async fn silent_port() -> SilentPort {
 }
 
 /// The value of an unlabelled metric, read from the gateway's `/metrics`.
-pub async fn metric(gateway: &str, name: &str) -> f64 {
+pub(crate) async fn metric(gateway: &str, name: &str) -> f64 {
     let text = get_anonymous(&format!("{gateway}/metrics"))
         .await
         .text()
@@ -494,7 +498,7 @@ pub async fn metric(gateway: &str, name: &str) -> f64 {
 
 /// Reads a request head (up to its blank line) off a hand-rolled server's connection; `false`
 /// when the client closed first. Whatever follows the head is left unread.
-pub async fn read_request_head(stream: &mut tokio::net::TcpStream) -> bool {
+pub(crate) async fn read_request_head(stream: &mut tokio::net::TcpStream) -> bool {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {

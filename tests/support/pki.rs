@@ -2,14 +2,14 @@
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
-pub struct TestPki {
+pub(crate) struct TestPki {
     pub ca_pem: String,
     pub leaf_pem: String,
     pub leaf_key_pem: String,
 }
 
 /// A CA and a server certificate it signed for `names`.
-pub fn make_pki(names: &[&str]) -> TestPki {
+pub(crate) fn make_pki(names: &[&str]) -> TestPki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params

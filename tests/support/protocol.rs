@@ -19,10 +19,10 @@ use super::pki::make_pki;
 use super::{start_gateway, GatewayOptions};
 
 /// An HTTP/2-only client: prior knowledge on `http://`, ALPN `h2` on `https://`.
-pub type H2Client = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type H2Client = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A gateway served over HTTP/2, and a client that speaks only HTTP/2 to it.
-pub struct H2Gateway {
+pub(crate) struct H2Gateway {
     /// `http://127.0.0.1:N` (h2c) or `https://localhost:N` (h2 over TLS).
     pub base: String,
     pub client: H2Client,
@@ -30,7 +30,11 @@ pub struct H2Gateway {
 
 impl H2Gateway {
     /// The gateway in front of `upstream_origin`, over TLS when `tls`.
-    pub async fn start(upstream_origin: &str, mut options: GatewayOptions, tls: bool) -> Self {
+    pub(crate) async fn start(
+        upstream_origin: &str,
+        mut options: GatewayOptions,
+        tls: bool,
+    ) -> Self {
         let pki = make_pki(&["localhost"]);
         if tls {
             options.tls = Some(acceptor(&pki.leaf_pem, &pki.leaf_key_pem));
@@ -49,7 +53,7 @@ impl H2Gateway {
 
     /// Sends `method` to `path` with Basic auth and `body` (empty: a HEADERS frame that ends
     /// the stream); returns the status, the version and the body.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: http::Method,
         path: &str,
@@ -73,7 +77,7 @@ impl H2Gateway {
         (status, version, body.to_bytes())
     }
 
-    pub async fn get(&self, path: &str) -> (http::StatusCode, http::Version, Bytes) {
+    pub(crate) async fn get(&self, path: &str) -> (http::StatusCode, http::Version, Bytes) {
         self.send(http::Method::GET, path, "").await
     }
 }
@@ -94,7 +98,7 @@ fn acceptor(cert_pem: &str, key_pem: &str) -> cupi_gateway::server::TlsAcceptor 
 }
 
 /// An HTTP/2-only client trusting `ca_pem`.
-pub fn h2_client(ca_pem: &str) -> H2Client {
+pub(crate) fn h2_client(ca_pem: &str) -> H2Client {
     let tls = super::tls::client_config(ca_pem);
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
@@ -141,7 +145,7 @@ where
 
 /// An upstream that records every request's raw bytes (the head, and whatever follows it
 /// within a moment), then answers `200` with an empty body and closes.
-pub async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
     let origin = raw_server(move |mut stream, mut bytes| {
@@ -171,7 +175,7 @@ pub async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// This process's resident memory in KiB (the gateway under test runs in it), from
 /// `/proc/self/status`; 0 where there is no such file.
-pub fn resident_kib() -> u64 {
+pub(crate) fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -187,7 +191,7 @@ pub fn resident_kib() -> u64 {
 /// An upstream that answers a request for a path containing `/bad` with the raw bytes
 /// `bad` (then closes), and anything else with a small CUPI list: one upstream for a hostile
 /// answer and the normal request after it.
-pub async fn upstream_bad_on(bad: Vec<u8>) -> String {
+pub(crate) async fn upstream_bad_on(bad: Vec<u8>) -> String {
     let bad = Arc::new(bad);
     raw_server(move |mut stream, head| {
         let bad = bad.clone();

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use super::pki::TestPki;
 
 /// An acceptor serving `pki`'s leaf certificate, as `--tls-cert`/`--tls-key` would.
-pub fn acceptor(pki: &TestPki) -> cupi_gateway::server::TlsAcceptor {
+pub(crate) fn acceptor(pki: &TestPki) -> cupi_gateway::server::TlsAcceptor {
     let dir = std::env::temp_dir().join(format!(
         "cupi-gateway-tls-{}-{:?}",
         std::process::id(),
@@ -31,7 +31,7 @@ pub fn acceptor(pki: &TestPki) -> cupi_gateway::server::TlsAcceptor {
 }
 
 /// A client configuration (ring provider only) that trusts `ca_pem` and nothing else.
-pub fn client_config(ca_pem: &str) -> rustls::ClientConfig {
+pub(crate) fn client_config(ca_pem: &str) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
@@ -45,7 +45,7 @@ pub fn client_config(ca_pem: &str) -> rustls::ClientConfig {
 
 /// An HTTPS upstream presenting the PKI's leaf certificate, answering every request with an
 /// empty port list; returns its port.
-pub async fn tls_upstream(pki: &TestPki) -> u16 {
+pub(crate) async fn tls_upstream(pki: &TestPki) -> u16 {
     let certs = vec![CertificateDer::from_pem_slice(pki.leaf_pem.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(pki.leaf_key_pem.as_bytes()).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(

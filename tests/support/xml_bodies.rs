@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `text` in UTF-16, big- or little-endian, with a BOM if `bom`.
-pub fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+pub(crate) fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
     let bom = bom.then_some('\u{feff}');
     bom.into_iter()
         .chain(text.chars())
@@ -24,7 +24,7 @@ pub fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
 
 /// `data` as a real gzip member (RFC 1952) of one stored deflate block (RFC 1951 §3.2.4):
 /// what `gzip -0` would make, without a compression crate.
-pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip_stored(data: &[u8]) -> Vec<u8> {
     assert!(data.len() <= 0xFFFF, "one stored block");
     let len = data.len() as u16;
     let mut out = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF];
@@ -55,7 +55,12 @@ fn crc32(data: &[u8]) -> u32 {
 /// Sends a request as raw bytes, `head` (without its blank line; `Transfer-Encoding: chunked`
 /// is added) then `body` in chunks of `chunk` bytes, one write each, and returns the status
 /// and body of the answer. Header bytes no client library would send go in as they are.
-pub async fn send_chunked(base: &str, head: &[u8], body: &[u8], chunk: usize) -> (u16, String) {
+pub(crate) async fn send_chunked(
+    base: &str,
+    head: &[u8],
+    body: &[u8],
+    chunk: usize,
+) -> (u16, String) {
     let addr = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = head.to_vec();

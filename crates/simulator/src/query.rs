@@ -11,8 +11,8 @@
 use std::cmp::Ordering;
 
 use super::data::{Kind, Record};
-use crate::query_string::pairs;
-pub(crate) use crate::query_string::url_decode;
+use cupi_uri::query_string::pairs;
+pub(crate) use cupi_uri::query_string::url_decode;
 
 /// A search operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{XmlError, MAX_DEPTH};
-use crate::transcode::is_xml_name;
-use crate::transcode::sniff::is_utf8_name;
+use crate::is_xml_name;
+use crate::sniff::is_utf8_name;
 
 /// Index of a node in [`Tree::nodes`].
 pub(super) type NodeId = usize;
@@ -53,7 +53,7 @@ pub(super) struct Tree {
 }
 
 impl Tree {
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.strings.clear();
         self.nodes.clear();
         self.attrs.clear();
@@ -62,16 +62,16 @@ impl Tree {
     }
 
     /// How many nodes the tree holds: every [`NodeId`] is below it.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.nodes.len()
     }
 
-    pub fn name(&self, id: NodeId) -> &str {
+    pub(super) fn name(&self, id: NodeId) -> &str {
         &self.strings[self.nodes[id].name.clone()]
     }
 
     /// An element's own text, its pieces joined when it is mixed content.
-    pub fn text(&self, id: NodeId) -> Cow<'_, str> {
+    pub(super) fn text(&self, id: NodeId) -> Cow<'_, str> {
         let node = &self.nodes[id];
         let first = &self.strings[node.text.clone()];
         if node.more_text == NONE {
@@ -89,26 +89,26 @@ impl Tree {
         Cow::Owned(joined)
     }
 
-    pub fn attrs(&self, id: NodeId) -> impl Iterator<Item = (&str, &str)> {
+    pub(super) fn attrs(&self, id: NodeId) -> impl Iterator<Item = (&str, &str)> {
         self.attrs[self.nodes[id].attrs.clone()]
             .iter()
             .map(|(name, value)| (&self.strings[name.clone()], &self.strings[value.clone()]))
     }
 
-    pub fn has_attrs(&self, id: NodeId) -> bool {
+    pub(super) fn has_attrs(&self, id: NodeId) -> bool {
         !self.nodes[id].attrs.is_empty()
     }
 
-    pub fn has_children(&self, id: NodeId) -> bool {
+    pub(super) fn has_children(&self, id: NodeId) -> bool {
         self.nodes[id].first_child != NONE
     }
 
     /// A list element is one with a `total` attribute (CUPI's `<Ports total="2">`).
-    pub fn is_list(&self, id: NodeId) -> bool {
+    pub(super) fn is_list(&self, id: NodeId) -> bool {
         self.attrs(id).any(|(name, _)| name == "total")
     }
 
-    pub fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+    pub(super) fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
         let mut next = self.nodes[id].first_child;
         std::iter::from_fn(move || {
             let current = next;
@@ -124,7 +124,7 @@ impl Tree {
     /// production is checked here, since a name like `@a`, `#text` or an empty one would
     /// collide with the JSON keys of attributes and text, or could not be written back.
     /// `position` is where the reader is, for [`XmlError::Malformed`].
-    pub fn open(
+    pub(super) fn open(
         &mut self,
         start: &BytesStart<'_>,
         parent: Option<NodeId>,
@@ -184,7 +184,7 @@ impl Tree {
     }
 
     /// Appends text to an element's own text.
-    pub fn push_text(&mut self, id: NodeId, text: &str) {
+    pub(super) fn push_text(&mut self, id: NodeId, text: &str) {
         let node = &self.nodes[id];
         if node.text.is_empty() && node.first_child != NONE && text.trim().is_empty() {
             return; // indentation between children
@@ -213,7 +213,7 @@ impl Tree {
 
     /// Reads the content of `root` (already opened from its start tag) up to its end tag.
     /// `depth` is how deep `root` is in the document (1 for the document's root).
-    pub fn read_content<R: BufRead>(
+    pub(super) fn read_content<R: BufRead>(
         &mut self,
         reader: &mut Reader<R>,
         buf: &mut Vec<u8>,
@@ -267,7 +267,7 @@ pub(super) struct NodeBudget {
 }
 
 impl NodeBudget {
-    pub fn new(max_nodes: usize) -> Self {
+    pub(super) fn new(max_nodes: usize) -> Self {
         NodeBudget {
             left: max_nodes,
             max_nodes,
@@ -275,12 +275,12 @@ impl NodeBudget {
     }
 
     /// A fresh budget for the next tree.
-    pub fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.left = self.max_nodes;
     }
 
     /// Charges one element or attribute, before it is stored.
-    pub fn charge(&mut self) -> Result<(), XmlError> {
+    pub(super) fn charge(&mut self) -> Result<(), XmlError> {
         self.left = self
             .left
             .checked_sub(1)

@@ -1,4 +1,4 @@
-//! JSON → XML for request bodies, the inverse of [`super::xml_to_json`].
+//! JSON → XML for request bodies, the inverse of [`crate::xml_to_json()`].
 //!
 //! One pass: serde_json reads the body and, event by event, XML is written straight into the
 //! output. No `serde_json::Value` tree is built; keys and strings are borrowed from the body
@@ -26,8 +26,8 @@ use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 
-use super::number_text::{spells, NumberTexts};
-use super::xml_to_json::MAX_DEPTH;
+use crate::number_text::{spells, NumberTexts};
+use crate::MAX_DEPTH;
 
 /// Why a JSON body could not become XML. Each variant names where the problem is, as a JSON
 /// Pointer (`/PortGroup/MwiOnCode`), so a frontend can show it next to the field.
@@ -67,7 +67,7 @@ const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 /// [`JsonError::TooLarge`].
 ///
 /// ```
-/// use cupi_gateway::transcode::json_to_xml;
+/// use cupi_codec::json_to_xml;
 ///
 /// let json = br#"{"MwiOnCode":"678","@total":1}"#;
 /// let xml = json_to_xml(json, Some("PortGroup"), 1 << 20).unwrap();
@@ -990,13 +990,13 @@ mod tests {
         let nested =
             |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
         // The root element is level 1, and each "a" one more.
-        let schema = crate::transcode::Schema::new();
+        let schema = crate::Schema::new();
         for (json, root) in [
             (nested(MAX_DEPTH - 1), Some("X")),
             (nested(MAX_DEPTH), None),
         ] {
             let deepest = json_to_xml(json.as_bytes(), root, usize::MAX).expect("64 levels");
-            assert!(crate::transcode::xml_to_json(&deepest, &schema).is_ok());
+            assert!(crate::xml_to_json(&deepest, &schema).is_ok());
         }
         assert_eq!(
             json_to_xml(nested(MAX_DEPTH).as_bytes(), Some("X"), usize::MAX),

@@ -25,8 +25,8 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::schema::Schema;
-pub(super) use fence::read_buffered;
+use crate::Schema;
+pub use fence::read_buffered;
 use fence::Fenced;
 use tree::{check_declaration, checked, malformed, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::{key, string, JsonWriter};
@@ -43,7 +43,7 @@ pub const MAX_NODES: usize = 4_000_000;
 /// 80 bytes, so a flood of `<a/>` under a 1 MiB limit would otherwise build a tree twenty times
 /// the limit. CUPI's XML spends 20 bytes or more per element or attribute, so its objects never
 /// meet this cap before the byte limit; a flood's tree stays within about five times the limit.
-pub const MIN_BYTES_PER_NODE: u64 = 16;
+pub(crate) const MIN_BYTES_PER_NODE: u64 = 16;
 
 /// The node budget of one object of at most `max_object_bytes`.
 fn node_cap(max_object_bytes: u64) -> usize {
@@ -385,7 +385,7 @@ fn push_list_text(text: &mut String, piece: &str) {
 mod tests {
     use super::writer::{is_canonical_i64, is_json_number};
     use super::*;
-    use crate::transcode::schema::FieldType;
+    use crate::FieldType;
     use serde_json::{json, Value};
     use std::collections::HashMap;
 

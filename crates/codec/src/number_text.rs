@@ -7,13 +7,13 @@
 //! pass over the body.
 
 /// A forward-only cursor over a JSON body's number tokens.
-pub(super) struct NumberTexts<'de> {
+pub(crate) struct NumberTexts<'de> {
     json: &'de [u8],
     at: usize,
 }
 
 impl<'de> NumberTexts<'de> {
-    pub fn new(json: &'de [u8]) -> Self {
+    pub(crate) fn new(json: &'de [u8]) -> Self {
         NumberTexts { json, at: 0 }
     }
 
@@ -21,7 +21,7 @@ impl<'de> NumberTexts<'de> {
     /// body is that number (`is_it` judges); the cursor then moves past it. When it is not (a
     /// hand-made `$serde_json::private::Number` object is a string in the body), the cursor
     /// stays and the caller keeps serde_json's spelling, which is the same number.
-    pub fn take_if(&mut self, is_it: impl FnOnce(&str) -> bool) -> Option<&'de str> {
+    pub(crate) fn take_if(&mut self, is_it: impl FnOnce(&str) -> bool) -> Option<&'de str> {
         let (start, end) = next_number(self.json, self.at)?;
         // A number token is ASCII, so the slice is UTF-8.
         let text = std::str::from_utf8(&self.json[start..end]).ok()?;
@@ -34,7 +34,7 @@ impl<'de> NumberTexts<'de> {
 
 /// Whether `raw` (a JSON number as sent) is what serde_json spells as `read`: the same text
 /// once the exponent's `E` is lower-cased and given a sign.
-pub(super) fn spells(raw: &str, read: &str) -> bool {
+pub(crate) fn spells(raw: &str, read: &str) -> bool {
     let (raw_mantissa, raw_exponent) = split_exponent(raw);
     let (read_mantissa, read_exponent) = split_exponent(read);
     raw_mantissa == read_mantissa

@@ -21,7 +21,7 @@ pub(super) struct Fenced<R> {
 
 impl<R> Fenced<R> {
     /// Allows the first `allowance` bytes.
-    pub fn new(inner: R, allowance: u64) -> Self {
+    pub(super) fn new(inner: R, allowance: u64) -> Self {
         Fenced {
             inner,
             allowance,
@@ -31,7 +31,7 @@ impl<R> Fenced<R> {
     }
 
     /// Allows `allowance` bytes more from here: the next object starts.
-    pub fn restart(&mut self) {
+    pub(super) fn restart(&mut self) {
         self.fence = self.consumed.saturating_add(self.allowance);
     }
 }
@@ -61,10 +61,7 @@ impl<R: BufRead> Read for Fenced<R> {
 }
 
 /// [`Read::read`] for a reader that is a [`BufRead`] at heart: from its buffer.
-pub(in crate::transcode) fn read_buffered(
-    input: &mut impl BufRead,
-    buf: &mut [u8],
-) -> io::Result<usize> {
+pub fn read_buffered(input: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
     let available = input.fill_buf()?;
     let n = available.len().min(buf.len());
     buf[..n].copy_from_slice(&available[..n]);

@@ -1,4 +1,5 @@
-//! An embedded simulator of Cisco Unity Connection's CUPI port group and port resources.
+//! A simulator of Cisco Unity Connection's CUPI port group and port resources, embedded in
+//! cupi-gateway and used by its tests and benchmarks.
 //!
 //! It exists so the gateway can be developed, tested and benchmarked without a Unity
 //! Connection server: it serves `/vmrest/portgroups[/{id}]` and `/vmrest/ports[/{id}]` in
@@ -23,7 +24,7 @@ mod handlers;
 mod query;
 mod xml;
 
-pub(crate) use data::SEED_GROUP_ID;
+pub use data::SEED_GROUP_ID;
 
 use std::sync::{Arc, Mutex, RwLock};
 

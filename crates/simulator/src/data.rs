@@ -463,7 +463,7 @@ impl Builder {
 }
 
 /// PhoneSystem-1, the port group of Cisco's documentation, seeded first.
-pub(crate) const SEED_GROUP_ID: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
+pub const SEED_GROUP_ID: &str = "035853ce-f4e6-4de2-bda2-84acf827a555";
 const SEED_TEMPLATE_ID: &str = "90dd306f-b8af-46b6-8289-f13437cc1e5e";
 const SEED_SWITCH_ID: &str = "05186ad4-572c-48d1-aaa6-ac22280c8702";
 const SEED_SWITCH_NAME: &str = "PhoneSystem";

@@ -13,7 +13,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::tree::{NodeId, Tree, NONE};
 use super::JsonStyle;
-use crate::transcode::schema::{FieldType, Schema};
+use crate::{FieldType, Schema};
 
 /// Distinct child names of one element past which they are indexed rather than searched.
 const MANY_NAMES: usize = 64;
@@ -53,7 +53,7 @@ impl Group {
 }
 
 impl<'a> JsonWriter<'a> {
-    pub fn new(schema: &'a Schema, style: JsonStyle) -> Self {
+    pub(super) fn new(schema: &'a Schema, style: JsonStyle) -> Self {
         JsonWriter {
             schema,
             cupi: style == JsonStyle::Cupi,
@@ -64,7 +64,13 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// An element as a JSON value: a scalar when it has only text, an object otherwise.
-    pub fn value(&mut self, out: &mut Vec<u8>, tree: &Tree, id: NodeId, ty: Option<FieldType>) {
+    pub(super) fn value(
+        &mut self,
+        out: &mut Vec<u8>,
+        tree: &Tree,
+        id: NodeId,
+        ty: Option<FieldType>,
+    ) {
         if !tree.has_attrs(id) && !tree.has_children(id) {
             self.scalar(out, &tree.text(id), ty);
         } else {
@@ -137,7 +143,13 @@ impl<'a> JsonWriter<'a> {
     /// `"@name": value` for each attribute; a list's `total` is an integer (a string in CUPI's
     /// mode, as every value is). An element with a `total` attribute is a list by definition
     /// ([`Tree::is_list`]), so the name alone decides.
-    pub fn attributes(&mut self, out: &mut Vec<u8>, first: &mut bool, tree: &Tree, id: NodeId) {
+    pub(super) fn attributes(
+        &mut self,
+        out: &mut Vec<u8>,
+        first: &mut bool,
+        tree: &Tree,
+        id: NodeId,
+    ) {
         for (name, value) in tree.attrs(id) {
             key(out, first, "@", name);
             let ty = (name == "total").then_some(FieldType::Integer);
@@ -216,7 +228,7 @@ impl<'a> JsonWriter<'a> {
     /// A typed value is written as a JSON boolean or number only when the text is exactly the
     /// canonical form, so that writing it back gives the same text; anything else stays a string.
     /// In CUPI's mode every value is a string, `""` for an empty element.
-    pub fn scalar(&mut self, out: &mut Vec<u8>, text: &str, ty: Option<FieldType>) {
+    pub(super) fn scalar(&mut self, out: &mut Vec<u8>, text: &str, ty: Option<FieldType>) {
         if self.cupi {
             return string(out, text);
         }

@@ -3,7 +3,7 @@
 //! a JSON body sent to a path gets.
 //!
 //! The table is plain data, filled from the OpenAPI document at start-up
-//! ([`crate::openapi::ApiSpec`]), so the published contract and the transcoder cannot drift
+//! (the gateway's `openapi::ApiSpec`), so the published contract and the transcoder cannot drift
 //! apart. Anything the table does not describe is still transcoded by the generic rules, with
 //! every value kept as a string.
 
@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use rustc_hash::FxBuildHasher;
 
-use crate::path_template::PathTemplate;
+use cupi_uri::PathTemplate;
 
 /// The JSON type a field's text is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
