@@ -24,7 +24,7 @@ pub(super) const NONE: NodeId = usize::MAX;
 
 /// One element: spans into [`Tree::strings`], its attributes, its children as a linked list.
 #[derive(Clone, Debug)]
-pub(super) struct Node {
+pub(super) struct Element {
     name: Range<usize>,
     /// All text directly inside, entities resolved, up to its first child (or all of it, with
     /// no child). With children, whitespace before the first non-blank text is dropped, since
@@ -43,7 +43,7 @@ pub(super) struct Node {
 #[derive(Debug, Default)]
 pub(super) struct Tree {
     strings: String,
-    nodes: Vec<Node>,
+    nodes: Vec<Element>,
     /// (name, value) spans into `strings`.
     attrs: Vec<(Range<usize>, Range<usize>)>,
     /// Pieces of mixed-content text: (span into `strings`, the piece before or [`NONE`]).
@@ -157,7 +157,7 @@ impl Tree {
             self.attrs.push((name, value));
         }
         let id = self.nodes.len();
-        self.nodes.push(Node {
+        self.nodes.push(Element {
             name,
             text: 0..0,
             more_text: NONE,
