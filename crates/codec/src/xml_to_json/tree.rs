@@ -402,4 +402,24 @@ mod tests {
         }
         assert_eq!(resolve_reference(&BytesRef::new("#x41")), Ok("A".into()));
     }
+
+    #[test]
+    fn elements_and_attributes_count_against_one_budget() {
+        let mut reader = Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
+        let mut starts = Vec::new();
+        while let Ok(Event::Empty(start)) = reader.read_event() {
+            starts.push(start.into_owned());
+        }
+        let mut tree = Tree::default();
+        let mut budget = NodeBudget::new(3);
+        tree.open(&starts[0], None, &mut budget, 0).unwrap();
+        tree.open(&starts[1], None, &mut budget, 0).unwrap();
+        assert_eq!(
+            tree.open(&starts[2], None, &mut budget, 0),
+            Err(XmlError::TooManyNodes(3))
+        );
+        // Each list item starts afresh.
+        budget.reset();
+        tree.open(&starts[2], None, &mut budget, 0).unwrap();
+    }
 }
