@@ -38,26 +38,66 @@ use crate::MAX_DEPTH;
 /// Pointer (`/PortGroup/MwiOnCode`), so a frontend can show it next to the field.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JsonError {
+    /// Not JSON: serde_json's message, which gives the line and column.
     #[error("the body is not valid JSON: {0}")]
     Syntax(String),
+    /// A key twice in one object: either choice would drop one of the client's values.
     #[error("duplicate key {key:?} at {pointer}")]
-    DuplicateKey { key: String, pointer: String },
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+        /// The object that holds it.
+        pointer: String,
+    },
+    /// A body that is a scalar or an array (`"an array"`): only an object becomes a document.
     #[error("the body must be a JSON object, not {0}")]
     NotAnObject(&'static str),
+    /// The resource's root is unknown and the body is not one key holding an object; the
+    /// gateway then forwards the JSON as it is.
     #[error("cannot tell the XML root element for this resource: wrap the body in a single key naming it, e.g. {{\"User\": {{...}}}}")]
     NoRoot,
+    /// A key that is not an XML `Name`, so no element or attribute can carry it.
     #[error("key {key:?} at {pointer} is not a valid XML element or attribute name")]
-    InvalidName { key: String, pointer: String },
+    InvalidName {
+        /// The name, without the `@` of an attribute's key.
+        key: String,
+        /// Where the key is.
+        pointer: String,
+    },
+    /// A control character, U+FFFE or U+FFFF: XML 1.0 has no way to write them, not even as
+    /// references.
     #[error("the value at {pointer} contains a character XML 1.0 cannot carry (U+{code:04X})")]
-    InvalidChar { pointer: String, code: u32 },
+    InvalidChar {
+        /// The string that holds it.
+        pointer: String,
+        /// Its code point.
+        code: u32,
+    },
+    /// `[[…]]`: an array is its element repeated, and a repetition cannot repeat.
     #[error("the value at {pointer} is an array inside an array, which XML cannot represent")]
-    NestedArray { pointer: String },
+    NestedArray {
+        /// The inner array.
+        pointer: String,
+    },
+    /// An object or array under an `@name` or `#text` key.
     #[error("the value at {pointer} becomes an attribute or text, so it must be a string, number, boolean or null")]
-    AttributeNotScalar { pointer: String },
+    AttributeNotScalar {
+        /// The value.
+        pointer: String,
+    },
+    /// Deeper than [`MAX_DEPTH`]: the gateway could not read such XML back.
     #[error("the value at {pointer} is nested deeper than {MAX_DEPTH} elements")]
-    TooDeep { pointer: String },
+    TooDeep {
+        /// The first value too deep.
+        pointer: String,
+    },
+    /// Past the caller's limit: names are repeated per array item, so XML can outgrow JSON
+    /// many times over.
     #[error("as XML the body would be larger than the gateway's request limit of {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit, in bytes of XML.
+        limit: usize,
+    },
 }
 
 const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;

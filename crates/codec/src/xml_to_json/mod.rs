@@ -54,36 +54,59 @@ fn node_cap(max_object_bytes: u64) -> usize {
 /// Why an XML body could not be transcoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XmlError {
+    /// The body is not UTF-8, the only encoding read.
     #[error("the body is not valid UTF-8")]
     InvalidUtf8,
+    /// Not well-formed XML, or a name that is not an XML `Name`.
     #[error("malformed XML at byte {position}: {message}")]
-    Malformed { position: u64, message: String },
+    Malformed {
+        /// Where, in bytes from the start of the body.
+        position: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body ends inside the element named.
     #[error("the document ends before element <{0}> is closed")]
     Truncated(String),
+    /// No element at all: an empty body, or a prolog only.
     #[error("the document has no root element")]
     NoRoot,
+    /// Something other than whitespace, comments and processing instructions outside the root
+    /// element.
     #[error("the document has content after its root element")]
     TrailingContent,
+    /// Refused rather than processed, so that no entity can expand or reach a file.
     #[error("DOCTYPE and entity declarations are not accepted")]
     Doctype,
+    /// A reference to the entity named, which is none of the five predefined ones.
     #[error("unknown entity reference &{0};")]
     UnknownEntity(String),
+    /// A code point outside XML 1.0's `Char`, raw or as a character reference.
     #[error("the document has the character U+{0:04X}, which XML 1.0 does not allow")]
     ForbiddenChar(u32),
+    /// A declaration of the encoding named, not UTF-8.
     #[error("the document declares the encoding {0:?}: the gateway reads UTF-8 only")]
     UnsupportedEncoding(String),
+    /// Deeper than [`MAX_DEPTH`].
     #[error("elements are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// One object past its node budget (given; at most [`MAX_NODES`]), which bounds the
+    /// tree's memory where the byte limit alone does not.
     #[error("an object has more than {0} elements and attributes")]
     TooManyNodes(usize),
+    /// One object, or the text directly inside a list, past the caller's byte limit (given).
     #[error("an object is larger than {0} bytes")]
     ObjectTooLarge(u64),
+    /// Items of the name given split by items of another: one array of them would need the
+    /// whole list in memory.
     #[error(
         "items named <{0}> are not adjacent in the list, so they cannot be streamed as one array"
     )]
     ScatteredItems(String),
+    /// The body's reader failed, with its error.
     #[error("reading the body failed: {0}")]
     Read(String),
+    /// The `flush` callback returned false: whoever reads the JSON has gone.
     #[error("the reader of the JSON went away")]
     Abandoned,
 }
