@@ -4,13 +4,13 @@
 //! (→ array), whether there is text beside attributes (→ `"#text"`). So each *object* is read
 //! into a small reusable [`tree::Tree`] and then written. The response as a whole is not: a
 //! CUPI list (`<Ports total="…">`, the only kind of response that grows large) is written item
-//! by item, each item's JSON handed on before the next is read. Memory follows the largest
+//! by item ([`list`]), each item's JSON handed on before the next is read. Memory follows the largest
 //! item, not the list.
 //!
 //! Two styles ([`JsonStyle`]): the typed contract, and CUPI's own JSON mode for existing CUPI
 //! scripts. In CUPI's mode a list of one is the bare item, which a stream cannot know until
-//! the next item or the list's end arrives: the first item's JSON waits in a side buffer until
-//! then, so that mode costs at most one more item of memory.
+//! the next item or the list's end arrives: the first item's JSON waits in a side buffer
+//! ([`list::ListWriter`]) until then, so that mode costs at most one more item of memory.
 //!
 //! No DTD is ever processed: a `<!DOCTYPE` is an error, and only the five predefined entities
 //! and character references are resolved, so no entity expansion can blow up or reach a file.
@@ -235,6 +235,7 @@ impl<R: BufRead> Document<'_, R> {
         }
     }
 
+    /// Starts a fresh tree at `start`: the document's root, or one list item.
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
         self.tree.clear();
         self.budget.reset();
