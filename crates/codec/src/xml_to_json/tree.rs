@@ -369,7 +369,10 @@ pub(super) fn check_declaration(decl: &BytesDecl<'_>) -> Result<(), XmlError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{convert, schema};
     use super::*;
+    use crate::xml_to_json;
+    use serde_json::json;
 
     #[test]
     fn characters_xml_forbids_are_refused_raw_and_as_references() {
@@ -421,5 +424,33 @@ mod tests {
         // Each list item starts afresh.
         budget.reset();
         tree.open(&starts[2], None, &mut budget, 0).unwrap();
+    }
+
+    /// Found by the `xml_to_json` fuzz target: quick-xml reads these names, and they gave JSON
+    /// with a key twice (`{"@a":"1","@a":"2"}`) or a root that cannot be written back.
+    #[test]
+    fn names_that_are_not_xml_names_are_malformed() {
+        let schema = schema();
+        for xml in [
+            r#"< o="0"/>"#,
+            r#"<Qo&#x o="0"/>"#,
+            r#"<A a="1"><@a>2</@a></A>"#,
+            "<A>t<#text>u</#text></A>",
+            "<1a/>",
+            "<a\u{1}/>",
+            r#"<A @b="1"/>"#,
+            r#"<A><B 1a="x"/></A>"#,
+            r#"<Ports total="1"><@a/></Ports>"#,
+        ] {
+            let result = xml_to_json(xml.as_bytes(), &schema);
+            assert!(
+                matches!(result, Err(XmlError::Malformed { .. })),
+                "{xml}: {result:?}"
+            );
+        }
+        assert_eq!(
+            convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
+            json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
+        );
     }
 }
