@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use cupi_uri::PathTemplate;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -155,23 +155,7 @@ pub fn check_well_formed(xml: &[u8]) -> Result<String, String> {
             Event::DocType(_) => return Err("a DOCTYPE".into()),
             Event::PI(_) => return Err("a processing instruction".into()),
             Event::Start(ref start) | Event::Empty(ref start) => {
-                let name = start.name().as_ref().to_owned();
-                if !is_xml_name(&name) {
-                    return Err(format!("<{name}> is not an XML name"));
-                }
-                for attr in start.attributes() {
-                    let attr = attr.map_err(|e| format!("in <{name}>: {e}"))?;
-                    let key = attr.key.as_ref();
-                    if !is_xml_name(key) {
-                        return Err(format!("attribute {key:?} is not an XML name"));
-                    }
-                    let value = attr
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|e| format!("attribute {key:?}: {e}"))?;
-                    if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
-                        return Err(format!("attribute {key:?} holds U+{:04X}", c as u32));
-                    }
-                }
+                let name = check_start_tag(start)?;
                 if open.is_empty() {
                     if root.is_some() {
                         return Err(format!("a second root element <{name}>"));
@@ -195,22 +179,10 @@ pub fn check_well_formed(xml: &[u8]) -> Result<String, String> {
             }
             Event::CData(_) if open.is_empty() => return Err("CDATA outside the root".into()),
             Event::CData(_) | Event::Comment(_) => {}
-            Event::GeneralRef(r) => {
-                if open.is_empty() {
-                    return Err("a reference outside the root element".into());
-                }
-                let name: &str = r.as_ref();
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => is_xml_char(c),
-                    Ok(None) => quick_xml::escape::resolve_predefined_entity(name).is_some(),
-                    Err(_) => false,
-                };
-                if !resolved {
-                    return Err(format!(
-                        "&{name}; is not a predefined entity or XML character"
-                    ));
-                }
+            Event::GeneralRef(_) if open.is_empty() => {
+                return Err("a reference outside the root element".into())
             }
+            Event::GeneralRef(r) => check_reference(&r)?,
             Event::Eof => break,
         }
     }
@@ -218,6 +190,44 @@ pub fn check_well_formed(xml: &[u8]) -> Result<String, String> {
         return Err(format!("<{name}> is never closed"));
     }
     root.ok_or_else(|| "no root element".into())
+}
+
+/// An element's start tag: its name, and its attributes' names and values. Returns the name.
+fn check_start_tag(start: &BytesStart<'_>) -> Result<String, String> {
+    let name = start.name().as_ref().to_owned();
+    if !is_xml_name(&name) {
+        return Err(format!("<{name}> is not an XML name"));
+    }
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| format!("in <{name}>: {e}"))?;
+        let key = attr.key.as_ref();
+        if !is_xml_name(key) {
+            return Err(format!("attribute {key:?} is not an XML name"));
+        }
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| format!("attribute {key:?}: {e}"))?;
+        if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+            return Err(format!("attribute {key:?} holds U+{:04X}", c as u32));
+        }
+    }
+    Ok(name)
+}
+
+/// A reference inside the root: a predefined entity, or a character reference to a `Char`.
+fn check_reference(r: &BytesRef<'_>) -> Result<(), String> {
+    let name: &str = r.as_ref();
+    let resolved = match r.resolve_char_ref() {
+        Ok(Some(c)) => is_xml_char(c),
+        Ok(None) => quick_xml::escape::resolve_predefined_entity(name).is_some(),
+        Err(_) => false,
+    };
+    if !resolved {
+        return Err(format!(
+            "&{name}; is not a predefined entity or XML character"
+        ));
+    }
+    Ok(())
 }
 
 /// The `Char` production of XML 1.0.

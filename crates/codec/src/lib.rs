@@ -31,6 +31,7 @@
 //! assert!(back.ends_with(b"<Port><PortNumInGroup>1</PortNumInGroup></Port>"));
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -12,11 +12,41 @@
 //! `/vmrest/portgrouptemplates[/{id}]`, and each group's
 //! `/vmrest/portgroups/{id}/portgroupservers[/{id}]` and `…/portgroupcodecs[/{id}]`.
 //!
-//! Layout: [`data`] records, seed and generator; [`query`] list parameters; [`xml`] rendering
-//! and the PUT parser; [`auth`] Basic auth and cookies; [`handlers`] dispatch.
+//! Layout: `data/` the records (the kinds' field tables, the seed, the generator, what the
+//! groups point at, the store); `query` list parameters; `xml` rendering and the PUT parser;
+//! `auth` Basic auth and cookies; `handlers` dispatch.
 //!
 //! Choices where CUPI is unclear: a list's `total` is the whole match count, not the page's;
 //! `is` and `startswith` compare case-insensitively; unknown query parameters are ignored.
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use cupi_simulator::{serve, SimulatorConfig, SEED_GROUP_ID};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+//! let address = listener.local_addr()?;
+//! runtime.spawn(serve(listener, SimulatorConfig::default()));
+//!
+//! // The seeded port group, as Unity Connection would answer for it (admin:password).
+//! let mut stream = std::net::TcpStream::connect(address)?;
+//! write!(
+//!     stream,
+//!     "GET /vmrest/portgroups/{SEED_GROUP_ID} HTTP/1.1\r\nHost: cuc\r\n\
+//!      Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\nConnection: close\r\n\r\n"
+//! )?;
+//! let mut answer = String::new();
+//! stream.read_to_string(&mut answer)?;
+//! assert!(answer.starts_with("HTTP/1.1 200"));
+//! assert!(answer.contains("<DisplayName>PhoneSystem-1</DisplayName>"));
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod auth;
 mod data;

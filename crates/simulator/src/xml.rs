@@ -6,7 +6,7 @@
 //! and rejects DOCTYPEs, nesting and stray text instead of guessing.
 
 use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
 use super::data::{Kind, Record};
@@ -137,86 +137,103 @@ pub(crate) struct FlatDoc {
 /// message is meant for the client.
 pub(crate) fn parse_flat(body: &str) -> Result<FlatDoc, String> {
     let mut reader = Reader::from_str(body);
-    let mut root: Option<String> = None;
-    let mut root_closed = false;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    // The field being read (name, text so far), when inside one.
-    let mut current: Option<(String, String)> = None;
-
+    let mut parser = FlatParser::default();
     loop {
         let event = reader
             .read_event()
             .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
+        if let Event::Eof = event {
+            return parser.finish();
+        }
+        parser.event(event)?;
+    }
+}
+
+/// What [`parse_flat`] has read so far.
+#[derive(Default)]
+struct FlatParser {
+    root: Option<String>,
+    root_closed: bool,
+    fields: Vec<(String, String)>,
+    /// The field being read (name, text so far), when inside one.
+    current: Option<(String, String)>,
+}
+
+impl FlatParser {
+    fn event(&mut self, event: Event<'_>) -> Result<(), String> {
         match event {
             Event::DocType(_) => return Err("DOCTYPE is not allowed".into()),
-            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::Start(e) | Event::Empty(e) if root_closed => {
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Eof => {}
+            Event::Start(e) | Event::Empty(e) if self.root_closed => {
                 return Err(format!(
                     "unexpected element <{}> after the root element",
                     e.name().into_inner()
                 ))
             }
-            Event::Start(e) => {
-                let name = e.name().into_inner().to_string();
-                match (&root, &current) {
-                    (None, _) => root = Some(name),
-                    (Some(_), None) => current = Some((name, String::new())),
-                    (Some(_), Some((field, _))) => {
-                        return Err(format!("element <{name}> nested in <{field}>"))
-                    }
-                }
-            }
-            Event::Empty(e) => {
-                let name = e.name().into_inner().to_string();
-                match (&root, &current) {
-                    (None, _) => {
-                        root = Some(name);
-                        root_closed = true;
-                    }
-                    (Some(_), None) => fields.push((name, String::new())),
-                    (Some(_), Some((field, _))) => {
-                        return Err(format!("element <{name}> nested in <{field}>"))
-                    }
-                }
-            }
-            Event::End(_) => match current.take() {
-                Some(field) => fields.push(field),
-                None => root_closed = true,
+            Event::Start(e) => self.open(e.name().into_inner().to_string(), false)?,
+            Event::Empty(e) => self.open(e.name().into_inner().to_string(), true)?,
+            Event::End(_) => match self.current.take() {
+                Some(field) => self.fields.push(field),
+                None => self.root_closed = true,
             },
             Event::Text(t) => {
                 let text = t.xml10_content();
-                match &mut current {
-                    Some((_, value)) => value.push_str(&text),
-                    None if text.trim().is_empty() => {}
-                    None => return Err("text outside a field element".into()),
+                // Whitespace between fields is indentation.
+                if self.current.is_some() || !text.trim().is_empty() {
+                    self.push_text(&text, "text")?;
                 }
             }
-            Event::CData(c) => match &mut current {
-                Some((_, value)) => value.push_str(&c.xml10_content()),
-                None => return Err("CDATA outside a field element".into()),
-            },
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(ch)) if is_xml_char(ch) => ch.to_string(),
-                    Ok(Some(_)) | Err(_) => {
-                        return Err(format!("invalid character reference &{};", &*r))
-                    }
-                    Ok(None) => resolve_predefined_entity(&r)
-                        .ok_or_else(|| format!("unknown entity &{};", &*r))?
-                        .to_string(),
-                };
-                match &mut current {
-                    Some((_, value)) => value.push_str(&resolved),
-                    None => return Err("text outside a field element".into()),
-                }
+            Event::CData(c) => self.push_text(&c.xml10_content(), "CDATA")?,
+            Event::GeneralRef(r) => self.push_text(&resolve_reference(&r)?, "text")?,
+        }
+        Ok(())
+    }
+
+    /// A start tag (`empty` for `<Name/>`): the root's, or a field's inside it.
+    fn open(&mut self, name: String, empty: bool) -> Result<(), String> {
+        match (&self.root, &self.current) {
+            (None, _) => {
+                self.root = Some(name);
+                self.root_closed = empty;
             }
-            Event::Eof => break,
+            (Some(_), None) if empty => self.fields.push((name, String::new())),
+            (Some(_), None) => self.current = Some((name, String::new())),
+            (Some(_), Some((field, _))) => {
+                return Err(format!("element <{name}> nested in <{field}>"))
+            }
+        }
+        Ok(())
+    }
+
+    /// Text for the field being read; `what` names it in the error when there is none.
+    fn push_text(&mut self, text: &str, what: &str) -> Result<(), String> {
+        match &mut self.current {
+            Some((_, value)) => value.push_str(text),
+            None => return Err(format!("{what} outside a field element")),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<FlatDoc, String> {
+        match self.root {
+            Some(root) if self.root_closed => Ok(FlatDoc {
+                root,
+                fields: self.fields,
+            }),
+            Some(_) => Err("unexpected end of document".into()),
+            None => Err("empty document".into()),
         }
     }
-    match root {
-        Some(root) if root_closed => Ok(FlatDoc { root, fields }),
-        Some(_) => Err("unexpected end of document".into()),
-        None => Err("empty document".into()),
+}
+
+/// A character reference or one of the five predefined entities, as its text.
+fn resolve_reference(r: &BytesRef<'_>) -> Result<String, String> {
+    match r.resolve_char_ref() {
+        Ok(Some(ch)) if is_xml_char(ch) => Ok(ch.to_string()),
+        Ok(Some(_)) | Err(_) => Err(format!("invalid character reference &{};", &**r)),
+        Ok(None) => resolve_predefined_entity(r)
+            .map(str::to_string)
+            .ok_or_else(|| format!("unknown entity &{};", &**r)),
     }
 }
 

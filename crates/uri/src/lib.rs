@@ -17,6 +17,7 @@
 //! assert!(PathTemplate::parse("/vmrest/ports/{objectId}").matches("/VMREST/Ports/abc"));
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -16,6 +16,8 @@ enum Segment {
 }
 
 impl PathTemplate {
+    /// Reads a template as an OpenAPI document writes it; never fails, as any text is a
+    /// template (a segment in braces is a parameter, every other one a literal).
     pub fn parse(template: &str) -> Self {
         let segments = split(template)
             .map(|s| {

@@ -4,22 +4,22 @@
 //! (→ array), whether there is text beside attributes (→ `"#text"`). So each *object* is read
 //! into a small reusable [`tree::Tree`] and then written. The response as a whole is not: a
 //! CUPI list (`<Ports total="…">`, the only kind of response that grows large) is written item
-//! by item, each item's JSON handed on before the next is read. Memory follows the largest
+//! by item ([`list`]), each item's JSON handed on before the next is read. Memory follows the largest
 //! item, not the list.
 //!
 //! Two styles ([`JsonStyle`]): the typed contract, and CUPI's own JSON mode for existing CUPI
 //! scripts. In CUPI's mode a list of one is the bare item, which a stream cannot know until
-//! the next item or the list's end arrives: the first item's JSON waits in a side buffer until
-//! then, so that mode costs at most one more item of memory.
+//! the next item or the list's end arrives: the first item's JSON waits in a side buffer
+//! ([`list::ListWriter`]) until then, so that mode costs at most one more item of memory.
 //!
 //! No DTD is ever processed: a `<!DOCTYPE` is an error, and only the five predefined entities
 //! and character references are resolved, so no entity expansion can blow up or reach a file.
 
 mod fence;
+mod list;
 mod tree;
 mod writer;
 
-use std::collections::HashSet;
 use std::io::BufRead;
 
 use quick_xml::events::{BytesStart, Event};
@@ -28,8 +28,8 @@ use quick_xml::Reader;
 use crate::Schema;
 pub use fence::read_buffered;
 use fence::Fenced;
-use tree::{check_declaration, checked, malformed, resolve_reference, NodeBudget, NodeId, Tree};
-use writer::{key, string, JsonWriter};
+use tree::{check_declaration, malformed, resolve_reference, NodeBudget, NodeId, Tree};
+use writer::JsonWriter;
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
 pub const MAX_DEPTH: usize = 64;
@@ -54,36 +54,59 @@ fn node_cap(max_object_bytes: u64) -> usize {
 /// Why an XML body could not be transcoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XmlError {
+    /// The body is not UTF-8, the only encoding read.
     #[error("the body is not valid UTF-8")]
     InvalidUtf8,
+    /// Not well-formed XML, or a name that is not an XML `Name`.
     #[error("malformed XML at byte {position}: {message}")]
-    Malformed { position: u64, message: String },
+    Malformed {
+        /// Where, in bytes from the start of the body.
+        position: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body ends inside the element named.
     #[error("the document ends before element <{0}> is closed")]
     Truncated(String),
+    /// No element at all: an empty body, or a prolog only.
     #[error("the document has no root element")]
     NoRoot,
+    /// Something other than whitespace, comments and processing instructions outside the root
+    /// element.
     #[error("the document has content after its root element")]
     TrailingContent,
+    /// Refused rather than processed, so that no entity can expand or reach a file.
     #[error("DOCTYPE and entity declarations are not accepted")]
     Doctype,
+    /// A reference to the entity named, which is none of the five predefined ones.
     #[error("unknown entity reference &{0};")]
     UnknownEntity(String),
+    /// A code point outside XML 1.0's `Char`, raw or as a character reference.
     #[error("the document has the character U+{0:04X}, which XML 1.0 does not allow")]
     ForbiddenChar(u32),
+    /// A declaration of the encoding named, not UTF-8.
     #[error("the document declares the encoding {0:?}: the gateway reads UTF-8 only")]
     UnsupportedEncoding(String),
+    /// Deeper than [`MAX_DEPTH`].
     #[error("elements are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// One object past its node budget (given; at most [`MAX_NODES`]), which bounds the
+    /// tree's memory where the byte limit alone does not.
     #[error("an object has more than {0} elements and attributes")]
     TooManyNodes(usize),
+    /// One object, or the text directly inside a list, past the caller's byte limit (given).
     #[error("an object is larger than {0} bytes")]
     ObjectTooLarge(u64),
+    /// Items of the name given split by items of another: one array of them would need the
+    /// whole list in memory.
     #[error(
         "items named <{0}> are not adjacent in the list, so they cannot be streamed as one array"
     )]
     ScatteredItems(String),
+    /// The body's reader failed, with its error.
     #[error("reading the body failed: {0}")]
     Read(String),
+    /// The `flush` callback returned false: whoever reads the JSON has gone.
     #[error("the reader of the JSON went away")]
     Abandoned,
 }
@@ -151,7 +174,6 @@ pub fn stream_xml_to_json<R: BufRead>(
         budget: NodeBudget::new(node_cap(max_object_bytes)),
         max_object_bytes,
         writer: JsonWriter::new(schema, style),
-        held: Vec::new(),
     };
     let (root, is_empty) = doc.root()?;
     if doc.tree.is_list(root) && !is_empty {
@@ -178,9 +200,6 @@ struct Document<'s, R> {
     /// What one object may take of the input, and the text directly inside a list.
     max_object_bytes: u64,
     writer: JsonWriter<'s>,
-    /// CUPI's mode: the JSON of a list's first item of a name, until a second one shows
-    /// whether it is an array or the bare object.
-    held: Vec<u8>,
 }
 
 impl<R: BufRead> Document<'_, R> {
@@ -216,6 +235,7 @@ impl<R: BufRead> Document<'_, R> {
         }
     }
 
+    /// Starts a fresh tree at `start`: the document's root, or one list item.
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
         self.tree.clear();
         self.budget.reset();
@@ -234,119 +254,6 @@ impl<R: BufRead> Document<'_, R> {
         tree.read_content(reader, buf, id, depth, budget)
     }
 
-    /// A list, item by item: `{"@total":N,"Item":[…]}` with each item flushed as it is done.
-    /// In CUPI's mode a single item is written bare, `{"@total":"1","Item":{…}}`.
-    fn list(
-        &mut self,
-        root: NodeId,
-        out: &mut Vec<u8>,
-        flush: &mut impl FnMut(&mut Vec<u8>, u64) -> bool,
-    ) -> Result<(), XmlError> {
-        // The list element stays in its own tree while item trees come and go.
-        let mut list = std::mem::take(&mut self.tree);
-        let list_name = list.name(root).to_owned();
-        let fields = self.writer.schema.fields_of(&list_name);
-        let mut first = true;
-        out.push(b'{');
-        self.writer.attributes(out, &mut first, &list, root);
-        let mut text = String::new();
-        let mut current: Option<String> = None;
-        // Names whose items are done; hashed (seeded), since a list may have many names.
-        let mut finished: HashSet<String> = HashSet::new();
-        let cupi = self.writer.cupi;
-        // CUPI's mode: whether `held` has the current name's only item so far.
-        let mut holding = false;
-        loop {
-            // Each item, and each token between items, has an allowance of its own; the text
-            // kept from between items is bounded here.
-            self.reader.get_mut().restart();
-            if text.len() as u64 > self.max_object_bytes {
-                return Err(XmlError::ObjectTooLarge(self.max_object_bytes));
-            }
-            let (start, is_empty) = match self.next_event()? {
-                Event::Start(start) => (start.into_owned(), false),
-                Event::Empty(start) => (start.into_owned(), true),
-                Event::End(_) => break,
-                Event::Text(t) => {
-                    push_list_text(&mut text, &checked(t.xml10_content())?);
-                    continue;
-                }
-                Event::CData(c) => {
-                    push_list_text(&mut text, &checked(c.xml10_content())?);
-                    continue;
-                }
-                Event::GeneralRef(r) => {
-                    push_list_text(&mut text, &resolve_reference(&r)?);
-                    continue;
-                }
-                Event::DocType(_) => return Err(XmlError::Doctype),
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
-                Event::Eof => return Err(XmlError::Truncated(list_name)),
-            };
-            let item = self.open_root(&start)?;
-            if !is_empty {
-                self.read_content(item, 2)?;
-            }
-            let name = self.tree.name(item);
-            let mut hold = false;
-            if current.as_deref() == Some(name) {
-                if holding {
-                    // A second item: the held one opens an array after all.
-                    out.push(b'[');
-                    out.append(&mut self.held);
-                    holding = false;
-                }
-                out.push(b',');
-            } else {
-                if finished.contains(name) {
-                    return Err(XmlError::ScatteredItems(name.to_owned()));
-                }
-                if let Some(done) = current.take() {
-                    close_items(out, &mut self.held, &mut holding);
-                    finished.insert(done);
-                }
-                key(out, &mut first, "", name);
-                if cupi {
-                    hold = true;
-                } else {
-                    out.push(b'[');
-                }
-                current = Some(name.to_owned());
-            }
-            let ty = fields.and_then(|f| f.get(name).copied());
-            if hold {
-                self.writer.value(&mut self.held, &self.tree, item, ty);
-                holding = true;
-            } else {
-                self.writer.value(out, &self.tree, item, ty);
-            }
-            if !flush(out, self.reader.buffer_position()) {
-                return Err(XmlError::Abandoned);
-            }
-        }
-        if current.is_some() {
-            close_items(out, &mut self.held, &mut holding);
-        } else if let Some(item) = self
-            .writer
-            .schema
-            .item_of_list(&list_name)
-            .filter(|_| !cupi)
-        {
-            // Zero items still give the item key, when the list is known (not in CUPI's mode).
-            key(out, &mut first, "", item);
-            out.extend_from_slice(b"[]");
-        }
-        let text = text.trim();
-        if !text.is_empty() {
-            // Written after the items, since it is only known once they are out.
-            key(out, &mut first, "", "#text");
-            string(out, text);
-        }
-        out.push(b'}');
-        list.clear();
-        Ok(())
-    }
-
     /// After the root: only whitespace, comments and processing instructions.
     fn epilogue(&mut self) -> Result<(), XmlError> {
         self.reader.get_mut().restart();
@@ -362,35 +269,15 @@ impl<R: BufRead> Document<'_, R> {
     }
 }
 
-/// Ends a list's items of one name: the array, or in CUPI's mode the one held item, bare.
-fn close_items(out: &mut Vec<u8>, held: &mut Vec<u8>, holding: &mut bool) {
-    if *holding {
-        out.append(held);
-        *holding = false;
-    } else {
-        out.push(b']');
-    }
-}
-
-/// Text directly inside a list: whitespace-only pieces before any text are indentation and are
-/// not kept, so indentation between 100,000 items costs nothing; the rest is trimmed when
-/// written, as an object's text between children is.
-fn push_list_text(text: &mut String, piece: &str) {
-    if !text.is_empty() || !piece.trim().is_empty() {
-        text.push_str(piece);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::writer::{is_canonical_i64, is_json_number};
     use super::*;
     use crate::FieldType;
     use serde_json::{json, Value};
     use std::collections::HashMap;
 
     /// A hand-made table, so these tests do not depend on the OpenAPI document.
-    fn schema() -> Schema {
+    pub(super) fn schema() -> Schema {
         use FieldType::{Boolean, Integer};
         let mut schema = Schema::new();
         schema.add_list("Ports", "Port");
@@ -413,85 +300,9 @@ mod tests {
         schema
     }
 
-    fn convert(xml: &str) -> Value {
+    pub(super) fn convert(xml: &str) -> Value {
         let bytes = xml_to_json(xml.as_bytes(), &schema()).expect("transcodes");
         serde_json::from_slice(&bytes).expect("valid JSON")
-    }
-
-    /// Past 64 distinct child names the grouping switches from a search to an index; the
-    /// result is the same: each name once, where it first appeared, repeats as one array.
-    #[test]
-    fn many_distinct_children_group_like_few() {
-        let names: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
-        let mut xml = String::from("<X>");
-        for name in &names {
-            xml.push_str(&format!("<{name}>{name}</{name}>"));
-        }
-        xml.push_str("<a3>again</a3><a79>again</a79><a0>again</a0></X>");
-        let mut want = serde_json::Map::new();
-        for name in &names {
-            want.insert(name.clone(), json!(name));
-        }
-        for name in ["a3", "a79", "a0"] {
-            want.insert(name.into(), json!([name, "again"]));
-        }
-        let got = convert(&xml);
-        assert_eq!(got, Value::Object(want));
-        let order: Vec<&String> = got.as_object().unwrap().keys().collect();
-        assert_eq!(
-            order,
-            names.iter().collect::<Vec<_>>(),
-            "first-appearance order"
-        );
-    }
-
-    #[test]
-    fn list_items_are_arrays_even_when_one_or_zero() {
-        assert_eq!(
-            convert(r#"<Ports total="1"><Port><ObjectId>a</ObjectId></Port></Ports>"#),
-            json!({"@total": 1, "Port": [{"ObjectId": "a"}]})
-        );
-        assert_eq!(
-            convert(r#"<Ports total="0"/>"#),
-            json!({"@total": 0, "Port": []})
-        );
-        // Unknown list with no items: the item name cannot be known, so no key is invented.
-        assert_eq!(convert(r#"<Users total="0"/>"#), json!({"@total": 0}));
-        assert_eq!(
-            convert(r#"<Users total="1"><User><Alias>x</Alias></User></Users>"#),
-            json!({"@total": 1, "User": [{"Alias": "x"}]})
-        );
-    }
-
-    #[test]
-    fn known_fields_are_typed_and_fall_back_to_strings() {
-        let v = convert(
-            "<PortGroup><EnableMWI>true</EnableMWI><SipDoSRTP>&gt;true</SipDoSRTP>\
-             <PortCount>2</PortCount><MwiRetryCountOnSuccess>007</MwiRetryCountOnSuccess>\
-             <ResetStatusEnum>99999999999999999999</ResetStatusEnum><MwiOnCode>007</MwiOnCode>\
-             <MwiOffCode/><SipTLSModeEnum/><NewField>true</NewField></PortGroup>",
-        );
-        assert_eq!(
-            v,
-            json!({"EnableMWI": true, "SipDoSRTP": ">true", "PortCount": 2,
-                   "MwiRetryCountOnSuccess": "007", "ResetStatusEnum": "99999999999999999999",
-                   "MwiOnCode": "007", "MwiOffCode": "", "SipTLSModeEnum": null,
-                   "NewField": "true"})
-        );
-    }
-
-    #[test]
-    fn attributes_text_nesting_and_repeats() {
-        assert_eq!(
-            convert(r#"<A x="1"><B y="2">hi</B><C><D>d</D></C><E>1</E><E>2</E></A>"#),
-            json!({"@x": "1", "B": {"@y": "2", "#text": "hi"}, "C": {"D": "d"}, "E": ["1", "2"]})
-        );
-        // A name that comes back after others joins its first group, in document order.
-        let many: String = (0..40).map(|i| format!("<F{i}>{i}</F{i}>")).collect();
-        let json = convert(&format!("<A><E>1</E>{many}<E>2</E></A>"));
-        assert_eq!(json["E"], json!(["1", "2"]));
-        assert_eq!(json["F39"], "39");
-        assert_eq!(json.as_object().unwrap().len(), 41);
     }
 
     #[test]
@@ -557,266 +368,8 @@ mod tests {
         assert!(xml_to_json(flood.as_bytes(), &schema).is_ok());
     }
 
-    #[test]
-    fn elements_and_attributes_count_against_one_budget() {
-        let mut reader = Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
-        let mut starts = Vec::new();
-        while let Ok(Event::Empty(start)) = reader.read_event() {
-            starts.push(start.into_owned());
-        }
-        let mut tree = Tree::default();
-        let mut budget = NodeBudget::new(3);
-        tree.open(&starts[0], None, &mut budget, 0).unwrap();
-        tree.open(&starts[1], None, &mut budget, 0).unwrap();
-        assert_eq!(
-            tree.open(&starts[2], None, &mut budget, 0),
-            Err(XmlError::TooManyNodes(3))
-        );
-        // Each list item starts afresh.
-        budget.reset();
-        tree.open(&starts[2], None, &mut budget, 0).unwrap();
-    }
-
-    #[test]
-    fn lists_are_written_item_by_item_whatever_the_chunking() {
-        let xml = "<?xml version=\"1.0\"?>\n<Ports total=\"3\">\n  <Port><ObjectId>a&amp;b</ObjectId></Port>\n  \
-                   <Port><ObjectId><![CDATA[c]]></ObjectId></Port><Port/>\n</Ports>\n<!-- end -->";
-        let whole = xml_to_json(xml.as_bytes(), &schema()).unwrap();
-        // One byte at a time from a reader: the same JSON, handed on after each item.
-        let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
-        let (mut out, mut chunks, mut positions) = (Vec::new(), Vec::new(), Vec::new());
-        stream_xml_to_json(
-            input,
-            &schema(),
-            JsonStyle::Typed,
-            u64::MAX,
-            &mut out,
-            |out, read| {
-                chunks.push(std::mem::take(out));
-                positions.push(read);
-                true
-            },
-        )
-        .unwrap();
-        assert_eq!(chunks.concat(), whole);
-        assert_eq!(chunks.len(), 4, "three items, then the end");
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
-        assert_eq!(
-            serde_json::from_slice::<Value>(&whole).unwrap(),
-            json!({"@total": 3, "Port": [{"ObjectId": "a&b"}, {"ObjectId": "c"}, ""]})
-        );
-    }
-
-    #[test]
-    fn a_list_stops_when_its_reader_goes_away() {
-        let xml = r#"<Ports total="2"><Port/><Port/></Ports>"#;
-        let mut calls = 0;
-        let result = stream_xml_to_json(
-            xml.as_bytes(),
-            &schema(),
-            JsonStyle::Typed,
-            u64::MAX,
-            &mut Vec::new(),
-            |_, _| {
-                calls += 1;
-                false
-            },
-        );
-        assert_eq!(result, Err(XmlError::Abandoned));
-        assert_eq!(calls, 1);
-    }
-
-    #[test]
-    fn what_a_stream_cannot_hold_is_an_error_not_a_guess() {
-        // Items of one name split by another: one array would need the whole list in memory.
-        let scattered = r#"<Users total="3"><User/><Admin/><User/></Users>"#;
-        assert_eq!(
-            xml_to_json(scattered.as_bytes(), &schema()),
-            Err(XmlError::ScatteredItems("User".into()))
-        );
-        // Text inside a list is kept, after the items.
-        assert_eq!(
-            convert(r#"<Ports total="1"> note <Port/> more </Ports>"#),
-            json!({"@total": 1, "Port": [""], "#text": "note  more"})
-        );
-        // One object may not exceed the byte limit.
-        let big = format!("<Port><A>{}</A></Port>", "x".repeat(1000));
-        let result = stream_xml_to_json(
-            big.as_bytes(),
-            &schema(),
-            JsonStyle::Typed,
-            100,
-            &mut Vec::new(),
-            |_, _| true,
-        );
-        assert_eq!(result, Err(XmlError::ObjectTooLarge(100)));
-    }
-
-    /// Found by the `xml_to_json` fuzz target: quick-xml reads these names, and they gave JSON
-    /// with a key twice (`{"@a":"1","@a":"2"}`) or a root that cannot be written back.
-    #[test]
-    fn names_that_are_not_xml_names_are_malformed() {
-        let schema = schema();
-        for xml in [
-            r#"< o="0"/>"#,
-            r#"<Qo&#x o="0"/>"#,
-            r#"<A a="1"><@a>2</@a></A>"#,
-            "<A>t<#text>u</#text></A>",
-            "<1a/>",
-            "<a\u{1}/>",
-            r#"<A @b="1"/>"#,
-            r#"<A><B 1a="x"/></A>"#,
-            r#"<Ports total="1"><@a/></Ports>"#,
-        ] {
-            let result = xml_to_json(xml.as_bytes(), &schema);
-            assert!(
-                matches!(result, Err(XmlError::Malformed { .. })),
-                "{xml}: {result:?}"
-            );
-        }
-        assert_eq!(
-            convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
-            json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
-        );
-    }
-
-    fn convert_cupi(xml: &str) -> String {
+    pub(super) fn convert_cupi(xml: &str) -> String {
         let bytes = xml_to_cupi_json(xml.as_bytes(), &schema()).expect("transcodes");
         String::from_utf8(bytes).unwrap()
-    }
-
-    #[test]
-    fn cupi_style_lists_are_bare_for_one_and_keyless_for_none() {
-        assert_eq!(
-            convert_cupi(r#"<Ports total="2"><Port><A>1</A></Port><Port><A/></Port></Ports>"#),
-            r#"{"@total":"2","Port":[{"A":"1"},{"A":""}]}"#
-        );
-        assert_eq!(
-            convert_cupi(r#"<Ports total="1"><Port><A>1</A></Port></Ports>"#),
-            r#"{"@total":"1","Port":{"A":"1"}}"#
-        );
-        // Count-only and empty, of a known list too: no item key.
-        assert_eq!(convert_cupi(r#"<Ports total="2"/>"#), r#"{"@total":"2"}"#);
-        assert_eq!(
-            convert_cupi(r#"<Ports total="0"></Ports>"#),
-            r#"{"@total":"0"}"#
-        );
-        assert_eq!(
-            convert_cupi(r#"<Users total="1"><User><Alias>x</Alias></User></Users>"#),
-            r#"{"@total":"1","User":{"Alias":"x"}}"#
-        );
-        // Two names, one of each: each bare; three of one after one of another.
-        assert_eq!(
-            convert_cupi(r#"<L total="4"><A>a</A><B>1</B><B>2</B><B>3</B> note </L>"#),
-            r##"{"@total":"4","A":"a","B":["1","2","3"],"#text":"note"}"##
-        );
-        assert_eq!(
-            xml_to_cupi_json(br#"<L total="3"><A/><B/><A/></L>"#, &schema()),
-            Err(XmlError::ScatteredItems("A".into()))
-        );
-    }
-
-    #[test]
-    fn cupi_style_values_are_strings_and_repeats_alone_make_arrays() {
-        assert_eq!(
-            convert_cupi(
-                "<PortGroup><EnableMWI>true</EnableMWI><PortCount>2</PortCount>\
-                 <SipTLSModeEnum/><MwiOnCode/><N><C>c</C></N><E>1</E><E>2</E></PortGroup>"
-            ),
-            r#"{"EnableMWI":"true","PortCount":"2","SipTLSModeEnum":"","MwiOnCode":"","N":{"C":"c"},"E":["1","2"]}"#
-        );
-        // A list inside an object follows the same rule as a list at the top.
-        assert_eq!(
-            convert_cupi(r#"<A><Ports total="1"><Port>p</Port></Ports><Ports2 total="0"/></A>"#),
-            r#"{"Ports":{"@total":"1","Port":"p"},"Ports2":{"@total":"0"}}"#
-        );
-        // Errors keep the one error shape in both styles.
-        assert_eq!(
-            convert_cupi(
-                "<ErrorDetails><errors><code>NOT_FOUND</code><message>no</message></errors></ErrorDetails>"
-            ),
-            r#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#
-        );
-    }
-
-    #[test]
-    fn cupi_style_holds_one_item_back_until_the_next_one_or_the_end() {
-        let run = |xml: &str| {
-            let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
-            let mut out = Vec::new();
-            let mut chunks = Vec::new();
-            stream_xml_to_json(
-                input,
-                &schema(),
-                JsonStyle::Cupi,
-                u64::MAX,
-                &mut out,
-                |out, _| {
-                    chunks.push(String::from_utf8(std::mem::take(out)).unwrap());
-                    true
-                },
-            )
-            .unwrap();
-            chunks
-        };
-        // The first item is not handed on with its own flush: it waits for the second.
-        assert_eq!(
-            run(r#"<Ports total="3"><Port>a</Port><Port>b</Port><Port>c</Port></Ports>"#),
-            [r#"{"@total":"3","Port":"#, r#"["a","b""#, r#","c""#, "]}"]
-        );
-        assert_eq!(
-            run(r#"<Ports total="1"><Port>a</Port></Ports>"#),
-            [r#"{"@total":"1","Port":"#, r#""a"}"#]
-        );
-        // The same bytes as the whole document, item sizes and chunking aside.
-        let xml = format!(
-            "<Ports total=\"9\">{}</Ports>",
-            "<Port><A>x</A><B/></Port>".repeat(9)
-        );
-        assert_eq!(run(&xml).concat(), convert_cupi(&xml));
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(
-            convert("<User><A>\"q\" \\ \t&#13;</A></User>"),
-            json!({"A": "\"q\" \\ \t\r"})
-        );
-    }
-
-    #[test]
-    fn json_numbers_only() {
-        for ok in [
-            "0",
-            "-1",
-            "1.5",
-            "10e3",
-            "-0.25E-2",
-            "12345678901234567890.5",
-        ] {
-            assert!(is_json_number(ok), "{ok}");
-        }
-        for bad in ["", "-", "01", "1.", ".5", "1e", "+1", "NaN", "1,5", " 1"] {
-            assert!(!is_json_number(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn canonical_integers_only() {
-        for ok in ["0", "7", "-7", "9223372036854775807"] {
-            assert!(is_canonical_i64(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "-",
-            "+7",
-            "07",
-            "-0",
-            "1.0",
-            "9223372036854775808",
-            " 7",
-        ] {
-            assert!(!is_canonical_i64(bad), "{bad}");
-        }
     }
 }

@@ -24,7 +24,7 @@ pub(super) const NONE: NodeId = usize::MAX;
 
 /// One element: spans into [`Tree::strings`], its attributes, its children as a linked list.
 #[derive(Clone, Debug)]
-pub(super) struct Node {
+pub(super) struct Element {
     name: Range<usize>,
     /// All text directly inside, entities resolved, up to its first child (or all of it, with
     /// no child). With children, whitespace before the first non-blank text is dropped, since
@@ -43,7 +43,7 @@ pub(super) struct Node {
 #[derive(Debug, Default)]
 pub(super) struct Tree {
     strings: String,
-    nodes: Vec<Node>,
+    nodes: Vec<Element>,
     /// (name, value) spans into `strings`.
     attrs: Vec<(Range<usize>, Range<usize>)>,
     /// Pieces of mixed-content text: (span into `strings`, the piece before or [`NONE`]).
@@ -157,7 +157,7 @@ impl Tree {
             self.attrs.push((name, value));
         }
         let id = self.nodes.len();
-        self.nodes.push(Node {
+        self.nodes.push(Element {
             name,
             text: 0..0,
             more_text: NONE,
@@ -369,7 +369,10 @@ pub(super) fn check_declaration(decl: &BytesDecl<'_>) -> Result<(), XmlError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{convert, schema};
     use super::*;
+    use crate::xml_to_json;
+    use serde_json::json;
 
     #[test]
     fn characters_xml_forbids_are_refused_raw_and_as_references() {
@@ -401,5 +404,53 @@ mod tests {
             );
         }
         assert_eq!(resolve_reference(&BytesRef::new("#x41")), Ok("A".into()));
+    }
+
+    #[test]
+    fn elements_and_attributes_count_against_one_budget() {
+        let mut reader = Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
+        let mut starts = Vec::new();
+        while let Ok(Event::Empty(start)) = reader.read_event() {
+            starts.push(start.into_owned());
+        }
+        let mut tree = Tree::default();
+        let mut budget = NodeBudget::new(3);
+        tree.open(&starts[0], None, &mut budget, 0).unwrap();
+        tree.open(&starts[1], None, &mut budget, 0).unwrap();
+        assert_eq!(
+            tree.open(&starts[2], None, &mut budget, 0),
+            Err(XmlError::TooManyNodes(3))
+        );
+        // Each list item starts afresh.
+        budget.reset();
+        tree.open(&starts[2], None, &mut budget, 0).unwrap();
+    }
+
+    /// Found by the `xml_to_json` fuzz target: quick-xml reads these names, and they gave JSON
+    /// with a key twice (`{"@a":"1","@a":"2"}`) or a root that cannot be written back.
+    #[test]
+    fn names_that_are_not_xml_names_are_malformed() {
+        let schema = schema();
+        for xml in [
+            r#"< o="0"/>"#,
+            r#"<Qo&#x o="0"/>"#,
+            r#"<A a="1"><@a>2</@a></A>"#,
+            "<A>t<#text>u</#text></A>",
+            "<1a/>",
+            "<a\u{1}/>",
+            r#"<A @b="1"/>"#,
+            r#"<A><B 1a="x"/></A>"#,
+            r#"<Ports total="1"><@a/></Ports>"#,
+        ] {
+            let result = xml_to_json(xml.as_bytes(), &schema);
+            assert!(
+                matches!(result, Err(XmlError::Malformed { .. })),
+                "{xml}: {result:?}"
+            );
+        }
+        assert_eq!(
+            convert(r#"<a:b x:y="1" _z="2"><é.-1/></a:b>"#),
+            json!({"@x:y": "1", "@_z": "2", "é.-1": ""})
+        );
     }
 }

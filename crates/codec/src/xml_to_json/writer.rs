@@ -360,3 +360,135 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{convert, convert_cupi};
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// Past 64 distinct child names the grouping switches from a search to an index; the
+    /// result is the same: each name once, where it first appeared, repeats as one array.
+    #[test]
+    fn many_distinct_children_group_like_few() {
+        let names: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+        let mut xml = String::from("<X>");
+        for name in &names {
+            xml.push_str(&format!("<{name}>{name}</{name}>"));
+        }
+        xml.push_str("<a3>again</a3><a79>again</a79><a0>again</a0></X>");
+        let mut want = serde_json::Map::new();
+        for name in &names {
+            want.insert(name.clone(), json!(name));
+        }
+        for name in ["a3", "a79", "a0"] {
+            want.insert(name.into(), json!([name, "again"]));
+        }
+        let got = convert(&xml);
+        assert_eq!(got, Value::Object(want));
+        let order: Vec<&String> = got.as_object().unwrap().keys().collect();
+        assert_eq!(
+            order,
+            names.iter().collect::<Vec<_>>(),
+            "first-appearance order"
+        );
+    }
+
+    #[test]
+    fn known_fields_are_typed_and_fall_back_to_strings() {
+        let v = convert(
+            "<PortGroup><EnableMWI>true</EnableMWI><SipDoSRTP>&gt;true</SipDoSRTP>\
+             <PortCount>2</PortCount><MwiRetryCountOnSuccess>007</MwiRetryCountOnSuccess>\
+             <ResetStatusEnum>99999999999999999999</ResetStatusEnum><MwiOnCode>007</MwiOnCode>\
+             <MwiOffCode/><SipTLSModeEnum/><NewField>true</NewField></PortGroup>",
+        );
+        assert_eq!(
+            v,
+            json!({"EnableMWI": true, "SipDoSRTP": ">true", "PortCount": 2,
+                   "MwiRetryCountOnSuccess": "007", "ResetStatusEnum": "99999999999999999999",
+                   "MwiOnCode": "007", "MwiOffCode": "", "SipTLSModeEnum": null,
+                   "NewField": "true"})
+        );
+    }
+
+    #[test]
+    fn attributes_text_nesting_and_repeats() {
+        assert_eq!(
+            convert(r#"<A x="1"><B y="2">hi</B><C><D>d</D></C><E>1</E><E>2</E></A>"#),
+            json!({"@x": "1", "B": {"@y": "2", "#text": "hi"}, "C": {"D": "d"}, "E": ["1", "2"]})
+        );
+        // A name that comes back after others joins its first group, in document order.
+        let many: String = (0..40).map(|i| format!("<F{i}>{i}</F{i}>")).collect();
+        let json = convert(&format!("<A><E>1</E>{many}<E>2</E></A>"));
+        assert_eq!(json["E"], json!(["1", "2"]));
+        assert_eq!(json["F39"], "39");
+        assert_eq!(json.as_object().unwrap().len(), 41);
+    }
+
+    #[test]
+    fn cupi_style_values_are_strings_and_repeats_alone_make_arrays() {
+        assert_eq!(
+            convert_cupi(
+                "<PortGroup><EnableMWI>true</EnableMWI><PortCount>2</PortCount>\
+                 <SipTLSModeEnum/><MwiOnCode/><N><C>c</C></N><E>1</E><E>2</E></PortGroup>"
+            ),
+            r#"{"EnableMWI":"true","PortCount":"2","SipTLSModeEnum":"","MwiOnCode":"","N":{"C":"c"},"E":["1","2"]}"#
+        );
+        // A list inside an object follows the same rule as a list at the top.
+        assert_eq!(
+            convert_cupi(r#"<A><Ports total="1"><Port>p</Port></Ports><Ports2 total="0"/></A>"#),
+            r#"{"Ports":{"@total":"1","Port":"p"},"Ports2":{"@total":"0"}}"#
+        );
+        // Errors keep the one error shape in both styles.
+        assert_eq!(
+            convert_cupi(
+                "<ErrorDetails><errors><code>NOT_FOUND</code><message>no</message></errors></ErrorDetails>"
+            ),
+            r#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#
+        );
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(
+            convert("<User><A>\"q\" \\ \t&#13;</A></User>"),
+            json!({"A": "\"q\" \\ \t\r"})
+        );
+    }
+
+    #[test]
+    fn json_numbers_only() {
+        for ok in [
+            "0",
+            "-1",
+            "1.5",
+            "10e3",
+            "-0.25E-2",
+            "12345678901234567890.5",
+        ] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "+1", "NaN", "1,5", " 1"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_integers_only() {
+        for ok in ["0", "7", "-7", "9223372036854775807"] {
+            assert!(is_canonical_i64(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-",
+            "+7",
+            "07",
+            "-0",
+            "1.0",
+            "9223372036854775808",
+            " 7",
+        ] {
+            assert!(!is_canonical_i64(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The `Name` production of XML 1.0: which JSON keys may become element and attribute names.
+//!
+//! Shared with the XML reader (`xml_to_json`), which refuses what this refuses, so that every
+//! name it reads can be written back.
+
+/// The `Name` production of XML 1.0 (fifth edition).
+pub fn is_xml_name(name: &str) -> bool {
+    // CUPI's names, and nearly everyone's, are ASCII: one table look-up a byte, no decoding.
+    // An ASCII character out of place settles it whatever else the name holds.
+    for (i, &byte) in name.as_bytes().iter().enumerate() {
+        let Some(&class) = ASCII_NAME.get(usize::from(byte)) else {
+            let mut chars = name.chars();
+            return chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char);
+        };
+        if class == NOT_NAME || (i == 0 && class == NAME) {
+            return false;
+        }
+    }
+    !name.is_empty()
+}
+
+const NOT_NAME: u8 = 0;
+/// May be in a name, but not first.
+const NAME: u8 = 1;
+const NAME_START: u8 = 2;
+
+/// [`is_name_start_char`] and [`is_name_char`] for ASCII, as a table.
+const ASCII_NAME: [u8; 128] = {
+    let mut table = [NOT_NAME; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = match byte as u8 {
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' | b':' => NAME_START,
+            b'0'..=b'9' | b'-' | b'.' => NAME,
+            _ => NOT_NAME,
+        };
+        byte += 1;
+    }
+    table
+};
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_names() {
+        for ok in ["A", "_a", "a-b.c", "ns:a", "é"] {
+            assert!(is_xml_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "-a", "a b", "a<", "#text", "a\u{0}"] {
+            assert!(!is_xml_name(bad), "{bad}");
+        }
+        // The ASCII shortcut agrees with the production on every name of up to two characters.
+        let ascii = (0u8..128).map(char::from);
+        for first in ascii.clone() {
+            for second in std::iter::once(None).chain(ascii.clone().map(Some)) {
+                let name: String = std::iter::once(first).chain(second).collect();
+                let by_chars = name.chars().next().is_some_and(is_name_start_char)
+                    && name.chars().skip(1).all(is_name_char);
+                assert_eq!(is_xml_name(&name), by_chars, "{name:?}");
+            }
+        }
+    }
+}
