@@ -103,7 +103,7 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
     if let Some(query_rules) = route.query_rules(request.method()) {
         let violations = query_rules.check(request.uri().query());
         if !violations.is_empty() {
-            return Err(GatewayError::Validation(violations));
+            return Err(refused(violations));
         }
     }
     let Some(body_rules) = route.bodies.get(request.method()) else {
@@ -138,7 +138,7 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
         // precisely (400 `invalid_json`) and never forwards it.
         BodyKind::Json => Ok::<_, GatewayError>(serde_json::from_slice(&body).ok()),
         _ => {
-            let json = xml_to_json(&body, &schema).map_err(GatewayError::InvalidXml)?;
+            let json = xml_to_json(&body, &schema).map_err(GatewayError::invalid_xml)?;
             Ok(serde_json::from_slice(&json).ok())
         }
     })
@@ -146,8 +146,13 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
     if let Some(value) = value {
         let violations = body_rules.check(&value);
         if !violations.is_empty() {
-            return Err(GatewayError::Validation(violations));
+            return Err(refused(violations));
         }
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The 400 naming every offending field or parameter.
+fn refused(violations: Vec<Violation>) -> GatewayError {
+    GatewayError::Validation(violations.into_iter().map(Violation::into_entry).collect())
 }

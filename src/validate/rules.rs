@@ -7,6 +7,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::params::QueryRules;
+use crate::error::ErrorEntry;
 use cupi_uri::PathTemplate;
 
 /// The most violations one answer lists.
@@ -67,6 +68,17 @@ pub enum Subject {
     Field(String),
     /// A query parameter, named `parameter` in the error.
     Parameter(String),
+}
+
+impl Violation {
+    /// This violation as an entry of the JSON error shape, naming its subject.
+    pub fn into_entry(self) -> ErrorEntry {
+        ErrorEntry {
+            code: self.code,
+            message: self.message,
+            about: (self.subject.json_key(), self.subject.name().to_owned()),
+        }
+    }
 }
 
 impl Subject {
