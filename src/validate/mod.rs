@@ -31,9 +31,11 @@
 
 mod params;
 mod rules;
+mod violation;
 
 pub use params::{ParamRule, PatternError, QueryRules, ValueRule};
-pub use rules::{BodyRules, FieldRule, RouteRules, Rules, Subject, Violation};
+pub use rules::{BodyRules, FieldRule, RouteRules, Rules};
+pub use violation::{Subject, Violation};
 
 use std::sync::Arc;
 
