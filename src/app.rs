@@ -126,28 +126,20 @@ pub fn app_with_metrics(
     let schema = Arc::new(spec.schema().clone());
     // One budget for every body any layer holds in memory.
     let budget = BodyBudget::new(settings.bodies.budget, &metrics);
+    let transcode = Transcode::new(
+        schema.clone(),
+        settings.limits,
+        metrics.clone(),
+        settings.default_mode,
+        budget.clone(),
+    );
+    let (cap, buffered) = (settings.upstream_limit, settings.limits.max_request_body);
+    let limit = UpstreamLimit::new(cap, metrics.clone(), budget.clone(), buffered);
     let transcoded = ServiceBuilder::new()
-        .layer(
-            Transcode::new(
-                schema.clone(),
-                settings.limits,
-                metrics.clone(),
-                settings.default_mode,
-                budget.clone(),
-            )
-            .into_layer(),
-        )
+        .layer(transcode.into_layer())
         .layer(Coalesce::new(metrics.clone(), budget.clone()).into_layer())
         .layer(Retry::new(settings.upstream_retries, metrics.clone()).into_layer())
-        .layer(
-            UpstreamLimit::new(
-                settings.upstream_limit,
-                metrics.clone(),
-                budget.clone(),
-                settings.limits.max_request_body,
-            )
-            .into_layer(),
-        )
+        .layer(limit.into_layer())
         .service(Proxy::new(upstream, metrics.clone()));
     let vmrest: Vmrest = if settings.validate_requests {
         let rules = Arc::new(spec.rules().clone());
