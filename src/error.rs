@@ -376,6 +376,31 @@ mod tests {
     }
 
     #[test]
+    fn validation_entries_name_their_input() {
+        let entry = ErrorEntry {
+            code: "read_only_field",
+            message: "m".into(),
+            about: ("field", "DisplayName".into()),
+        };
+        let response = GatewayError::Validation(vec![entry]).render();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = body_json(response);
+        assert_eq!(
+            body,
+            serde_json::json!({"errors": [{"code": "read_only_field", "field": "DisplayName", "message": "m"}]})
+        );
+    }
+
+    fn body_json(response: Response<Body>) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 10))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
     fn error_body_has_the_shared_shape() {
         let body: serde_json::Value = serde_json::from_slice(&error_body("c", "m\"")).unwrap();
         assert_eq!(

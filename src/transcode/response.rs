@@ -115,18 +115,13 @@ async fn xml_as_json(
     to_json: ToJson<'_>,
     budget: &BodyBudget,
 ) -> Result<Response<Body>, GatewayError> {
-    let ToJson {
-        schema,
-        style,
-        limit,
-        metrics,
-    } = to_json;
+    let (style, limit) = (to_json.style, to_json.limit);
     let response = content_coding::decoded_for_transcoding(response, limit)?;
     let (mut parts, body) = response.into_parts();
     let xml = match read_response_prefix(body, PREFIX_LIMIT, budget).await? {
         Prefix::Complete(bytes) => bytes,
         Prefix::Partial { head, rest } => {
-            let (schema, metrics) = (schema.clone(), metrics.clone());
+            let (schema, metrics) = (to_json.schema.clone(), to_json.metrics.clone());
             return stream_response(parts, head, rest, schema, style, limit, metrics).await;
         }
     };
@@ -135,9 +130,9 @@ async fn xml_as_json(
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
         return Ok(Response::from_parts(parts, Body::empty()));
     }
-    match whole_xml_to_json(xml.clone(), schema.clone(), style, limit).await {
+    match whole_xml_to_json(xml.clone(), to_json.schema.clone(), style, limit).await {
         Ok((json, fallbacks)) => {
-            metrics.typed_fallbacks.inc_by(fallbacks as u64);
+            to_json.metrics.typed_fallbacks.inc_by(fallbacks as u64);
             Ok(with_body(parts, json_content_type(style), json))
         }
         // An error status matters more than its broken body: keep the status, and give what
@@ -150,7 +145,7 @@ async fn xml_as_json(
                 &message_from_error_page(&xml, true),
             ))
         }
-        Err(e) => Err(upstream_xml_error(e, limit, metrics)),
+        Err(e) => Err(upstream_xml_error(e, limit, to_json.metrics)),
     }
 }
 
