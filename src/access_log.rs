@@ -9,71 +9,55 @@
 //! # Example
 //!
 //! ```
+//! use std::convert::Infallible;
+//! use axum::body::Body;
+//! use http::{Request, Response};
 //! use tower::ServiceBuilder;
-//! use cupi_gateway::access_log::AccessLogLayer;
+//! use cupi_gateway::access_log::AccessLog;
+//! use cupi_gateway::middleware::Middleware;
 //!
 //! let metrics = std::sync::Arc::new(cupi_gateway::metrics::Metrics::new(vec![]));
-//! let stack = ServiceBuilder::new().layer(AccessLogLayer::new(metrics));
+//! let routes = tower::service_fn(|_: Request<Body>| async {
+//!     Ok::<_, Infallible>(Response::new(Body::empty()))
+//! });
+//! let stack = ServiceBuilder::new()
+//!     .layer(AccessLog::new(metrics).into_layer())
+//!     .service(routes);
 //! # let _ = stack;
 //! ```
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use http::{Request, Response};
-use tower::{Layer, Service};
+use http::Request;
 
 use crate::metrics::Metrics;
+use crate::middleware::{Inner, Middleware, ResponseFuture};
 use crate::trace_context::TraceContext;
-use crate::BoxFuture;
 
 /// Logs and counts each request when its response head is ready.
 #[derive(Clone, Debug)]
-pub struct AccessLogLayer {
+pub struct AccessLog {
     metrics: Arc<Metrics>,
 }
 
-impl AccessLogLayer {
+impl AccessLog {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        AccessLogLayer { metrics }
+        AccessLog { metrics }
     }
 }
 
-impl<S> Layer<S> for AccessLogLayer {
-    type Service = AccessLog<S>;
-
-    fn layer(&self, inner: S) -> AccessLog<S> {
-        AccessLog {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// Built by [`AccessLogLayer`].
-#[derive(Clone, Debug)]
-pub struct AccessLog<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S> Service<Request<Body>> for AccessLog<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
+impl Middleware for AccessLog {
+    // Outside the error rendering: every error is a response by now.
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call<S: Inner<Infallible>>(
+        &self,
+        request: Request<Body>,
+        mut inner: S,
+    ) -> ResponseFuture<Infallible> {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -88,7 +72,7 @@ where
             .extensions()
             .get::<TraceContext>()
             .map_or_else(|| "-".to_owned(), |trace| trace.trace_id().to_string());
-        let response = self.inner.call(request);
+        let response = inner.call(request);
         let metrics = self.metrics.clone();
         Box::pin(async move {
             let response = response.await?;

@@ -57,23 +57,24 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
-use crate::access_log::AccessLogLayer;
+use crate::access_log::AccessLog;
 use crate::budget::{BodyBudget, BodySettings};
-use crate::coalesce::CoalesceLayer;
+use crate::coalesce::Coalesce;
 use crate::compression::ClientCompressionLayer;
 use crate::error::{error_response, GatewayError};
-use crate::limit::{LimitSettings, UpstreamLimitLayer};
+use crate::limit::{LimitSettings, UpstreamLimit};
 use crate::metrics::Metrics;
+use crate::middleware::BoxFuture;
+use crate::middleware::Middleware;
 use crate::openapi::{self, ApiSpec};
 use crate::proxy::Proxy;
 use crate::readiness;
 use crate::request_id::drop_unfit_request_id;
-use crate::retry::RetryLayer;
+use crate::retry::Retry;
 use crate::trace_context::{TraceContextLayer, TRACEPARENT, TRACESTATE};
-use crate::transcode::{Limits, Mode, TranscodeLayer};
+use crate::transcode::{Limits, Mode, Transcode};
 use crate::upstream::Upstream;
-use crate::validate::ValidateLayer;
-use crate::BoxFuture;
+use crate::validate::Validate;
 use cupi_uri::check_path;
 
 /// The gateway as a cloneable service that never fails: errors are already JSON responses.
@@ -125,27 +126,25 @@ pub fn app_with_metrics(
     let schema = Arc::new(spec.schema().clone());
     // One budget for every body any layer holds in memory.
     let budget = BodyBudget::new(settings.bodies.budget, &metrics);
+    let transcode = Transcode::new(
+        schema.clone(),
+        settings.limits,
+        metrics.clone(),
+        settings.default_mode,
+        budget.clone(),
+    );
+    let (cap, buffered) = (settings.upstream_limit, settings.limits.max_request_body);
+    let limit = UpstreamLimit::new(cap, metrics.clone(), budget.clone(), buffered);
     let transcoded = ServiceBuilder::new()
-        .layer(TranscodeLayer::new(
-            schema.clone(),
-            settings.limits,
-            metrics.clone(),
-            settings.default_mode,
-            budget.clone(),
-        ))
-        .layer(CoalesceLayer::new(metrics.clone(), budget.clone()))
-        .layer(RetryLayer::new(settings.upstream_retries, metrics.clone()))
-        .layer(UpstreamLimitLayer::new(
-            settings.upstream_limit,
-            metrics.clone(),
-            budget.clone(),
-            settings.limits.max_request_body,
-        ))
+        .layer(transcode.into_layer())
+        .layer(Coalesce::new(metrics.clone(), budget.clone()).into_layer())
+        .layer(Retry::new(settings.upstream_retries, metrics.clone()).into_layer())
+        .layer(limit.into_layer())
         .service(Proxy::new(upstream, metrics.clone()));
     let vmrest: Vmrest = if settings.validate_requests {
         let rules = Arc::new(spec.rules().clone());
         let max_body = settings.limits.max_request_body;
-        let validate = ValidateLayer::new(rules, max_body, schema, budget.clone());
+        let validate = Validate::new(rules, max_body, schema, budget.clone()).into_layer();
         BoxCloneSyncService::new(validate.layer(transcoded))
     } else {
         BoxCloneSyncService::new(transcoded)
@@ -170,7 +169,7 @@ pub fn app_with_metrics(
         // Every request continues the client's trace or starts one (see `trace_context`);
         // before the access log, which writes its trace id.
         .layer(TraceContextLayer)
-        .layer(AccessLogLayer::new(metrics.clone()))
+        .layer(AccessLog::new(metrics.clone()).into_layer())
         .option_layer(cors(&settings.cors_allowed_origins))
         // Inside the access log, so it logs the bytes that went on the wire; every answer,
         // the gateway's own errors and routes too.

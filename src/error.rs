@@ -17,7 +17,6 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::validate::Violation;
 use cupi_codec::{JsonError, XmlError};
 
 /// A boxed error, as hyper and tower pass them around.
@@ -46,6 +45,7 @@ pub enum GatewayError {
     InvalidTarget(&'static str),
     #[error("XML bodies with a DOCTYPE (entity declarations) are not accepted")]
     XmlDoctype,
+    /// Built by [`GatewayError::invalid_xml`], never with [`XmlError::Doctype`].
     #[error("the XML body could not be read: {0}")]
     InvalidXml(#[source] XmlError),
     #[error("{method} is not allowed on {path}; allowed: {allow}")]
@@ -55,7 +55,7 @@ pub enum GatewayError {
         allow: String,
     },
     #[error("the request does not match the API description: {}", .0.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; "))]
-    Validation(Vec<Violation>),
+    Validation(Vec<ErrorEntry>),
     #[error("the upstream could not be reached: {}", describe_chain(.0.as_ref()))]
     UpstreamUnreachable(#[source] BoxError),
     #[error("the TLS handshake with the upstream failed: {}", describe_chain(.0.as_ref()))]
@@ -104,7 +104,6 @@ impl GatewayError {
             GatewayError::InvalidPath(_) => "invalid_path",
             GatewayError::InvalidTarget(_) => "invalid_request_target",
             GatewayError::XmlDoctype => "xml_doctype_not_allowed",
-            GatewayError::InvalidXml(XmlError::Doctype) => "xml_doctype_not_allowed",
             GatewayError::InvalidXml(_) => "invalid_xml",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::Validation(_) => "validation_failed",
@@ -155,6 +154,15 @@ impl GatewayError {
             | GatewayError::UpstreamCorruptEncoding(_)
             | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Shared(error) => error.status(),
+        }
+    }
+
+    /// A request's XML body that could not be read; one with a DOCTYPE is refused as every
+    /// DOCTYPE is, whichever reader found it.
+    pub fn invalid_xml(error: XmlError) -> Self {
+        match error {
+            XmlError::Doctype => GatewayError::XmlDoctype,
+            other => GatewayError::InvalidXml(other),
         }
     }
 
@@ -211,16 +219,8 @@ impl GatewayError {
         match self {
             // One entry per offending field or parameter, each naming it, so a form can show
             // them in place.
-            GatewayError::Validation(violations) => {
-                let errors: Vec<_> = violations
-                    .iter()
-                    .map(|v| {
-                        let mut entry = serde_json::json!({"code": v.code, "message": v.message});
-                        entry[v.subject.json_key()] = v.subject.name().into();
-                        entry
-                    })
-                    .collect();
-                json_response(status, &serde_json::json!({ "errors": errors }))
+            GatewayError::Validation(entries) => {
+                json_bytes_response(status, errors_json(entries.iter().map(ErrorEntry::to_json)))
             }
             GatewayError::UpstreamBusy { retry_after }
             | GatewayError::BodyBudgetExhausted { retry_after } => {
@@ -257,10 +257,6 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     json_bytes_response(status, error_body(code, message))
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_default())
-}
-
 fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
@@ -273,45 +269,71 @@ fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
 
 /// `{"errors":[{"code":…,"message":…}]}` as bytes.
 pub fn error_body(code: &str, message: &str) -> Vec<u8> {
-    let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
-    serde_json::to_vec(&body).unwrap_or_default()
+    errors_json([serde_json::json!({ "code": code, "message": message })])
 }
 
-/// The first error of type `E` in `error`'s `source()` chain, `error` included.
+/// The shape itself: `{"errors": [...]}` as bytes.
+fn errors_json(entries: impl IntoIterator<Item = serde_json::Value>) -> Vec<u8> {
+    let errors: Vec<_> = entries.into_iter().collect();
+    serde_json::to_vec(&serde_json::json!({ "errors": errors })).unwrap_or_default()
+}
+
+/// One entry of the error shape that names the input it is about, so a form can show it in
+/// place: `{"code": "read_only_field", "field": "DisplayName", "message": …}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorEntry {
+    pub code: &'static str,
+    pub message: String,
+    /// The entry's key for the input (`field`, `parameter`) and the input's name.
+    pub about: (&'static str, String),
+}
+
+impl ErrorEntry {
+    fn to_json(&self) -> serde_json::Value {
+        let mut entry = serde_json::json!({ "code": self.code, "message": self.message });
+        let (key, name) = &self.about;
+        entry[*key] = name.as_str().into();
+        entry
+    }
+}
+
+/// `error` and its causes, outermost first: the one walk of a `source()` chain.
 ///
 /// An `io::Error` wrapping another error (as tokio-rustls wraps `rustls::Error`) reports the
 /// *inner error's* source from `source()`, skipping the inner error itself, so the walk steps
-/// into `io::Error::get_ref()` instead.
+/// into `io::Error::get_ref()` instead. The inner error's text is the `io::Error`'s.
+pub fn error_chain<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| cause_of(e))
+}
+
+fn cause_of<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    match error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner as &(dyn StdError + 'static)),
+        None => error.source(),
+    }
+}
+
+/// The first error of type `E` in `error`'s chain, `error` included.
 pub fn find_source<'a, E: StdError + 'static>(
     error: &'a (dyn StdError + 'static),
 ) -> Option<&'a E> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<E>() {
-            return Some(found);
-        }
-        current = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => e.source(),
-        };
-    }
-    None
+    error_chain(error).find_map(|e| e.downcast_ref::<E>())
 }
 
 /// "outer: inner: root cause", since hyper's top-level messages alone say little.
 fn describe_chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
-    let mut current = error.source();
-    while let Some(e) = current {
+    for e in error_chain(error).skip(1) {
         let part = e.to_string();
         if !text.contains(&part) {
             text.push_str(": ");
             text.push_str(&part);
         }
-        current = e.source();
     }
     text
 }
@@ -351,6 +373,31 @@ mod tests {
             (refused.code(), refused.status().as_u16()),
             ("upstream_unreachable", 502)
         );
+    }
+
+    #[test]
+    fn validation_entries_name_their_input() {
+        let entry = ErrorEntry {
+            code: "read_only_field",
+            message: "m".into(),
+            about: ("field", "DisplayName".into()),
+        };
+        let response = GatewayError::Validation(vec![entry]).render();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = body_json(response);
+        assert_eq!(
+            body,
+            serde_json::json!({"errors": [{"code": "read_only_field", "field": "DisplayName", "message": "m"}]})
+        );
+    }
+
+    fn body_json(response: Response<Body>) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 10))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     }
 
     #[test]

@@ -15,6 +15,7 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 
 use crate::config::HealthcheckArgs;
+use crate::error::error_chain;
 use crate::upstream::tls::TlsVerification;
 use crate::upstream::{Upstream, UpstreamConfig};
 
@@ -80,16 +81,14 @@ pub async fn check(args: &HealthcheckArgs) -> Result<String, Unhealthy> {
 }
 
 /// `error`'s causes, outermost first, or `error` itself if it has none.
-fn causes(error: &dyn std::error::Error) -> String {
-    let Some(mut cause) = error.source() else {
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes: Vec<String> = error_chain(error).skip(1).map(|e| e.to_string()).collect();
+    // An `io::Error` and the error it wraps say the same thing.
+    causes.dedup();
+    if causes.is_empty() {
         return error.to_string();
-    };
-    let mut text = cause.to_string();
-    while let Some(next) = cause.source() {
-        text = format!("{text}: {next}");
-        cause = next;
     }
-    text
+    causes.join(": ")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - [`openapi`]: the embedded OpenAPI document, the tables made from it, `/openapi.json`, `/docs`;
 //! - [`coalesce`]: identical concurrent reads share one upstream request;
 //! - [`retry`]: idempotent reads that got an upstream 503 are retried, within a budget;
+//! - [`middleware`]: the one way the layers above are written, and the one service around them;
 //! - [`limit`]: at most N requests at Unity Connection, a bounded queue, 503 beyond it;
 //! - [`proxy`]: header rewriting and forwarding;
 //! - [`upstream`]: the pooled HTTPS client to Unity Connection;
@@ -30,6 +31,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
+pub mod middleware;
 pub mod openapi;
 pub mod proxy;
 pub mod readiness;
@@ -43,24 +45,12 @@ pub mod upstream;
 pub mod validate;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
 use config::{GatewayArgs, SimulateArgs};
 use upstream::{Upstream, UpstreamConfig};
-
-/// The boxed, `Send` future our services return.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// Takes the service `poll_ready` made ready and leaves a clone in its place, for services
-/// that move their inner service into a boxed future. The clone has not been polled ready,
-/// so it must be the one left behind (tower's `Service` contract).
-pub(crate) fn take_ready<S: Clone>(slot: &mut S) -> S {
-    let clone = slot.clone();
-    std::mem::replace(slot, clone)
-}
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]

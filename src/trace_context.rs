@@ -384,7 +384,7 @@ where
 {
     type Response = Response<R>;
     type Error = S::Error;
-    type Future = crate::BoxFuture<Result<Response<R>, S::Error>>;
+    type Future = crate::middleware::BoxFuture<Result<Response<R>, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)

@@ -35,10 +35,10 @@ use std::sync::Arc;
 use crate::body::is_bodiless;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::middleware::BoxFuture;
 use crate::server::ConnectionInfo;
 use crate::trace_context::TraceContext;
 use crate::upstream::Upstream;
-use crate::BoxFuture;
 
 /// Forwards every request it gets to the upstream. Routing (only `/vmrest`) happens before it.
 #[derive(Clone, Debug)]

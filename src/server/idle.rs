@@ -22,7 +22,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use super::ConnectionSettings;
-use crate::BoxFuture;
+use crate::middleware::BoxFuture;
 
 /// After a connection is asked to close (idle, or the gateway shutting down), how long it may
 /// stay open with nothing in flight (an HTTP/2 GOAWAY being written, a head that was never

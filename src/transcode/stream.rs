@@ -21,6 +21,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::negotiate::json_content_type;
+use super::xml_error::upstream_xml_error;
 use crate::body::{channel_body, upstream_body_error};
 use crate::error::{BoxError, GatewayError};
 use crate::metrics::Metrics;
@@ -81,7 +82,7 @@ pub(super) async fn stream_response(
         };
         let error = match failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
             Some(body_failure) => body_failure,
-            None => super::service::upstream_xml_error(outcome, max_object_bytes, &metrics),
+            None => upstream_xml_error(outcome, max_object_bytes, &metrics),
         };
         transcoder.fail(error, &metrics);
     });

@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 
-use super::rules::{Subject, Violation, MAX_VIOLATIONS};
+use super::violation::{Subject, Violation, MAX_VIOLATIONS};
 use cupi_uri::query_string::{raw_pairs, url_decode};
 
 /// The longest piece of a client's value an error message quotes.

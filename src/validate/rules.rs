@@ -7,13 +7,10 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::params::QueryRules;
+use super::violation::{Subject, Violation, MAX_VIOLATIONS};
 use cupi_uri::PathTemplate;
 
-/// The most violations one answer lists.
-pub(super) const MAX_VIOLATIONS: usize = 50;
-
 /// Every described path's rules.
-
 #[derive(Clone, Debug, Default)]
 pub struct Rules {
     routes: Vec<RouteRules>,
@@ -48,41 +45,6 @@ pub struct FieldRule {
     /// means any.
     pub types: Vec<String>,
     pub read_only: bool,
-}
-
-/// One problem with a request, reported with the field or parameter it concerns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// `unknown_field`, `read_only_field`, `invalid_type` or `invalid_parameter`.
-    pub code: &'static str,
-    pub subject: Subject,
-    pub message: String,
-}
-
-/// What a [`Violation`] is about, so a client can show the message next to the input that
-/// caused it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Subject {
-    /// A request body field, named `field` in the error.
-    Field(String),
-    /// A query parameter, named `parameter` in the error.
-    Parameter(String),
-}
-
-impl Subject {
-    /// The key of the error entry that names the subject.
-    pub fn json_key(&self) -> &'static str {
-        match self {
-            Subject::Field(_) => "field",
-            Subject::Parameter(_) => "parameter",
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Subject::Field(name) | Subject::Parameter(name) => name,
-        }
-    }
 }
 
 impl Rules {
