@@ -8,8 +8,9 @@
 //! Every label value comes from a closed set, so no client can grow `/metrics` (and the
 //! gateway's memory, as each label set is kept for the life of the process) by sending new
 //! values: routes are OpenAPI path templates (`/vmrest/portgroups/{objectId}`), the gateway's
-//! own fixed paths, `/vmrest/{other}` or `{unknown}`; methods are the standard ones or `other`;
-//! statuses are the response's three digits; transcoding reasons are the gateway's own names.
+//! own paths ([`crate::routes::OWN_ROUTES`]), `/vmrest/{other}` or `{unknown}`; methods are the
+//! standard ones or `other`; statuses are the response's three digits; transcoding reasons are
+//! the gateway's own names.
 //!
 //! # Example
 //!
@@ -32,6 +33,9 @@ use prometheus_client::registry::Registry;
 
 use cupi_uri::PathTemplate;
 
+use crate::routes::own_route;
+use crate::target::is_vmrest;
+
 type HistogramFamily = Family<RouteMethod, Histogram, fn() -> Histogram>;
 
 /// The methods counted under their own name; any other (extension) method is `other`.
@@ -44,17 +48,6 @@ const LABELLED_METHODS: [&str; 9] = [
 pub fn method_label(method: &Method) -> &'static str {
     member_of(&LABELLED_METHODS, method.as_str()).unwrap_or("other")
 }
-
-/// The gateway's own paths, each its own route label.
-const OWN_ROUTES: [&str; 7] = [
-    "/",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/openapi.yaml",
-    "/docs",
-];
 
 /// `value` as the `'static` member of a closed set it equals, if any: a label that costs no
 /// allocation and cannot be a value the client made up.
@@ -313,12 +306,12 @@ impl Metrics {
         if let Some((_, label)) = self.routes.iter().find(|(t, _)| t.matches(path)) {
             return label.clone();
         }
-        if let Some(own) = member_of(&OWN_ROUTES, path) {
+        if let Some(own) = own_route(path) {
             return Route::Fixed(own);
         }
         Route::Fixed(match path {
             p if p.starts_with("/docs/") => "/docs/{asset}",
-            p if p == "/vmrest" || p.starts_with("/vmrest/") => "/vmrest/{other}",
+            p if is_vmrest(p) => "/vmrest/{other}",
             _ => "{unknown}",
         })
     }
