@@ -16,7 +16,6 @@ mod idle;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,26 +34,9 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
 use crate::body::BodyFraming;
+use crate::connection::ConnectionInfo;
 
 pub use tokio_rustls::TlsAcceptor;
-
-/// Who is on the other end of the connection a request came in on.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectionInfo {
-    /// The client's address; `None` when a request did not come through [`serve`] (tests).
-    pub remote: Option<SocketAddr>,
-    /// `http` or `https`, for `X-Forwarded-Proto` and rewritten `Location`s.
-    pub scheme: &'static str,
-}
-
-impl Default for ConnectionInfo {
-    fn default() -> Self {
-        ConnectionInfo {
-            remote: None,
-            scheme: "http",
-        }
-    }
-}
 
 /// At most this many request headers (hyper answers 431 beyond it).
 const MAX_HEADERS: usize = 100;

@@ -5,7 +5,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 
 use crate::body::is_bodiless;
-use crate::server::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 
 /// Headers that identify or trace a request without changing what the upstream answers.
 /// Every other header is part of the key, so an unknown header can only prevent sharing.

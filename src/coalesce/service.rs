@@ -12,8 +12,8 @@ use tower::{Service, ServiceExt};
 use super::key::Key;
 use super::layer::CoalesceState;
 use crate::body::{read_response_prefix, Prefix, PREFIX_LIMIT};
+use crate::content_type::{is_encoded, BodyKind};
 use crate::error::GatewayError;
-use crate::transcode::negotiate::{is_encoded, BodyKind};
 use crate::BoxFuture;
 
 /// Followers wait on this until the leader publishes its outcome; a sender dropped without

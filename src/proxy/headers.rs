@@ -4,7 +4,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::Uri;
 
-use crate::server::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 use crate::upstream::Origin;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
@@ -41,7 +41,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Makes the client's headers fit for the upstream. `client_authority` is the gateway's
 /// address as the client used it (see [`client_authority`]).
-pub fn prepare_request(
+pub(crate) fn prepare_request(
     headers: &mut HeaderMap,
     upstream: &Origin,
     connection: &ConnectionInfo,

@@ -33,9 +33,9 @@ use tower::Service;
 use std::sync::Arc;
 
 use crate::body::is_bodiless;
+use crate::connection::ConnectionInfo;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
-use crate::server::ConnectionInfo;
 use crate::trace_context::TraceContext;
 use crate::upstream::Upstream;
 use crate::BoxFuture;

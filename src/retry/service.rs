@@ -10,8 +10,8 @@ use tower::{Service, ServiceExt};
 
 use super::RetryLayer;
 use crate::body::{is_bodiless, BodyFraming};
+use crate::connection::ConnectionInfo;
 use crate::error::GatewayError;
-use crate::server::ConnectionInfo;
 use crate::trace_context::TraceContext;
 use crate::BoxFuture;
 

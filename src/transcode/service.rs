@@ -12,7 +12,7 @@ use tower::Service;
 
 use super::error_page::message_from_error_page;
 use super::negotiate::{
-    self, json_content_type, BodyKind, Mode, Negotiation, ResponseFormat, UpstreamAccept,
+    self, json_content_type, Mode, Negotiation, ResponseFormat, UpstreamAccept,
 };
 use super::request_xml::check_request_body;
 use super::Limits;
@@ -22,6 +22,7 @@ use crate::body::{
 };
 use crate::budget::BodyBudget;
 use crate::content_coding::{self, BodyCoding, ClientCodings};
+use crate::content_type::{self, BodyKind};
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -158,12 +159,12 @@ async fn transcode_request(
     if BodyKind::of(request.headers()) != BodyKind::Json {
         return check_request_body(request, limits.max_request_body, budget).await;
     }
-    if negotiate::is_encoded(request.headers()) {
+    if content_type::is_encoded(request.headers()) {
         return Err(GatewayError::UnsupportedMediaType(
             "a JSON body with a Content-Encoding cannot be transcoded: send it uncompressed".into(),
         ));
     }
-    if let Some(charset) = negotiate::charset(request.headers()) {
+    if let Some(charset) = content_type::charset(request.headers()) {
         if charset != "utf-8" && charset != "utf8" {
             return Err(GatewayError::UnsupportedMediaType(format!(
                 "JSON bodies must be UTF-8, not {charset}"

@@ -8,8 +8,8 @@ use tower::Service;
 
 use super::layer::ValidateLayer;
 use crate::body::{is_bodiless, read_request_body};
+use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
-use crate::transcode::negotiate::{self, BodyKind};
 use crate::transcode::{cpu_bound, refuse_unreadable_xml};
 use crate::BoxFuture;
 use cupi_codec::xml_to_json;
@@ -90,7 +90,7 @@ async fn check(
             route.template.as_str()
         )));
     }
-    if negotiate::is_encoded(request.headers()) {
+    if content_type::is_encoded(request.headers()) {
         return Err(GatewayError::UnsupportedMediaType(
             "a request body with a Content-Encoding cannot be checked: send it uncompressed".into(),
         ));
