@@ -5,13 +5,17 @@
 //! A client's body and the upstream's fail differently: too large is 413 for one and 502 for
 //! the other, a stall is the client's 408 or the upstream's 504. Both readers name their
 //! failures here, so every layer that reads a body reports them alike.
+//!
+//! Whether there is a body at all is asked here too, in one place for each question: of a
+//! request, [`is_bodiless_request`] (its framing on arrival); of a response,
+//! [`is_bodiless_status`] (204 and 304).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{header, Request};
+use http::{header, Request, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
@@ -339,7 +343,7 @@ impl BodyFraming {
 ///
 /// A request that did not come through the server (built in-process) has no recorded
 /// framing; its headers, then its body, decide.
-pub fn is_bodiless(request: &Request<Body>) -> bool {
+pub fn is_bodiless_request(request: &Request<Body>) -> bool {
     if let Some(framing) = request.extensions().get::<BodyFraming>() {
         return framing.bodiless;
     }
@@ -351,6 +355,13 @@ pub fn is_bodiless(request: &Request<Body>) -> bool {
                 && http_body::Body::is_end_stream(request.body())
         }
     }
+}
+
+/// Whether a response's status rules out a body: 204 and 304 never carry one (RFC 9110
+/// §15.3.5, §15.4.5), whatever their headers say, so there is nothing to transcode or compress.
+/// (Whether a *request* has a body is [`is_bodiless_request`].)
+pub(crate) fn is_bodiless_status(status: StatusCode) -> bool {
+    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
 }
 
 /// Refuses a `Transfer-Encoding` other than plain `chunked` (RFC 9112 §6.1: 501). hyper reads
@@ -399,25 +410,33 @@ mod tests {
         // the framing was recorded.
         let mut request = Request::get("/x").body(chunked(&[b"{}"])).unwrap();
         assert!(
-            !is_bodiless(&request),
+            !is_bodiless_request(&request),
             "unrecorded: the body's own end decides"
         );
         request
             .extensions_mut()
             .insert(BodyFraming::at_arrival(&Body::empty()));
-        assert!(is_bodiless(&request));
+        assert!(is_bodiless_request(&request));
 
         let mut upload = Request::put("/x").body(Body::empty()).unwrap();
         upload
             .extensions_mut()
             .insert(BodyFraming::at_arrival(&Body::from("{}")));
-        assert!(!is_bodiless(&upload), "recorded with a body");
+        assert!(!is_bodiless_request(&upload), "recorded with a body");
 
         let zero = Request::get("/x")
             .header(header::CONTENT_LENGTH, "0")
             .body(Body::from("ignored"))
             .unwrap();
-        assert!(is_bodiless(&zero));
+        assert!(is_bodiless_request(&zero));
+    }
+
+    #[test]
+    fn only_204_and_304_rule_out_a_response_body() {
+        assert!(is_bodiless_status(StatusCode::NO_CONTENT));
+        assert!(is_bodiless_status(StatusCode::NOT_MODIFIED));
+        assert!(!is_bodiless_status(StatusCode::OK));
+        assert!(!is_bodiless_status(StatusCode::NOT_FOUND));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tower::Service;
 
 use super::layer::LimitState;
-use crate::body::{is_bodiless, read_request_prefix};
+use crate::body::{is_bodiless_request, read_request_prefix};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::BoxFuture;
@@ -75,7 +75,7 @@ async fn read_body_before_slot(
     request: Request<Body>,
     state: &LimitState,
 ) -> Result<Request<Body>, GatewayError> {
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     let (parts, body) = request.into_parts();

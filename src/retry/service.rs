@@ -9,7 +9,7 @@ use tower::retry::budget::Budget;
 use tower::{Service, ServiceExt};
 
 use super::RetryLayer;
-use crate::body::{is_bodiless, BodyFraming};
+use crate::body::{is_bodiless_request, BodyFraming};
 use crate::connection::ConnectionInfo;
 use crate::error::GatewayError;
 use crate::trace_context::TraceContext;
@@ -82,7 +82,7 @@ where
 
 /// `GET` and `HEAD` with no body: safe to send twice.
 fn is_retryable(request: &Request<Body>) -> bool {
-    matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless(request)
+    matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless_request(request)
 }
 
 /// A fresh request with the same head and what the inner services read from extensions.

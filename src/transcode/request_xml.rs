@@ -13,7 +13,7 @@ use axum::body::Body;
 use http::{HeaderMap, Request};
 use quick_xml::events::Event;
 
-use crate::body::{is_bodiless, read_request_body, read_request_prefix_until, Prefix};
+use crate::body::{is_bodiless_request, read_request_body, read_request_prefix_until, Prefix};
 use crate::budget::BodyBudget;
 use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
@@ -26,7 +26,7 @@ pub(super) async fn check_request_body(
     max_body: usize,
     budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     let headers = request.headers();

@@ -17,8 +17,8 @@ use super::negotiate::{
 use super::request_xml::check_request_body;
 use super::Limits;
 use crate::body::{
-    read_request_body, read_request_prefix, read_response_body, read_response_prefix, Prefix,
-    PREFIX_LIMIT,
+    is_bodiless_status, read_request_body, read_request_prefix, read_response_body,
+    read_response_prefix, Prefix, PREFIX_LIMIT,
 };
 use crate::budget::BodyBudget;
 use crate::content_coding::{self, BodyCoding, ClientCodings};
@@ -316,7 +316,7 @@ async fn transcode_response(
     passed_on: Passed<'_>,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
-    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if is_bodiless_status(status) {
         return Ok(response);
     }
     let kind = BodyKind::of(response.headers());

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower::Service;
 
 use super::layer::ValidateLayer;
-use crate::body::{is_bodiless, read_request_body};
+use crate::body::{is_bodiless_request, read_request_body};
 use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
 use crate::transcode::{cpu_bound, refuse_unreadable_xml};
@@ -77,7 +77,7 @@ async fn check(
     let Some(body_rules) = route.bodies.get(request.method()) else {
         return Ok(request);
     };
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     // Whatever cannot be checked is refused: a body that skipped validation because of its
