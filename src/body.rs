@@ -48,7 +48,7 @@ pub async fn read_request_body(
 
 /// Reads a client's body until it ends or `limit` bytes have come (failing as
 /// [`read_request_body`] does, but never for its size).
-pub async fn read_request_prefix(
+pub(crate) async fn read_request_prefix(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -59,7 +59,7 @@ pub async fn read_request_prefix(
 /// Reads a client's body until `enough` says its first part tells what the caller needs, the
 /// body ends, or `limit` bytes have come (failing as [`read_request_body`] does, but never
 /// for its size).
-pub async fn read_request_prefix_until(
+pub(crate) async fn read_request_prefix_until(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -70,7 +70,7 @@ pub async fn read_request_prefix_until(
 
 /// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,
 /// 503 if the `budget` has no room for it.
-pub async fn read_response_body(
+pub(crate) async fn read_response_body(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -115,7 +115,7 @@ pub fn upstream_body_error(error: BoxError) -> GatewayError {
 
 /// The first part of a body.
 #[derive(Debug)]
-pub enum Prefix {
+pub(crate) enum Prefix {
     /// The body ended within the limit.
     Complete(Bytes),
     /// At least `limit` bytes, and `rest` still to come.
@@ -124,7 +124,7 @@ pub enum Prefix {
 
 impl Prefix {
     /// The body again, whole: the part already read, then the rest as it arrives.
-    pub fn into_body(self) -> Body {
+    pub(crate) fn into_body(self) -> Body {
         match self {
             Prefix::Complete(bytes) => Body::from(bytes),
             Prefix::Partial { head, rest } => Body::new(Prefixed {
@@ -137,7 +137,7 @@ impl Prefix {
 
 /// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails,
 /// 503 if the `budget` has no room for it).
-pub async fn read_response_prefix(
+pub(crate) async fn read_response_prefix(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -297,7 +297,7 @@ impl http_body::Body for Prefixed {
 
 /// A response body fed by a channel. An `Err` item aborts the response: no final chunk over
 /// HTTP/1.1, a stream reset over HTTP/2, so no client takes a cut body for a whole one.
-pub fn channel_body(chunks: mpsc::Receiver<Result<Bytes, BoxError>>) -> Body {
+pub(crate) fn channel_body(chunks: mpsc::Receiver<Result<Bytes, BoxError>>) -> Body {
     Body::new(ChannelBody(chunks))
 }
 
@@ -330,7 +330,7 @@ pub struct BodyFraming {
 
 impl BodyFraming {
     /// The framing of a request body as the connection handed it over, before any wrapping.
-    pub fn at_arrival(body: &impl http_body::Body) -> Self {
+    pub(crate) fn at_arrival(body: &impl http_body::Body) -> Self {
         BodyFraming {
             bodiless: body.is_end_stream(),
         }
@@ -367,7 +367,7 @@ pub(crate) fn is_bodiless_status(status: StatusCode) -> bool {
 /// Refuses a `Transfer-Encoding` other than plain `chunked` (RFC 9112 §6.1: 501). hyper reads
 /// `gzip, chunked` as chunked and the coding would be lost on the way upstream, which must
 /// drop the hop-by-hop header; CUPI clients never compress their uploads this way.
-pub fn check_transfer_encoding(request: &Request<Body>) -> Result<(), GatewayError> {
+pub(crate) fn check_transfer_encoding(request: &Request<Body>) -> Result<(), GatewayError> {
     let mut codings = request
         .headers()
         .get_all(header::TRANSFER_ENCODING)

@@ -37,11 +37,11 @@ const CODINGS: [&str; 3] = ["zstd", "br", "gzip"];
 
 /// Bodies known to be smaller than this are sent as they are (an error, a single port).
 /// Streamed bodies of unknown length are always compressed.
-pub const MIN_SIZE: u64 = 1024;
+pub(crate) const MIN_SIZE: u64 = 1024;
 
 /// Compresses the answers of the service it wraps, per the client's `Accept-Encoding`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ClientCompressionLayer;
+pub(crate) struct ClientCompressionLayer;
 
 impl Layer<App> for ClientCompressionLayer {
     type Service = App;

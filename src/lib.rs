@@ -4,8 +4,10 @@
 //!
 //! - [`start`]: start-up: the document, the upstream (or the embedded simulator), binding,
 //!   what `cargo run` prints;
-//! - [`server`]: the accept loop, HTTP/1.1 and HTTP/2, inbound TLS, graceful drain;
-//! - [`app`]: the tower stack, and the split between `/vmrest` and the gateway's own routes;
+//! - [`server`]: the accept loop, HTTP/1.1 and HTTP/2, inbound TLS, graceful drain; each
+//!   request gets its [`connection`] info;
+//! - [`app`]: the tower stack; [`target`] guards the request target and splits `/vmrest` from
+//!   the gateway's own [`routes`];
 //! - [`validate`]: requests checked against the OpenAPI document before they go upstream;
 //! - [`transcode`]: content negotiation and JSON ↔ XML bodies ([`cupi_codec`]);
 //! - [`coalesce`]: identical concurrent reads share one upstream request;
@@ -16,15 +18,18 @@
 //!
 //! Beside the data path:
 //!
-//! - bodies: [`body`] (bounded reads, whether a request has one), [`body_rate`] (the pace of
-//!   client bodies), [`budget`] (the memory all held bodies share), [`content_coding`] and
-//!   [`compression`] (gzip and deflate, from the upstream and to the client);
+//! - bodies: [`body`] (bounded reads, whether there is a body), [`content_type`] (what a body
+//!   is, by its headers), [`body_rate`] (the pace of client bodies), [`budget`] (the memory all
+//!   held bodies share), [`content_coding`] and [`compression`] (gzip and deflate, from the
+//!   upstream and to the client);
 //! - the request's identity: [`request_id`], [`trace_context`], [`access_log`];
-//! - the gateway's own routes: [`openapi`] (the document, its tables, `/docs`), [`metrics`],
-//!   [`readiness`];
+//! - the gateway's own routes: [`routes`] (the list, `/`, `/healthz`), [`openapi`] (the
+//!   document, its tables, `/docs`), [`metrics`], [`readiness`];
 //! - [`tls_reload`]: certificate, key and upstream CA files re-read when they change, or on SIGHUP;
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
+//!
+//! `pub` modules are the ones the binary, the tests in `tests/` and the benchmarks use.
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -33,25 +38,25 @@ pub mod body;
 pub mod body_rate;
 pub mod budget;
 pub mod coalesce;
-pub mod compression;
+mod compression;
 pub mod config;
 mod connection;
-pub mod content_coding;
+mod content_coding;
 mod content_type;
 pub mod error;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
-pub mod proxy;
-pub mod readiness;
+mod proxy;
+mod readiness;
 pub mod request_id;
 pub mod retry;
 mod routes;
 pub mod server;
 pub mod start;
 mod target;
-pub mod tls_reload;
+mod tls_reload;
 pub mod trace_context;
 pub mod transcode;
 pub mod upstream;

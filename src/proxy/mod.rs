@@ -21,7 +21,7 @@
 //! # }
 //! ```
 
-pub mod headers;
+pub(crate) mod headers;
 
 use std::task::{Context, Poll};
 
@@ -42,13 +42,13 @@ use crate::BoxFuture;
 
 /// Forwards every request it gets to the upstream. Routing (only `/vmrest`) happens before it.
 #[derive(Clone, Debug)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     upstream: Upstream,
     metrics: Arc<Metrics>,
 }
 
 impl Proxy {
-    pub fn new(upstream: Upstream, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(upstream: Upstream, metrics: Arc<Metrics>) -> Self {
         Proxy { upstream, metrics }
     }
 }

@@ -29,7 +29,7 @@ pub enum Mode {
 
 impl Mode {
     /// The JSON this mode answers in, when it answers in JSON.
-    pub fn json_style(self) -> JsonStyle {
+    pub(crate) fn json_style(self) -> JsonStyle {
         match self {
             Mode::Typed => JsonStyle::Typed,
             Mode::Cupi => JsonStyle::Cupi,
@@ -39,7 +39,7 @@ impl Mode {
 
 /// The format of the response body the client gets for an XML upstream response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     /// Transcoded JSON.
     Json(JsonStyle),
     /// The upstream's XML, untouched.
@@ -48,9 +48,9 @@ pub enum ResponseFormat {
 
 /// What one request was resolved to: its mode and the format of its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Negotiation {
-    pub mode: Mode,
-    pub format: ResponseFormat,
+pub(crate) struct Negotiation {
+    pub(crate) mode: Mode,
+    pub(crate) format: ResponseFormat,
 }
 
 impl Negotiation {
@@ -65,7 +65,7 @@ impl Negotiation {
     /// CUPI mode answers JSON only when the client names `application/json` and does not
     /// prefer XML to it; no `Accept`, `*/*`, a browser's and anything else get XML, as from
     /// Unity Connection.
-    pub fn of(headers: &HeaderMap, default: Mode) -> Self {
+    pub(crate) fn of(headers: &HeaderMap, default: Mode) -> Self {
         let mut json_q = 0.0f32;
         let mut wildcard_q = 0.0f32;
         let mut xml_q = 0.0f32;
@@ -103,7 +103,7 @@ impl Negotiation {
 
 /// The `Content-Type` of JSON of `style`: CUPI-style JSON says so with its profile, so a
 /// client can tell which form it got.
-pub fn json_content_type(style: JsonStyle) -> HeaderValue {
+pub(crate) fn json_content_type(style: JsonStyle) -> HeaderValue {
     match style {
         JsonStyle::Typed => HeaderValue::from_static("application/json"),
         JsonStyle::Cupi => HeaderValue::from_static("application/json; profile=cupi"),
@@ -133,7 +133,7 @@ fn profile(params: &str) -> Option<Mode> {
 
 /// What the upstream is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UpstreamAccept {
+pub(crate) enum UpstreamAccept {
     /// `Accept: application/xml` (the gateway makes its own JSON), followed by any concrete
     /// non-text types the client also named, at a lower `q`, so that a resource that is only
     /// ever audio still negotiates; plus `Accept-Encoding: identity`.
@@ -145,7 +145,7 @@ pub enum UpstreamAccept {
 
 /// Decides the upstream's `Accept`. Unity Connection is always asked for XML, except for a
 /// request that can only mean a binary body.
-pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
+pub(crate) fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
     let mut binary_types = Vec::new();
     let mut takes_xml_or_json = headers.get(ACCEPT).is_none();
     for (kind, q, _) in accept_ranges(headers) {
