@@ -8,6 +8,9 @@
 //!                  └── anything else ──► the gateway's own routes (/healthz, /metrics, /docs…)
 //! ```
 //!
+//! `Dispatch` refuses what [`crate::target`] refuses and splits by its answer; the own
+//! routes are [`crate::routes`]'.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -267,29 +270,27 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if let Err(error) = crate::body::check_transfer_encoding(&request) {
-            return Box::pin(async move { Ok(error.into_response()) });
-        }
-        let destination = match target::destination(&request) {
+        let checked = crate::body::check_transfer_encoding(&request)
+            .and_then(|()| target::destination(&request));
+        let destination = match checked {
             Ok(destination) => destination,
             Err(error) => return Box::pin(async move { Ok(error.into_response()) }),
         };
-        if destination == Destination::Vmrest {
-            let response = self.vmrest.clone().oneshot(request);
-            let deadline = self.request_timeout;
-            Box::pin(async move {
-                // The whole request, queue wait and retries included, up to the response head.
-                let result = match tokio::time::timeout(deadline, response).await {
-                    Ok(result) => result,
-                    Err(_) => Err(GatewayError::RequestDeadline(deadline)),
-                };
-                // The one place where a typed error becomes the JSON error response.
-                Ok(result.unwrap_or_else(GatewayError::into_response))
-            })
-        } else {
+        if destination == Destination::OwnRoutes {
             let own = self.own.clone();
-            Box::pin(async move { own.oneshot(request).await })
+            return Box::pin(async move { own.oneshot(request).await });
         }
+        let response = self.vmrest.clone().oneshot(request);
+        let deadline = self.request_timeout;
+        Box::pin(async move {
+            // The whole request, queue wait and retries included, up to the response head.
+            let result = match tokio::time::timeout(deadline, response).await {
+                Ok(result) => result,
+                Err(_) => Err(GatewayError::RequestDeadline(deadline)),
+            };
+            // The one place where a typed error becomes the JSON error response.
+            Ok(result.unwrap_or_else(GatewayError::into_response))
+        })
     }
 }
 
