@@ -29,7 +29,8 @@
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
 //!
-//! `pub` modules are the ones the binary, the tests in `tests/` and the benchmarks use.
+//! `pub` modules are the ones the binary, the tests in `tests/`, the benchmarks and the doc
+//! examples use.
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -48,7 +49,7 @@ pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
-mod proxy;
+pub mod proxy;
 mod readiness;
 pub mod request_id;
 pub mod retry;

@@ -42,13 +42,13 @@ use crate::BoxFuture;
 
 /// Forwards every request it gets to the upstream. Routing (only `/vmrest`) happens before it.
 #[derive(Clone, Debug)]
-pub(crate) struct Proxy {
+pub struct Proxy {
     upstream: Upstream,
     metrics: Arc<Metrics>,
 }
 
 impl Proxy {
-    pub(crate) fn new(upstream: Upstream, metrics: Arc<Metrics>) -> Self {
+    pub fn new(upstream: Upstream, metrics: Arc<Metrics>) -> Self {
         Proxy { upstream, metrics }
     }
 }
