@@ -8,6 +8,9 @@
 //!                  └── anything else ──► the gateway's own routes (/healthz, /metrics, /docs…)
 //! ```
 //!
+//! `Dispatch` refuses what [`crate::target`] refuses and splits by its answer; the own
+//! routes are [`crate::routes`]'.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -44,9 +47,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -64,18 +65,17 @@ use crate::compression::ClientCompressionLayer;
 use crate::error::{error_response, GatewayError};
 use crate::limit::{LimitSettings, UpstreamLimit};
 use crate::metrics::Metrics;
-use crate::middleware::BoxFuture;
-use crate::middleware::Middleware;
-use crate::openapi::{self, ApiSpec};
+use crate::middleware::{BoxFuture, Middleware};
+use crate::openapi::ApiSpec;
 use crate::proxy::Proxy;
-use crate::readiness;
 use crate::request_id::drop_unfit_request_id;
 use crate::retry::Retry;
+use crate::routes;
+use crate::target::{self, Destination};
 use crate::trace_context::{TraceContextLayer, TRACEPARENT, TRACESTATE};
 use crate::transcode::{Limits, Mode, Transcode};
 use crate::upstream::Upstream;
 use crate::validate::Validate;
-use cupi_uri::check_path;
 
 /// The gateway as a cloneable service that never fails: errors are already JSON responses.
 pub type App = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -121,8 +121,7 @@ pub fn app_with_metrics(
     settings: Settings,
     metrics: Arc<Metrics>,
 ) -> App {
-    let upstream_origin = upstream.origin().to_string();
-    let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
+    let own = routes::own_routes(&upstream, spec.clone(), metrics.clone());
     let schema = Arc::new(spec.schema().clone());
     // One budget for every body any layer holds in memory.
     let budget = BodyBudget::new(settings.bodies.budget, &metrics);
@@ -152,10 +151,7 @@ pub fn app_with_metrics(
     let dispatch = Dispatch {
         vmrest,
         request_timeout: settings.request_timeout,
-        own: own_routes(upstream_origin)
-            .merge(readiness)
-            .merge(metrics_route(metrics.clone()))
-            .merge(openapi::serve::routes(spec)),
+        own,
     };
     // Every request gets an id (the client's own `x-request-id` is kept if it is a plain id):
     // it is logged, returned to the client, and forwarded upstream with the other headers.
@@ -253,26 +249,6 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
     )
 }
 
-/// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.
-pub fn is_vmrest(path: &str) -> bool {
-    path == "/vmrest" || path.starts_with("/vmrest/")
-}
-
-/// The gateway is a reverse proxy for one upstream, never a forward proxy: CONNECT and
-/// HTTP/1 absolute-form targets (`GET http://elsewhere/ HTTP/1.1`) are refused, so no client can
-/// make it talk to a host of the client's choosing. (HTTP/2 requests always carry an
-/// authority; it is ignored, as the upstream is fixed.)
-pub fn check_target(request: &Request<Body>) -> Result<(), &'static str> {
-    if request.method() == http::Method::CONNECT {
-        return Err("CONNECT is not served: this is not a forward proxy");
-    }
-    let is_http1 = request.version() <= http::Version::HTTP_11;
-    if is_http1 && request.uri().authority().is_some() {
-        return Err("absolute-form request targets are not served: this is not a forward proxy");
-    }
-    Ok(())
-}
-
 /// Sends `/vmrest` traffic to the proxy stack and everything else to the gateway's own routes.
 #[derive(Clone)]
 struct Dispatch {
@@ -292,90 +268,27 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if let Err(error) = crate::body::check_transfer_encoding(&request) {
-            return Box::pin(async move { Ok(error.into_response()) });
-        }
-        if let Err(reason) = check_target(&request) {
-            let error = GatewayError::InvalidTarget(reason);
-            return Box::pin(async move { Ok(error.into_response()) });
-        }
-        if is_vmrest(request.uri().path()) {
-            if let Err(reason) = check_path(request.uri().path()) {
-                let error = GatewayError::InvalidPath(reason);
-                return Box::pin(async move { Ok(error.into_response()) });
-            }
-            let response = self.vmrest.clone().oneshot(request);
-            let deadline = self.request_timeout;
-            Box::pin(async move {
-                // The whole request, queue wait and retries included, up to the response head.
-                let result = match tokio::time::timeout(deadline, response).await {
-                    Ok(result) => result,
-                    Err(_) => Err(GatewayError::RequestDeadline(deadline)),
-                };
-                // The one place where a typed error becomes the JSON error response.
-                Ok(result.unwrap_or_else(GatewayError::into_response))
-            })
-        } else {
+        let checked = crate::body::check_transfer_encoding(&request)
+            .and_then(|()| target::destination(&request));
+        let destination = match checked {
+            Ok(destination) => destination,
+            Err(error) => return Box::pin(async move { Ok(error.into_response()) }),
+        };
+        if destination == Destination::OwnRoutes {
             let own = self.own.clone();
-            Box::pin(async move { own.oneshot(request).await })
+            return Box::pin(async move { own.oneshot(request).await });
         }
-    }
-}
-
-/// `GET /metrics`: Prometheus' text format.
-fn metrics_route(metrics: Arc<Metrics>) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move {
-                let mut response = Response::new(Body::from(metrics.encode()));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                response
-            }
-        }),
-    )
-}
-
-fn own_routes(upstream: String) -> Router {
-    let index = move || {
-        let upstream = upstream.clone();
-        async move {
-            Json(serde_json::json!({
-                "name": "cupi-gateway",
-                "version": env!("CARGO_PKG_VERSION"),
-                "upstream": upstream,
-                "try": ["/vmrest/portgroups", "/vmrest/ports", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics"],
-            }))
-        }
-    };
-    Router::new()
-        .route("/", get(index))
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .fallback(|request: Request<Body>| async move {
-            GatewayError::NotFound {
-                path: request.uri().path().to_owned(),
-            }
-            .into_response()
+        let response = self.vmrest.clone().oneshot(request);
+        let deadline = self.request_timeout;
+        Box::pin(async move {
+            // The whole request, queue wait and retries included, up to the response head.
+            let result = match tokio::time::timeout(deadline, response).await {
+                Ok(result) => result,
+                Err(_) => Err(GatewayError::RequestDeadline(deadline)),
+            };
+            // The one place where a typed error becomes the JSON error response.
+            Ok(result.unwrap_or_else(GatewayError::into_response))
         })
-        .method_not_allowed_fallback(|| async {
-            error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route only answers GET",
-            )
-        })
-}
-
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> axum::response::Response {
-        GatewayError::into_response(self)
     }
 }
 

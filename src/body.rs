@@ -5,13 +5,17 @@
 //! A client's body and the upstream's fail differently: too large is 413 for one and 502 for
 //! the other, a stall is the client's 408 or the upstream's 504. Both readers name their
 //! failures here, so every layer that reads a body reports them alike.
+//!
+//! Whether there is a body at all is asked here too, in one place for each question: of a
+//! request, [`is_bodiless_request`] (its framing on arrival); of a response,
+//! [`is_bodiless_status`] (204 and 304).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{header, Request};
+use http::{header, Request, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
@@ -44,7 +48,7 @@ pub async fn read_request_body(
 
 /// Reads a client's body until it ends or `limit` bytes have come (failing as
 /// [`read_request_body`] does, but never for its size).
-pub async fn read_request_prefix(
+pub(crate) async fn read_request_prefix(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -55,7 +59,7 @@ pub async fn read_request_prefix(
 /// Reads a client's body until `enough` says its first part tells what the caller needs, the
 /// body ends, or `limit` bytes have come (failing as [`read_request_body`] does, but never
 /// for its size).
-pub async fn read_request_prefix_until(
+pub(crate) async fn read_request_prefix_until(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -66,7 +70,7 @@ pub async fn read_request_prefix_until(
 
 /// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,
 /// 503 if the `budget` has no room for it.
-pub async fn read_response_body(
+pub(crate) async fn read_response_body(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -111,7 +115,7 @@ pub fn upstream_body_error(error: BoxError) -> GatewayError {
 
 /// The first part of a body.
 #[derive(Debug)]
-pub enum Prefix {
+pub(crate) enum Prefix {
     /// The body ended within the limit.
     Complete(Bytes),
     /// At least `limit` bytes, and `rest` still to come.
@@ -120,7 +124,7 @@ pub enum Prefix {
 
 impl Prefix {
     /// The body again, whole: the part already read, then the rest as it arrives.
-    pub fn into_body(self) -> Body {
+    pub(crate) fn into_body(self) -> Body {
         match self {
             Prefix::Complete(bytes) => Body::from(bytes),
             Prefix::Partial { head, rest } => Body::new(Prefixed {
@@ -133,7 +137,7 @@ impl Prefix {
 
 /// Reads an upstream body until it ends or `limit` bytes have come (502/504 if it fails,
 /// 503 if the `budget` has no room for it).
-pub async fn read_response_prefix(
+pub(crate) async fn read_response_prefix(
     body: Body,
     limit: usize,
     budget: &BodyBudget,
@@ -293,7 +297,7 @@ impl http_body::Body for Prefixed {
 
 /// A response body fed by a channel. An `Err` item aborts the response: no final chunk over
 /// HTTP/1.1, a stream reset over HTTP/2, so no client takes a cut body for a whole one.
-pub fn channel_body(chunks: mpsc::Receiver<Result<Bytes, BoxError>>) -> Body {
+pub(crate) fn channel_body(chunks: mpsc::Receiver<Result<Bytes, BoxError>>) -> Body {
     Body::new(ChannelBody(chunks))
 }
 
@@ -326,7 +330,7 @@ pub struct BodyFraming {
 
 impl BodyFraming {
     /// The framing of a request body as the connection handed it over, before any wrapping.
-    pub fn at_arrival(body: &impl http_body::Body) -> Self {
+    pub(crate) fn at_arrival(body: &impl http_body::Body) -> Self {
         BodyFraming {
             bodiless: body.is_end_stream(),
         }
@@ -339,7 +343,7 @@ impl BodyFraming {
 ///
 /// A request that did not come through the server (built in-process) has no recorded
 /// framing; its headers, then its body, decide.
-pub fn is_bodiless(request: &Request<Body>) -> bool {
+pub fn is_bodiless_request(request: &Request<Body>) -> bool {
     if let Some(framing) = request.extensions().get::<BodyFraming>() {
         return framing.bodiless;
     }
@@ -353,10 +357,17 @@ pub fn is_bodiless(request: &Request<Body>) -> bool {
     }
 }
 
+/// Whether a response's status rules out a body: 204 and 304 never carry one (RFC 9110
+/// §15.3.5, §15.4.5), whatever their headers say, so there is nothing to transcode or compress.
+/// (Whether a *request* has a body is [`is_bodiless_request`].)
+pub(crate) fn is_bodiless_status(status: StatusCode) -> bool {
+    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
 /// Refuses a `Transfer-Encoding` other than plain `chunked` (RFC 9112 §6.1: 501). hyper reads
 /// `gzip, chunked` as chunked and the coding would be lost on the way upstream, which must
 /// drop the hop-by-hop header; CUPI clients never compress their uploads this way.
-pub fn check_transfer_encoding(request: &Request<Body>) -> Result<(), GatewayError> {
+pub(crate) fn check_transfer_encoding(request: &Request<Body>) -> Result<(), GatewayError> {
     let mut codings = request
         .headers()
         .get_all(header::TRANSFER_ENCODING)
@@ -399,25 +410,33 @@ mod tests {
         // the framing was recorded.
         let mut request = Request::get("/x").body(chunked(&[b"{}"])).unwrap();
         assert!(
-            !is_bodiless(&request),
+            !is_bodiless_request(&request),
             "unrecorded: the body's own end decides"
         );
         request
             .extensions_mut()
             .insert(BodyFraming::at_arrival(&Body::empty()));
-        assert!(is_bodiless(&request));
+        assert!(is_bodiless_request(&request));
 
         let mut upload = Request::put("/x").body(Body::empty()).unwrap();
         upload
             .extensions_mut()
             .insert(BodyFraming::at_arrival(&Body::from("{}")));
-        assert!(!is_bodiless(&upload), "recorded with a body");
+        assert!(!is_bodiless_request(&upload), "recorded with a body");
 
         let zero = Request::get("/x")
             .header(header::CONTENT_LENGTH, "0")
             .body(Body::from("ignored"))
             .unwrap();
-        assert!(is_bodiless(&zero));
+        assert!(is_bodiless_request(&zero));
+    }
+
+    #[test]
+    fn only_204_and_304_rule_out_a_response_body() {
+        assert!(is_bodiless_status(StatusCode::NO_CONTENT));
+        assert!(is_bodiless_status(StatusCode::NOT_MODIFIED));
+        assert!(!is_bodiless_status(StatusCode::OK));
+        assert!(!is_bodiless_status(StatusCode::NOT_FOUND));
     }
 
     #[test]

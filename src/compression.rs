@@ -29,6 +29,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::app::App;
+use crate::body::is_bodiless_status;
 use crate::content_coding::ClientCodings;
 
 /// The codings the gateway can send, in tower-http's order of preference among equal q-values.
@@ -36,11 +37,11 @@ const CODINGS: [&str; 3] = ["zstd", "br", "gzip"];
 
 /// Bodies known to be smaller than this are sent as they are (an error, a single port).
 /// Streamed bodies of unknown length are always compressed.
-pub const MIN_SIZE: u64 = 1024;
+pub(crate) const MIN_SIZE: u64 = 1024;
 
 /// Compresses the answers of the service it wraps, per the client's `Accept-Encoding`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ClientCompressionLayer;
+pub(crate) struct ClientCompressionLayer;
 
 impl Layer<App> for ClientCompressionLayer {
     type Service = App;
@@ -66,9 +67,8 @@ impl Layer<App> for ClientCompressionLayer {
 
 /// Which answers are worth compressing, judged from the response alone.
 fn worth_compressing() -> impl Predicate {
-    let has_body = |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
-        status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED
-    };
+    let has_body =
+        |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| !is_bodiless_status(status);
     SizeAbove::new(MIN_SIZE)
         .and(NotForContentType::const_new("audio/"))
         .and(NotForContentType::IMAGES)

@@ -51,17 +51,17 @@ pub struct GatewayArgs {
     /// PEM certificate chain for serving HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     /// Needs --tls-key too.
     #[arg(long, env = "CUPI_GATEWAY_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
     #[arg(long, env = "CUPI_GATEWAY_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 
     /// How often --tls-cert, --tls-key and --upstream-ca-file are checked for a change (a
     /// Kubernetes secret's symlink swap, a rewrite); changed files that load are used for new
     /// connections, open ones are kept. SIGHUP checks at once. 0s: on SIGHUP only.
     #[arg(long, env = "CUPI_GATEWAY_TLS_RELOAD_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
-    pub tls_reload_interval: Duration,
+    pub(crate) tls_reload_interval: Duration,
 
     /// Unity Connection's origin, e.g. https://cuc.example.com or https://cuc:8443.
     /// Without it, the embedded simulator is started and used.
@@ -75,11 +75,11 @@ pub struct GatewayArgs {
         env = "CUPI_GATEWAY_UPSTREAM_CA_FILE",
         conflicts_with = "upstream_insecure_skip_verify"
     )]
-    pub upstream_ca_file: Option<PathBuf>,
+    pub(crate) upstream_ca_file: Option<PathBuf>,
 
     /// Do not verify the upstream's TLS certificate at all. Lab use only: logged as a warning.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_INSECURE_SKIP_VERIFY")]
-    pub upstream_insecure_skip_verify: bool,
+    pub(crate) upstream_insecure_skip_verify: bool,
 
     /// Time allowed to open the TCP connection to the upstream.
     #[arg(long, env = "CUPI_GATEWAY_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -110,16 +110,16 @@ pub struct GatewayArgs {
     /// connection; past it a body waits a second, then gets 503 body_budget_exhausted with
     /// Retry-After.
     #[arg(long, env = "CUPI_GATEWAY_BODY_BUDGET", default_value_t = BodySettings::default().budget)]
-    pub body_budget: usize,
+    pub(crate) body_budget: usize,
 
     /// Bytes per second a client's request body must average once its grace period is over
     /// (slower: 408 request_timeout); 0 turns the rate off (the 30 s idle gap stays).
     #[arg(long, env = "CUPI_GATEWAY_REQUEST_BODY_MIN_RATE", default_value_t = BodyRate::default().min_bytes_per_second)]
-    pub request_body_min_rate: u64,
+    pub(crate) request_body_min_rate: u64,
 
     /// Time every request body has before --request-body-min-rate applies.
     #[arg(long, env = "CUPI_GATEWAY_REQUEST_BODY_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
-    pub request_body_grace: Duration,
+    pub(crate) request_body_grace: Duration,
 
     /// Most requests at Unity Connection at once. Its documented limit is 5; more only
     /// queue inside the server, where they time out as 503s for every client.
@@ -128,15 +128,15 @@ pub struct GatewayArgs {
         env = "CUPI_GATEWAY_UPSTREAM_MAX_CONCURRENCY",
         default_value_t = 5
     )]
-    pub upstream_max_concurrency: usize,
+    pub(crate) upstream_max_concurrency: usize,
 
     /// Most requests waiting for one of those slots; beyond it, 503 at once.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE", default_value_t = 100)]
-    pub upstream_queue: usize,
+    pub(crate) upstream_queue: usize,
 
     /// Longest wait for a slot before answering 503 with Retry-After.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub upstream_queue_timeout: Duration,
+    pub(crate) upstream_queue_timeout: Duration,
 
     /// How often a GET/HEAD that Unity Connection answered 503 is retried (with backoff,
     /// within a retry budget); 0 turns retrying off. Writes are never retried.
@@ -184,25 +184,25 @@ pub struct GatewayArgs {
     /// and without this flag `profile=cupi` gets CUPI's. Formerly --cupi-json
     /// (CUPI_GATEWAY_CUPI_JSON), which still works.
     #[arg(long, env = "CUPI_GATEWAY_CUPI_COMPAT")]
-    pub cupi_compat: bool,
+    pub(crate) cupi_compat: bool,
 
     /// The old name of --cupi-compat, kept so existing deployments keep working.
     #[arg(long, env = "CUPI_GATEWAY_CUPI_JSON", hide = true)]
-    pub cupi_json: bool,
+    pub(crate) cupi_json: bool,
 
     /// Forward requests without checking them against the OpenAPI document first
     /// (for Unity Connection releases that allow more writes than the document describes).
     #[arg(long, env = "CUPI_GATEWAY_NO_REQUEST_VALIDATION")]
-    pub no_request_validation: bool,
+    pub(crate) no_request_validation: bool,
 
     /// Send answers uncompressed whatever the client's Accept-Encoding (for a gateway behind
     /// a proxy that compresses).
     #[arg(long, env = "CUPI_GATEWAY_NO_COMPRESSION")]
-    pub no_compression: bool,
+    pub(crate) no_compression: bool,
 
     /// Embedded simulator only: how many extra port groups to generate.
     #[arg(long, env = "CUPI_GATEWAY_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
-    pub simulator_port_groups: usize,
+    pub(crate) simulator_port_groups: usize,
 
     /// Log format.
     #[arg(
@@ -268,7 +268,7 @@ impl GatewayArgs {
         }
     }
 
-    pub fn connection_settings(&self) -> ConnectionSettings {
+    pub(crate) fn connection_settings(&self) -> ConnectionSettings {
         ConnectionSettings {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
@@ -278,7 +278,7 @@ impl GatewayArgs {
         }
     }
 
-    pub fn tls_verification(&self) -> TlsVerification {
+    pub(crate) fn tls_verification(&self) -> TlsVerification {
         match (&self.upstream_ca_file, self.upstream_insecure_skip_verify) {
             (_, true) => TlsVerification::Disabled,
             (Some(path), false) => TlsVerification::CaFile(path.clone()),
@@ -304,15 +304,15 @@ pub struct SimulateArgs {
 
     /// How many extra port groups to generate, beside the Cisco page's PhoneSystem-1.
     #[arg(long, env = "CUPI_SIMULATOR_PORT_GROUPS", default_value_t = 0)]
-    pub port_groups: usize,
+    pub(crate) port_groups: usize,
 
     /// How many ports each generated port group has.
     #[arg(long, env = "CUPI_SIMULATOR_PORTS_PER_GROUP", default_value_t = 2)]
-    pub ports_per_group: usize,
+    pub(crate) ports_per_group: usize,
 }
 
 impl SimulateArgs {
-    pub fn simulator_config(&self) -> SimulatorConfig {
+    pub(crate) fn simulator_config(&self) -> SimulatorConfig {
         SimulatorConfig {
             username: self.username.clone(),
             password: self.password.clone(),
@@ -333,7 +333,7 @@ pub struct HealthcheckArgs {
     /// The gateway's certificate: when one is set, the check speaks HTTPS (without verifying
     /// it: the check asks its own process over loopback whether it answers).
     #[arg(long, env = "CUPI_GATEWAY_TLS_CERT")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
 
     /// Longest wait for the answer.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]

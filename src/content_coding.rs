@@ -39,7 +39,7 @@ const DECODED_CHUNK: usize = 32 * 1024;
 
 /// A coding the gateway decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     Gzip,
     /// RFC 9110's `deflate` is zlib-wrapped, but servers also send raw deflate: the first
     /// two bytes tell which.
@@ -57,7 +57,7 @@ impl Coding {
 
 /// How an upstream body is encoded, from its `Content-Encoding`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BodyCoding {
+pub(crate) enum BodyCoding {
     /// No coding, or only `identity`.
     Identity,
     /// One coding the gateway decodes.
@@ -68,7 +68,7 @@ pub enum BodyCoding {
 }
 
 impl BodyCoding {
-    pub fn of(headers: &HeaderMap) -> Self {
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
         let codings = codings(headers);
         match codings.as_slice() {
             [] => BodyCoding::Identity,
@@ -104,13 +104,13 @@ fn codings(headers: &HeaderMap) -> Vec<String> {
 
 /// Which codings a client takes, from its `Accept-Encoding`.
 #[derive(Clone, Debug, Default)]
-pub struct ClientCodings {
+pub(crate) struct ClientCodings {
     /// `(coding, q)` as listed, codings lower-cased.
     listed: Vec<(String, f32)>,
 }
 
 impl ClientCodings {
-    pub fn of(headers: &HeaderMap) -> Self {
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
         let listed = weighted_items(headers, ACCEPT_ENCODING)
             .map(|(coding, q, _)| (coding, q))
             .collect();
@@ -119,7 +119,7 @@ impl ClientCodings {
 
     /// Whether the client takes `coding` (RFC 9110 §12.5.3): named with a weight above 0, or
     /// covered by a `*` above 0 without being named. `x-gzip` and `gzip` are one coding.
-    pub fn accepts(&self, coding: &str) -> bool {
+    pub(crate) fn accepts(&self, coding: &str) -> bool {
         let canonical = |c: &str| if c == "x-gzip" { "gzip" } else { c }.to_owned();
         let coding = canonical(coding);
         let weight_of = |name: &str| {
@@ -137,7 +137,7 @@ impl ClientCodings {
 
     /// Whether the client refuses an unencoded body (RFC 9110 §12.5.3): `identity;q=0`, or
     /// `*;q=0` without `identity` named. Unlike other codings, identity is taken when unlisted.
-    pub fn refuses_identity(&self) -> bool {
+    pub(crate) fn refuses_identity(&self) -> bool {
         let weight_of = |name: &str| {
             self.listed
                 .iter()
@@ -153,7 +153,7 @@ impl ClientCodings {
 
 /// An upstream answer for a transcoder: decoded if it is gzip or deflate, at most `limit`
 /// bytes of it; 502 `upstream_unsupported_encoding` for codings that cannot be decoded.
-pub fn decoded_for_transcoding(
+pub(crate) fn decoded_for_transcoding(
     response: Response<Body>,
     limit: usize,
 ) -> Result<Response<Body>, GatewayError> {
@@ -171,7 +171,7 @@ pub fn decoded_for_transcoding(
 /// A decoded answer waits for its first [`PREFIX_LIMIT`] decoded bytes (held in `budget`), so
 /// that a stream corrupt from the start, or any small one, gets a clean 502; a fault found
 /// later can only cut the body off.
-pub async fn fit_for_client(
+pub(crate) async fn fit_for_client(
     response: Response<Body>,
     client: &ClientCodings,
     has_body: bool,
@@ -219,7 +219,7 @@ fn decode_response(response: Response<Body>, coding: Coding, limit: usize) -> Re
 /// `body` decoded as it streams, failing with [`UndecodableBody`] when it is corrupt and
 /// [`DecodedTooLarge`] past `limit` decoded bytes; a failure of `body` itself is passed on
 /// as it came.
-pub fn decode(body: Body, coding: Coding, limit: usize) -> Body {
+pub(crate) fn decode(body: Body, coding: Coding, limit: usize) -> Body {
     Body::new(Decoded {
         state: State::Sniffing(Some(BodyReader::new(body))),
         coding,
@@ -252,7 +252,7 @@ impl StdError for UndecodableBody {}
 
 /// The body decodes to more than the limit.
 #[derive(Debug)]
-pub struct DecodedTooLarge {
+pub(crate) struct DecodedTooLarge {
     pub limit: usize,
 }
 

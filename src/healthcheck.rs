@@ -31,7 +31,7 @@ pub enum Unhealthy {
 }
 
 /// The URL of the `/healthz` of a gateway listening on `listen`.
-pub fn healthz_url(listen: SocketAddr, tls: bool) -> String {
+pub(crate) fn healthz_url(listen: SocketAddr, tls: bool) -> String {
     let ip = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

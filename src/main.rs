@@ -17,9 +17,11 @@ async fn main() -> ExitCode {
         init_logging(cli.gateway.log_format);
     }
     let result = match cli.command {
-        Some(Command::Simulate(args)) => cupi_gateway::run_simulator(args, shutdown_signal()).await,
+        Some(Command::Simulate(args)) => {
+            cupi_gateway::start::run_simulator(args, shutdown_signal()).await
+        }
         Some(Command::Healthcheck(args)) => return healthcheck(&args).await,
-        None => cupi_gateway::run_gateway(cli.gateway, shutdown_signal()).await,
+        None => cupi_gateway::start::run_gateway(cli.gateway, shutdown_signal()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,8 +8,9 @@
 //! Every label value comes from a closed set, so no client can grow `/metrics` (and the
 //! gateway's memory, as each label set is kept for the life of the process) by sending new
 //! values: routes are OpenAPI path templates (`/vmrest/portgroups/{objectId}`), the gateway's
-//! own fixed paths, `/vmrest/{other}` or `{unknown}`; methods are the standard ones or `other`;
-//! statuses are the response's three digits; transcoding reasons are the gateway's own names.
+//! own paths ([`crate::routes::OWN_ROUTES`]), `/vmrest/{other}` or `{unknown}`; methods are the
+//! standard ones or `other`; statuses are the response's three digits; transcoding reasons are
+//! the gateway's own names.
 //!
 //! # Example
 //!
@@ -32,6 +33,9 @@ use prometheus_client::registry::Registry;
 
 use cupi_uri::PathTemplate;
 
+use crate::routes::own_route;
+use crate::target::is_vmrest;
+
 type HistogramFamily = Family<RouteMethod, Histogram, fn() -> Histogram>;
 
 /// The methods counted under their own name; any other (extension) method is `other`.
@@ -41,20 +45,9 @@ const LABELLED_METHODS: [&str; 9] = [
 
 /// The method label: the standard method's name, or `other` for any extension method, which
 /// a client may invent anew for every request.
-pub fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     member_of(&LABELLED_METHODS, method.as_str()).unwrap_or("other")
 }
-
-/// The gateway's own paths, each its own route label.
-const OWN_ROUTES: [&str; 7] = [
-    "/",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/openapi.yaml",
-    "/docs",
-];
 
 /// `value` as the `'static` member of a closed set it equals, if any: a label that costs no
 /// allocation and cannot be a value the client made up.
@@ -65,13 +58,13 @@ fn member_of(set: &[&'static str], value: &str) -> Option<&'static str> {
 /// A route label: one of the OpenAPI templates (shared, not copied per request) or one of the
 /// gateway's own fixed names.
 #[derive(Clone, Debug)]
-pub enum Route {
+pub(crate) enum Route {
     Template(Arc<str>),
     Fixed(&'static str),
 }
 
 impl Route {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Route::Template(template) => template,
             Route::Fixed(name) => name,
@@ -102,7 +95,7 @@ impl EncodeLabelValue for Route {
 
 /// Labels of `cupi_gateway_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub route: Route,
     pub method: &'static str,
     pub status: u16,
@@ -110,21 +103,21 @@ pub struct RequestLabels {
 
 /// Labels of the request duration histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteMethod {
+pub(crate) struct RouteMethod {
     pub route: Route,
     pub method: &'static str,
 }
 
 /// Labels of `cupi_gateway_transcode_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TranscodeErrorLabels {
+pub(crate) struct TranscodeErrorLabels {
     pub direction: &'static str,
     pub reason: &'static str,
 }
 
 /// Labels of `cupi_gateway_tls_reloads_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TlsReloadLabels {
+pub(crate) struct TlsReloadLabels {
     /// `server_certificate` or `upstream_ca`.
     pub files: &'static str,
     /// `success` or `failure`.
@@ -133,7 +126,7 @@ pub struct TlsReloadLabels {
 
 /// Labels of `cupi_gateway_tls_certificate_expiry_timestamp_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TlsFilesLabel {
+pub(crate) struct TlsFilesLabel {
     pub files: &'static str,
 }
 
@@ -143,11 +136,11 @@ pub struct Metrics {
     registry: Registry,
     routes: Vec<(PathTemplate, Route)>,
     /// Requests answered, by route, method and status.
-    pub requests: Family<RequestLabels, Counter>,
+    pub(crate) requests: Family<RequestLabels, Counter>,
     /// Time from request to response head at the gateway, by route and method.
-    pub request_seconds: HistogramFamily,
+    pub(crate) request_seconds: HistogramFamily,
     /// Time from sending to the upstream to its response head.
-    pub upstream_seconds: Histogram,
+    pub(crate) upstream_seconds: Histogram,
     /// Requests at the upstream right now (holding a slot of the concurrency cap).
     pub upstream_in_flight: Gauge,
     /// Requests answered 503 `upstream_busy` by the gateway's own queue.
@@ -157,20 +150,20 @@ pub struct Metrics {
     /// Requests answered with an identical concurrent request's upstream response.
     pub coalesced: Counter,
     /// Bodies the transcoder could not convert, by direction and reason.
-    pub transcode_errors: Family<TranscodeErrorLabels, Counter>,
+    pub(crate) transcode_errors: Family<TranscodeErrorLabels, Counter>,
     /// Typed fields whose text was not of their type and was kept as a string.
-    pub typed_fallbacks: Counter,
+    pub(crate) typed_fallbacks: Counter,
     /// Streamed responses cut off after their head was sent (a fault late in the body).
-    pub responses_aborted: Counter,
+    pub(crate) responses_aborted: Counter,
     /// Client connections open now (at most `--max-connections`), kept by the server.
     pub open_connections: Gauge,
 
     /// Bytes of the body budget held by buffered request and response bodies now.
-    pub body_budget_in_use: Gauge,
+    pub(crate) body_budget_in_use: Gauge,
     /// Reloads of changed TLS files, by which files and whether they loaded.
-    pub tls_reloads: Family<TlsReloadLabels, Counter>,
+    pub(crate) tls_reloads: Family<TlsReloadLabels, Counter>,
     /// When the loaded certificate (the earliest of a CA file's) expires, in Unix seconds.
-    pub tls_expiry: Family<TlsFilesLabel, Gauge>,
+    pub(crate) tls_expiry: Family<TlsFilesLabel, Gauge>,
 }
 
 /// 1 ms to ~65 s in doublings: CUPI answers in milliseconds to tens of seconds.
@@ -296,35 +289,35 @@ impl Metrics {
     }
 
     /// Counts a reload of changed TLS files; `files` and `result` are the gateway's own names.
-    pub fn tls_reloaded(&self, files: &'static str, result: &'static str) {
+    pub(crate) fn tls_reloaded(&self, files: &'static str, result: &'static str) {
         let labels = TlsReloadLabels { files, result };
         self.tls_reloads.get_or_create(&labels).inc();
     }
 
     /// Records when the certificate loaded from `files` expires.
-    pub fn tls_expires_at(&self, files: &'static str, unix_seconds: i64) {
+    pub(crate) fn tls_expires_at(&self, files: &'static str, unix_seconds: i64) {
         self.tls_expiry
             .get_or_create(&TlsFilesLabel { files })
             .set(unix_seconds);
     }
 
     /// The route label of a request path.
-    pub fn route_of(&self, path: &str) -> Route {
+    pub(crate) fn route_of(&self, path: &str) -> Route {
         if let Some((_, label)) = self.routes.iter().find(|(t, _)| t.matches(path)) {
             return label.clone();
         }
-        if let Some(own) = member_of(&OWN_ROUTES, path) {
+        if let Some(own) = own_route(path) {
             return Route::Fixed(own);
         }
         Route::Fixed(match path {
             p if p.starts_with("/docs/") => "/docs/{asset}",
-            p if p == "/vmrest" || p.starts_with("/vmrest/") => "/vmrest/{other}",
+            p if is_vmrest(p) => "/vmrest/{other}",
             _ => "{unknown}",
         })
     }
 
     /// Counts an answered request and its time to the response head.
-    pub fn observe_request(&self, route: Route, method: &Method, status: u16, seconds: f64) {
+    pub(crate) fn observe_request(&self, route: Route, method: &Method, status: u16, seconds: f64) {
         let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
@@ -339,7 +332,7 @@ impl Metrics {
     }
 
     /// Counts a transcoding failure.
-    pub fn transcode_error(&self, direction: &'static str, reason: &'static str) {
+    pub(crate) fn transcode_error(&self, direction: &'static str, reason: &'static str) {
         let labels = TranscodeErrorLabels { direction, reason };
         self.transcode_errors.get_or_create(&labels).inc();
     }

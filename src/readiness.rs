@@ -30,7 +30,7 @@ struct Readiness {
 }
 
 /// The `/readyz` route.
-pub fn routes(origin: Origin, connect_timeout: Duration) -> Router {
+pub(crate) fn routes(origin: Origin, connect_timeout: Duration) -> Router {
     let state = Arc::new(Readiness {
         origin,
         connect_timeout,

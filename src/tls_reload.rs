@@ -58,7 +58,7 @@ impl<T> Current<T> {
 
 /// The gateway's own certificate and key, as each new client handshake finds them.
 #[derive(Debug)]
-pub struct ServingCertificate {
+pub(crate) struct ServingCertificate {
     cert_path: PathBuf,
     key_path: PathBuf,
     current: Current<CertifiedKey>,
@@ -66,7 +66,7 @@ pub struct ServingCertificate {
 
 impl ServingCertificate {
     /// Loads `cert` (PEM chain, leaf first) and `key` (PEM private key).
-    pub fn load(cert: &Path, key: &Path) -> Result<(Self, WatchedFiles), ServerTlsError> {
+    pub(crate) fn load(cert: &Path, key: &Path) -> Result<(Self, WatchedFiles), ServerTlsError> {
         let read = |path: &Path| {
             let path = path.to_owned();
             move |source| ServerTlsError::Read {
@@ -93,7 +93,7 @@ impl ServingCertificate {
     }
 
     /// The certificate served now, leaf first.
-    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
         self.current.get().cert.clone()
     }
 }
@@ -347,7 +347,7 @@ impl WatchedFiles {
 }
 
 /// The reloadable sets of one gateway, and the metrics their reloads are counted in.
-pub struct Reloader {
+pub(crate) struct Reloader {
     watches: Vec<Watch>,
     metrics: Arc<Metrics>,
 }
@@ -361,7 +361,7 @@ impl std::fmt::Debug for Reloader {
 }
 
 impl Reloader {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         Reloader {
             watches: Vec::new(),
             metrics,
@@ -369,12 +369,12 @@ impl Reloader {
     }
 
     /// Watches the gateway's own certificate and key.
-    pub fn serving(&mut self, certificate: Arc<ServingCertificate>, files: WatchedFiles) {
+    pub(crate) fn serving(&mut self, certificate: Arc<ServingCertificate>, files: WatchedFiles) {
         self.watch(certificate, files);
     }
 
     /// Watches the upstream CA file.
-    pub fn upstream_ca(&mut self, verifier: Arc<ReloadingVerifier>, files: WatchedFiles) {
+    pub(crate) fn upstream_ca(&mut self, verifier: Arc<ReloadingVerifier>, files: WatchedFiles) {
         self.watch(verifier, files);
     }
 
@@ -394,7 +394,7 @@ impl Reloader {
     /// Starts watching: polls every `interval` (never if it is zero) and reloads at once on
     /// SIGHUP. The SIGHUP handler is installed before this returns, so from then on SIGHUP
     /// never terminates the process, whether or not there is anything to reload.
-    pub fn spawn(mut self, interval: Duration) {
+    pub(crate) fn spawn(mut self, interval: Duration) {
         let mut hangups = hangup_signals();
         tokio::spawn(async move {
             let polling = !interval.is_zero() && !self.watches.is_empty();

@@ -41,9 +41,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 /// The request header naming the caller's trace and span.
-pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// The request header of vendor-specific trace data, passed on as the caller sent it.
-pub static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+pub(crate) static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Most `tracestate` list members the spec allows; a longer list is invalid and dropped.
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;

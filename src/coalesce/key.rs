@@ -4,8 +4,8 @@ use axum::body::Body;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 
-use crate::body::is_bodiless;
-use crate::server::ConnectionInfo;
+use crate::body::is_bodiless_request;
+use crate::connection::ConnectionInfo;
 
 /// Headers that identify or trace a request without changing what the upstream answers.
 /// Every other header is part of the key, so an unknown header can only prevent sharing.
@@ -31,7 +31,8 @@ pub(super) struct Key {
 impl Key {
     /// The key of a bodiless `GET` or `HEAD`; `None` for anything else, which is never shared.
     pub(super) fn of(request: &Request<Body>) -> Option<Key> {
-        if !matches!(*request.method(), Method::GET | Method::HEAD) || !is_bodiless(request) {
+        if !matches!(*request.method(), Method::GET | Method::HEAD) || !is_bodiless_request(request)
+        {
             return None;
         }
         let mut headers: Vec<_> = request

@@ -47,10 +47,10 @@ use tower::{Service, ServiceExt};
 
 use crate::body::{read_response_prefix, Prefix, PREFIX_LIMIT};
 use crate::budget::BodyBudget;
+use crate::content_type::{is_encoded, BodyKind};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use crate::transcode::negotiate::{is_encoded, BodyKind};
 use key::Key;
 
 /// Answers identical concurrent reads from one upstream request; above the retries, so

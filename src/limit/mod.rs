@@ -43,7 +43,7 @@ use http::Request;
 use http_body::{Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::body::{is_bodiless, read_request_prefix};
+use crate::body::{is_bodiless_request, read_request_prefix};
 use crate::budget::BodyBudget;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -128,7 +128,7 @@ async fn read_body_before_slot(
     request: Request<Body>,
     state: &LimitState,
 ) -> Result<Request<Body>, GatewayError> {
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     let (parts, body) = request.into_parts();

@@ -97,7 +97,7 @@ impl ApiSpec {
     }
 
     /// Builds the tables from an already-parsed document.
-    pub fn from_document(document: Value) -> Result<Self, SpecError> {
+    pub(crate) fn from_document(document: Value) -> Result<Self, SpecError> {
         let (schema, rules) = tables::build(&document)?;
         Ok(ApiSpec {
             document,
@@ -131,7 +131,7 @@ impl ApiSpec {
     }
 
     /// The document with `servers` pointing at `server_url`, where a client reached us.
-    pub fn document_for(&self, server_url: &str) -> Value {
+    pub(crate) fn document_for(&self, server_url: &str) -> Value {
         let mut document = self.document.clone();
         document["servers"] = serde_json::json!([{ "url": server_url }]);
         document
@@ -208,7 +208,7 @@ fn ensure_object<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
 /// `arbitrary_precision` (which keeps request numbers exact) makes a `Number` serialize as a
 /// private map that only serde_json's own serializer understands; this writes plain numbers.
 #[derive(Debug)]
-pub struct PlainJson<'a>(pub &'a Value);
+pub(crate) struct PlainJson<'a>(pub &'a Value);
 
 impl Serialize for PlainJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

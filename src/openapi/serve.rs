@@ -16,9 +16,9 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 
 use super::{ApiSpec, PlainJson};
+use crate::connection::ConnectionInfo;
 use crate::error::error_response;
 use crate::proxy::headers::client_authority;
-use crate::server::ConnectionInfo;
 
 const INDEX_HTML: &[u8] = include_bytes!("../../assets/swagger-ui/index.html");
 const SWAGGER_UI_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");

@@ -4,7 +4,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::Uri;
 
-use crate::server::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 use crate::upstream::Origin;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
@@ -25,7 +25,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Removes hop-by-hop headers, including any header the `Connection` header names.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -41,7 +41,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Makes the client's headers fit for the upstream. `client_authority` is the gateway's
 /// address as the client used it (see [`client_authority`]).
-pub fn prepare_request(
+pub(crate) fn prepare_request(
     headers: &mut HeaderMap,
     upstream: &Origin,
     connection: &ConnectionInfo,
@@ -75,7 +75,7 @@ pub fn prepare_request(
 }
 
 /// Makes the upstream's headers fit for the client.
-pub fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Option<&str>) {
+pub(crate) fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Option<&str>) {
     remove_hop_by_hop(headers);
     remove_cors(headers);
     let Some(location) = headers.get(header::LOCATION) else {
@@ -114,7 +114,7 @@ fn remove_cors(headers: &mut HeaderMap) {
 
 /// The gateway's address as the client reached it (`127.0.0.1:8080`): the `Host` header in
 /// HTTP/1.1, the `:authority` (in the URI) in HTTP/2, which has no `Host`.
-pub fn client_authority(headers: &HeaderMap, uri: &Uri) -> Option<Authority> {
+pub(crate) fn client_authority(headers: &HeaderMap, uri: &Uri) -> Option<Authority> {
     let authority = match headers.get(header::HOST) {
         Some(host) => host.to_str().ok()?.parse::<Authority>().ok()?,
         None => uri.authority()?.clone(),

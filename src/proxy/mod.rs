@@ -21,7 +21,7 @@
 //! # }
 //! ```
 
-pub mod headers;
+pub(crate) mod headers;
 
 use std::task::{Context, Poll};
 
@@ -32,11 +32,11 @@ use tower::Service;
 
 use std::sync::Arc;
 
-use crate::body::is_bodiless;
+use crate::body::is_bodiless_request;
+use crate::connection::ConnectionInfo;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::middleware::BoxFuture;
-use crate::server::ConnectionInfo;
 use crate::trace_context::TraceContext;
 use crate::upstream::Upstream;
 
@@ -78,7 +78,7 @@ impl Service<Request<Body>> for Proxy {
                 .map(|authority| format!("{}://{authority}", connection.scheme));
             // hyper sends an empty chunked body for a body it cannot see the end of; a request
             // that came without one goes upstream without one.
-            let bodiless = is_bodiless(&request);
+            let bodiless = is_bodiless_request(&request);
             let (mut parts, body) = request.into_parts();
             let body = if bodiless { Body::empty() } else { body };
             let path_and_query = parts

@@ -31,11 +31,11 @@ use http::{header, Method, Request, Response, StatusCode};
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::ServiceExt;
 
-use crate::body::{is_bodiless, BodyFraming};
+use crate::body::{is_bodiless_request, BodyFraming};
+use crate::connection::ConnectionInfo;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use crate::server::ConnectionInfo;
 use crate::trace_context::TraceContext;
 
 /// The longest wait between two attempts, whatever `Retry-After` says: a client is waiting.
@@ -101,7 +101,7 @@ impl Middleware for Retry {
 
 /// `GET` and `HEAD` with no body: safe to send twice.
 fn is_retryable(request: &Request<Body>) -> bool {
-    matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless(request)
+    matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless_request(request)
 }
 
 /// A fresh request with the same head and what the inner services read from extensions.

@@ -1,5 +1,6 @@
-//! Content negotiation: which contract a request is served by, which format the client wants
-//! back, and what a body's type is.
+//! Content negotiation: which contract a request is served by, and which format the client
+//! wants back. (What a body already is, from its `Content-Type` and `Content-Encoding`, is
+//! [`crate::content_type`]'s.)
 //!
 //! A request is in one of two [`Mode`]s, resolved once ([`Negotiation::of`]) and followed by
 //! every later decision about it. The typed mode serves the OpenAPI document's JSON, also to
@@ -10,7 +11,7 @@
 //! `application/json` in its `Accept`, `profile=cupi` or `profile=typed`; one that names
 //! neither gets the gateway's default (`--cupi-compat` makes it CUPI mode).
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT};
 
 use cupi_codec::JsonStyle;
 
@@ -28,7 +29,7 @@ pub enum Mode {
 
 impl Mode {
     /// The JSON this mode answers in, when it answers in JSON.
-    pub fn json_style(self) -> JsonStyle {
+    pub(crate) fn json_style(self) -> JsonStyle {
         match self {
             Mode::Typed => JsonStyle::Typed,
             Mode::Cupi => JsonStyle::Cupi,
@@ -38,7 +39,7 @@ impl Mode {
 
 /// The format of the response body the client gets for an XML upstream response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     /// Transcoded JSON.
     Json(JsonStyle),
     /// The upstream's XML, untouched.
@@ -47,9 +48,9 @@ pub enum ResponseFormat {
 
 /// What one request was resolved to: its mode and the format of its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Negotiation {
-    pub mode: Mode,
-    pub format: ResponseFormat,
+pub(crate) struct Negotiation {
+    pub(crate) mode: Mode,
+    pub(crate) format: ResponseFormat,
 }
 
 impl Negotiation {
@@ -64,7 +65,7 @@ impl Negotiation {
     /// CUPI mode answers JSON only when the client names `application/json` and does not
     /// prefer XML to it; no `Accept`, `*/*`, a browser's and anything else get XML, as from
     /// Unity Connection.
-    pub fn of(headers: &HeaderMap, default: Mode) -> Self {
+    pub(crate) fn of(headers: &HeaderMap, default: Mode) -> Self {
         let mut json_q = 0.0f32;
         let mut wildcard_q = 0.0f32;
         let mut xml_q = 0.0f32;
@@ -102,7 +103,7 @@ impl Negotiation {
 
 /// The `Content-Type` of JSON of `style`: CUPI-style JSON says so with its profile, so a
 /// client can tell which form it got.
-pub fn json_content_type(style: JsonStyle) -> HeaderValue {
+pub(crate) fn json_content_type(style: JsonStyle) -> HeaderValue {
     match style {
         JsonStyle::Typed => HeaderValue::from_static("application/json"),
         JsonStyle::Cupi => HeaderValue::from_static("application/json; profile=cupi"),
@@ -132,7 +133,7 @@ fn profile(params: &str) -> Option<Mode> {
 
 /// What the upstream is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UpstreamAccept {
+pub(crate) enum UpstreamAccept {
     /// `Accept: application/xml` (the gateway makes its own JSON), followed by any concrete
     /// non-text types the client also named, at a lower `q`, so that a resource that is only
     /// ever audio still negotiates; plus `Accept-Encoding: identity`.
@@ -144,7 +145,7 @@ pub enum UpstreamAccept {
 
 /// Decides the upstream's `Accept`. Unity Connection is always asked for XML, except for a
 /// request that can only mean a binary body.
-pub fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
+pub(crate) fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
     let mut binary_types = Vec::new();
     let mut takes_xml_or_json = headers.get(ACCEPT).is_none();
     for (kind, q, _) in accept_ranges(headers) {
@@ -212,97 +213,10 @@ pub(crate) fn weighted_items(
         })
 }
 
-/// What a body is, from its `Content-Type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyKind {
-    /// `application/json`, `text/json` or `*/*+json`.
-    Json,
-    /// `application/xml`, `text/xml` or `*/*+xml`.
-    Xml,
-    /// `text/html`: an error page from a servlet container or a load balancer.
-    Html,
-    /// `text/plain`.
-    PlainText,
-    /// Anything else, or no `Content-Type`: passed through untouched.
-    Other,
-}
-
-impl BodyKind {
-    pub fn of(headers: &HeaderMap) -> Self {
-        let Some(essence) = media_type(headers) else {
-            return BodyKind::Other;
-        };
-        match essence.as_str() {
-            "application/json" => BodyKind::Json,
-            "application/xml" | "text/xml" => BodyKind::Xml,
-            "text/html" => BodyKind::Html,
-            "text/plain" => BodyKind::PlainText,
-            // Structured-syntax suffixes under any top-level type (`text/vnd.x+xml`): servers'
-            // XML readers (JAXB) take them all, so the gateway treats them as XML too.
-            t if t.ends_with("+json") || t == "text/json" => BodyKind::Json,
-            t if t.ends_with("+xml") => BodyKind::Xml,
-            _ => BodyKind::Other,
-        }
-    }
-}
-
-/// The lower-cased `type/subtype` of the `Content-Type`, without parameters.
-///
-/// Read from the header's bytes, not its text: a parameter with a non-ASCII byte
-/// (`application/xml; x=\xE9`) does not hide the type, which servers read the same way.
-pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(CONTENT_TYPE)?.as_bytes();
-    let essence = value.split(|&b| b == b';').next()?.trim_ascii();
-    let essence = std::str::from_utf8(essence).ok()?.to_ascii_lowercase();
-    (!essence.is_empty()).then_some(essence)
-}
-
-/// The `charset` parameter of the `Content-Type`, lower-cased, if any; bytes that are not
-/// ASCII are kept (replaced), so such a charset is never taken for UTF-8.
-pub fn charset(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(CONTENT_TYPE)?.as_bytes();
-    value.split(|&b| b == b';').skip(1).find_map(|p| {
-        let (name, value) = p.split_at(p.iter().position(|&b| b == b'=')?);
-        let value = String::from_utf8_lossy(&value[1..]);
-        name.trim_ascii()
-            .eq_ignore_ascii_case(b"charset")
-            .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
-    })
-}
-
-/// Whether the `Content-Type` says the body is audio, video or an image: media whose bytes are
-/// never XML to a server, so that a compressed one may go upstream unread. Only when it is
-/// the one `Content-Type`: of two, a server might read the other.
-pub fn is_media(headers: &HeaderMap) -> bool {
-    let single = headers.get_all(CONTENT_TYPE).iter().count() == 1;
-    single
-        && media_type(headers).is_some_and(|t| {
-            ["audio/", "video/", "image/"]
-                .iter()
-                .any(|top| t.starts_with(top))
-        })
-}
-
-/// Whether the body carries a `Content-Encoding` other than `identity` (gzip and friends):
-/// such bytes are not XML or JSON text and are never fed to a transcoder.
-pub fn is_encoded(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(CONTENT_ENCODING)
-        .iter()
-        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(*k, HeaderValue::from_static(v));
-        }
-        map
-    }
+    use crate::content_type::tests::headers;
 
     const JSON: ResponseFormat = ResponseFormat::Json(JsonStyle::Typed);
     const CUPI: ResponseFormat = ResponseFormat::Json(JsonStyle::Cupi);
@@ -432,28 +346,5 @@ mod tests {
             upstream("audio/wav, text/plain"),
             UpstreamAccept::ClientAsIs
         );
-    }
-
-    #[test]
-    fn body_kinds_and_parameters() {
-        let kind = |ct: &'static str| BodyKind::of(&headers(&[("content-type", ct)]));
-        assert_eq!(kind("application/json; charset=utf-8"), BodyKind::Json);
-        assert_eq!(kind("application/problem+json"), BodyKind::Json);
-        assert_eq!(kind("Application/XML;charset=UTF-8"), BodyKind::Xml);
-        assert_eq!(kind("text/xml"), BodyKind::Xml);
-        assert_eq!(kind("text/vnd.a+xml"), BodyKind::Xml);
-        assert_eq!(kind("text/json"), BodyKind::Json);
-        assert_eq!(kind("text/html"), BodyKind::Html);
-        assert_eq!(kind("audio/wav"), BodyKind::Other);
-        assert_eq!(BodyKind::of(&HeaderMap::new()), BodyKind::Other);
-        assert_eq!(
-            charset(&headers(&[(
-                "content-type",
-                "application/json; Charset=\"UTF-8\""
-            )])),
-            Some("utf-8".into())
-        );
-        assert!(is_encoded(&headers(&[("content-encoding", "gzip")])));
-        assert!(!is_encoded(&headers(&[("content-encoding", "identity")])));
     }
 }

@@ -8,11 +8,12 @@ use axum::body::Body;
 use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::Request;
 
-use super::negotiate::{self, BodyKind, Mode, UpstreamAccept};
+use super::negotiate::{Mode, UpstreamAccept};
 use super::offload::cpu_bound;
 use super::request_xml::check_request_body;
 use crate::body::{read_request_body, read_request_prefix, Prefix};
 use crate::budget::BodyBudget;
+use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
 use cupi_codec::{json_to_xml, JsonError, Schema};
 
@@ -38,12 +39,12 @@ pub(super) async fn transcode_request(
     if BodyKind::of(request.headers()) != BodyKind::Json {
         return check_request_body(request, limit, budget).await;
     }
-    if negotiate::is_encoded(request.headers()) {
+    if content_type::is_encoded(request.headers()) {
         return Err(GatewayError::UnsupportedMediaType(
             "a JSON body with a Content-Encoding cannot be transcoded: send it uncompressed".into(),
         ));
     }
-    if let Some(charset) = negotiate::charset(request.headers()) {
+    if let Some(charset) = content_type::charset(request.headers()) {
         if charset != "utf-8" && charset != "utf8" {
             return Err(GatewayError::UnsupportedMediaType(format!(
                 "JSON bodies must be UTF-8, not {charset}"

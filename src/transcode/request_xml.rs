@@ -13,9 +13,9 @@ use axum::body::Body;
 use http::{HeaderMap, Request};
 use quick_xml::events::Event;
 
-use super::negotiate::{self, BodyKind};
-use crate::body::{is_bodiless, read_request_body, read_request_prefix_until, Prefix};
+use crate::body::{is_bodiless_request, read_request_body, read_request_prefix_until, Prefix};
 use crate::budget::BodyBudget;
+use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
 use cupi_codec::sniff::{is_utf8_name, sniff, Sniffed};
 
@@ -26,13 +26,13 @@ pub(super) async fn check_request_body(
     max_body: usize,
     budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     let headers = request.headers();
-    if negotiate::is_encoded(headers) {
+    if content_type::is_encoded(headers) {
         // Compressed bytes cannot be sniffed: only a label that rules XML out lets them by.
-        if negotiate::is_media(headers) {
+        if content_type::is_media(headers) {
             return Ok(request);
         }
         return Err(GatewayError::UnsupportedMediaType(
@@ -68,7 +68,7 @@ pub(super) async fn check_request_body(
 /// or an XML declaration naming an encoding other than UTF-8, or UTF-16/UTF-32/EBCDIC bytes.
 /// Shared with the validator, which reads XML bodies of described paths.
 pub fn refuse_unreadable_xml(headers: &HeaderMap, xml: &[u8]) -> Result<(), GatewayError> {
-    if let Some(charset) = negotiate::charset(headers).filter(|c| !is_utf8_name(c)) {
+    if let Some(charset) = content_type::charset(headers).filter(|c| !is_utf8_name(c)) {
         return Err(GatewayError::UnsupportedMediaType(format!(
             "XML bodies must be UTF-8, not {charset}"
         )));

@@ -9,13 +9,16 @@ use http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Response, StatusCode};
 
 use super::error_page::message_from_error_page;
-use super::negotiate::{json_content_type, BodyKind};
+use super::negotiate::json_content_type;
 use super::offload::cpu_bound;
 use super::stream::stream_response;
 use super::xml_error::upstream_xml_error;
-use crate::body::{read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT};
+use crate::body::{
+    is_bodiless_status, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
+};
 use crate::budget::BodyBudget;
 use crate::content_coding::{self, BodyCoding, ClientCodings};
+use crate::content_type::BodyKind;
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
 use cupi_codec::{stream_xml_to_json, JsonStyle, Schema, XmlError};
@@ -63,7 +66,7 @@ pub(super) async fn transcode_response(
     passed_on: Passed<'_>,
 ) -> Result<Response<Body>, GatewayError> {
     let status = response.status();
-    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if is_bodiless_status(status) {
         return Ok(response);
     }
     let kind = BodyKind::of(response.headers());

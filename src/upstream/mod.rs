@@ -226,7 +226,7 @@ impl Origin {
     }
 
     /// Whether `uri` points at this origin (same scheme, host and effective port).
-    pub fn is_origin_of(&self, uri: &Uri) -> bool {
+    pub(crate) fn is_origin_of(&self, uri: &Uri) -> bool {
         let (Some(scheme), Some(host)) = (uri.scheme(), uri.host()) else {
             return false;
         };

@@ -62,7 +62,7 @@ pub enum TlsConfigError {
 }
 
 /// A CA file's verifier, which a [`crate::tls_reload::Reloader`] replaces when the file changes.
-pub type CaFileWatch = (Arc<ReloadingVerifier>, WatchedFiles);
+pub(crate) type CaFileWatch = (Arc<ReloadingVerifier>, WatchedFiles);
 
 /// Builds the client config for `verification`. ALPN is left to the connector, which offers
 /// HTTP/1.1 only (CUPI's protocol).
@@ -71,7 +71,7 @@ pub fn client_config(verification: &TlsVerification) -> Result<ClientConfig, Tls
 }
 
 /// Like [`client_config`], and for a CA file, the verifier to replace when the file changes.
-pub fn reloadable_client_config(
+pub(crate) fn reloadable_client_config(
     verification: &TlsVerification,
 ) -> Result<(ClientConfig, Option<CaFileWatch>), TlsConfigError> {
     let provider = Arc::new(ring::default_provider());
@@ -115,7 +115,7 @@ pub fn reloadable_client_config(
 
 /// For a plain-HTTP upstream, where TLS is never started: the connector still needs a config,
 /// and one that trusts no certificate could never complete a handshake by accident.
-pub fn trust_nothing_config() -> Result<ClientConfig, TlsConfigError> {
+pub(crate) fn trust_nothing_config() -> Result<ClientConfig, TlsConfigError> {
     Ok(
         ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
             .with_safe_default_protocol_versions()?

@@ -42,11 +42,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::Request;
 
-use crate::body::{is_bodiless, read_request_body};
+use crate::body::{is_bodiless_request, read_request_body};
 use crate::budget::BodyBudget;
+use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use crate::transcode::negotiate::{self, BodyKind};
 use crate::transcode::{cpu_bound, refuse_unreadable_xml};
 use cupi_codec::{xml_to_json, Schema};
 
@@ -111,7 +111,7 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
     let Some(body_rules) = route.bodies.get(request.method()) else {
         return Ok(request);
     };
-    if is_bodiless(&request) {
+    if is_bodiless_request(&request) {
         return Ok(request);
     }
     // Whatever cannot be checked is refused: a body that skipped validation because of its
@@ -124,7 +124,7 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
             route.template.as_str()
         )));
     }
-    if negotiate::is_encoded(request.headers()) {
+    if content_type::is_encoded(request.headers()) {
         return Err(GatewayError::UnsupportedMediaType(
             "a request body with a Content-Encoding cannot be checked: send it uncompressed".into(),
         ));
