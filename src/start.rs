@@ -138,7 +138,7 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// Prints where the gateway listens and what to try there. In front of the embedded simulator
-/// these are the README's first commands (tests/readme.rs checks that the two agree, and that
+/// these are the README's first commands (tests/integration/readme.rs checks that the two agree, and that
 /// each command gets a 2xx); in front of a real server they are reads only, since a suggested
 /// write would change production data and the simulator's credentials and ids mean nothing there.
 fn print_try_me(local: std::net::SocketAddr, tls: bool, simulator: bool) {

@@ -1,7 +1,7 @@
 //! libFuzzer target: any bytes as a client's JSON request body, with and without a known root.
 //! The properties (well-formed XML, no DOCTYPE, the expected root, readable back, a fixed
 //! point of the round trip) are `cupi_codec::fuzzing::check_json_to_xml`, shared with
-//! `tests/fuzz_properties.rs`.
+//! `tests/integration/fuzz_properties.rs`.
 #![no_main]
 #![forbid(unsafe_code)]
 

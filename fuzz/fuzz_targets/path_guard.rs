@@ -1,6 +1,6 @@
 //! libFuzzer target: any UTF-8 string as a request path. A path `check_path` accepts must pass
 //! an independent oracle (decoded once: no dot or empty segment, no encoded '/', no '\' or
-//! ';'): `cupi_uri::fuzzing::check_path_guard`, shared with `tests/fuzz_properties.rs`.
+//! ';'): `cupi_uri::fuzzing::check_path_guard`, shared with `tests/integration/fuzz_properties.rs`.
 #![no_main]
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! libFuzzer target: any bytes as an upstream XML body. The properties (valid JSON without
 //! duplicate keys, keys of the mapping, a fixed point of the round trip) are
-//! `cupi_codec::fuzzing::check_xml_to_json`, shared with `tests/fuzz_properties.rs`.
+//! `cupi_codec::fuzzing::check_xml_to_json`, shared with `tests/integration/fuzz_properties.rs`.
 #![no_main]
 #![forbid(unsafe_code)]
 

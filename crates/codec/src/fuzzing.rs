@@ -1,5 +1,5 @@
 //! The properties the fuzz targets (`fuzz/`) and their proptest twins
-//! (`tests/fuzz_properties.rs`) check, written once; behind the `fuzzing` feature.
+//! (`tests/integration/fuzz_properties.rs`) check, written once; behind the `fuzzing` feature.
 //!
 //! Each `check_*` function runs the code under test on one input and returns `Err` with a
 //! readable message when a property fails; a panic inside the code under test propagates, so

@@ -1,5 +1,5 @@
 //! The property the `path_guard` fuzz target (`fuzz/`) and its proptest twin
-//! (`tests/fuzz_properties.rs`) check, written once; behind the `fuzzing` feature.
+//! (`tests/integration/fuzz_properties.rs`) check, written once; behind the `fuzzing` feature.
 //!
 //! The oracle shares nothing with [`check_path`]: it decodes the path once, as the servlet
 //! container behind CUPI does, and looks at the segments that result.

@@ -7,15 +7,13 @@
 //! read-only refusals. The OpenAPI document does not describe them, so the gateway forwards them
 //! with the untyped mapping.
 
-mod support;
-
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
+use crate::support::*;
 use cupi_simulator::SimulatorConfig;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::Value;
-use support::*;
 
 /// Collection path segment, list element, item element.
 const RESOURCES: &[(&str, &str, &str)] = &[

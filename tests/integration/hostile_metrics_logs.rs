@@ -2,14 +2,12 @@
 //! its log: invent methods to grow `/metrics`, ride an upstream's reflected CORS headers past
 //! the allow-list, and craft paths and request ids that would forge log fields.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::binary::{start, terminate};
+use crate::support::logs::{access_json, access_text, Field};
+use crate::support::*;
 use reqwest::Method;
-use support::binary::{start, terminate};
-use support::logs::{access_json, access_text, Field};
-use support::*;
 
 /// Generous: these machines are shared; the point is "answered", not "fast".
 const ANSWER_CEILING: Duration = Duration::from_secs(10);

@@ -1,8 +1,6 @@
 //! `GET /metrics`: what the gateway counts, in Prometheus' text format.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn metrics_count_requests_fallbacks_and_transcode_errors() {

@@ -1,19 +1,17 @@
 //! Serving HTTPS: HTTP/1.1 and HTTP/2 by ALPN, with a certificate made in the test.
 
-mod support;
-
+use crate::support::pki::make_pki;
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::pki::make_pki;
-use support::*;
 
 #[tokio::test]
 async fn the_gateway_serves_https_over_http1_and_http2() {
     let pki = make_pki(&["localhost"]);
-    let acceptor = support::tls::acceptor(&pki);
+    let acceptor = crate::support::tls::acceptor(&pki);
 
     let upstream = FakeUpstream::start(|_| {
         respond(
@@ -30,7 +28,7 @@ async fn the_gateway_serves_https_over_http1_and_http2() {
     let gateway = start_gateway(&upstream.origin, options).await;
     let port = gateway.rsplit(':').next().unwrap().to_owned();
 
-    let tls = support::tls::client_config(&pki.ca_pem);
+    let tls = crate::support::tls::client_config(&pki.ca_pem);
 
     for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
         let builder = HttpsConnectorBuilder::new()

@@ -1,14 +1,12 @@
 //! Shielding Unity Connection: never more than N requests at it, a bounded queue, and a 503
 //! with `Retry-After` for what does not fit.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use cupi_gateway::limit::LimitSettings;
-use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 

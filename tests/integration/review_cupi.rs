@@ -1,11 +1,9 @@
 //! Defects found reviewing CUPI compatibility mode, the simulator's related resources and
 //! the query-parameter checks, each pinned by the test that showed it.
 
-mod support;
-
+use crate::support::*;
 use cupi_gateway::transcode::Mode;
 use cupi_simulator::SimulatorConfig;
-use support::*;
 
 /// The `Content-Type` a gateway in `mode` in front of the simulator answers `accept` with.
 async fn answered_type(gateway: &str, accept: &str) -> String {

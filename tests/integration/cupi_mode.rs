@@ -5,11 +5,9 @@
 //! does not describe, goes to the server as sent, unless it is or may be XML. Typed mode keeps
 //! answering `*/*` with JSON and refusing such bodies.
 
-mod support;
-
+use crate::support::*;
 use cupi_gateway::transcode::{Limits, Mode};
 use serde_json::Value;
-use support::*;
 
 /// What the upstream answers every GET with, exactly: the test compares bytes, so any
 /// re-serialisation by the gateway (a declaration, whitespace, attribute quotes) shows.

@@ -2,14 +2,12 @@
 //! every transcoding (XML → JSON, JSON → XML, the validator's reading of XML) takes time in
 //! proportion to the body, whatever its shape.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::hostile::{huge_token_upstream, put_while_reading, GatewayProcess, HugeToken};
 use cupi_codec::{json_to_xml, xml_to_json};
 use cupi_gateway::openapi::ApiSpec;
 use http::Method;
-use support::hostile::{huge_token_upstream, put_while_reading, GatewayProcess, HugeToken};
 
 /// `--max-response-body` and `--max-request-body` for these tests.
 const LIMIT: usize = 1024 * 1024;
@@ -90,9 +88,9 @@ async fn get_json(gateway: &GatewayProcess) -> reqwest::Response {
     let url = format!(
         "{}/vmrest/portgroups/{}",
         gateway.base,
-        support::PORT_GROUP_ID
+        crate::support::PORT_GROUP_ID
     );
-    let request = support::client()
+    let request = crate::support::client()
         .get(url)
         .header("accept", "application/json");
     request.send().await.expect("the gateway answers")
@@ -100,7 +98,7 @@ async fn get_json(gateway: &GatewayProcess) -> reqwest::Response {
 
 /// The gateway still answers: its own route, at once.
 async fn assert_serves_next_request(gateway: &GatewayProcess) {
-    let healthz = support::client().get(format!("{}/healthz", gateway.base));
+    let healthz = crate::support::client().get(format!("{}/healthz", gateway.base));
     let response = tokio::time::timeout(Duration::from_secs(10), healthz.send())
         .await
         .expect("/healthz within 10 s")
@@ -160,7 +158,7 @@ async fn a_huge_token_in_a_request_body_is_refused_within_the_limit() {
         let gateway = GatewayProcess::start(&upstream, &["--max-request-body", &limit]).await;
         assert_serves_next_request(&gateway).await;
         let idle = gateway.peak_rss();
-        let path = format!("/vmrest/portgroups/{}", support::PORT_GROUP_ID);
+        let path = format!("/vmrest/portgroups/{}", crate::support::PORT_GROUP_ID);
         let (status, body) = put_while_reading(&gateway.base, &path, token.to_bytes()).await;
         let body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
         let code = body["errors"][0]["code"].as_str().unwrap_or_default();
@@ -322,7 +320,10 @@ fn validating_xml_takes_linear_time_for_every_shape() {
     let spec = ApiSpec::embedded().unwrap();
     let route = spec
         .rules()
-        .route(&format!("/vmrest/portgroups/{}", support::PORT_GROUP_ID))
+        .route(&format!(
+            "/vmrest/portgroups/{}",
+            crate::support::PORT_GROUP_ID
+        ))
         .expect("a described path");
     let rules = &route.bodies[&Method::PUT];
     for (label, shape) in xml_shapes() {
@@ -375,10 +376,10 @@ async fn healthz_answers_while_large_pathological_bodies_are_processed() {
     let url = format!(
         "{}/vmrest/portgroups/{}",
         gateway.base,
-        support::PORT_GROUP_ID
+        crate::support::PORT_GROUP_ID
     );
     let put = |content_type: &'static str, body: Vec<u8>| {
-        let request = support::client()
+        let request = crate::support::client()
             .put(&url)
             .header("content-type", content_type);
         let request = request.header("accept", "application/json").body(body);

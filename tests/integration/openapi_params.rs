@@ -3,13 +3,11 @@
 //! enforces them (and the integer bounds) before anything reaches the upstream, and the
 //! document's own examples match their patterns.
 
-mod support;
-
+use crate::support::*;
 use bytes::Bytes;
 use cupi_gateway::openapi::ApiSpec;
 use cupi_simulator::SimulatorConfig;
 use serde_json::Value;
-use support::*;
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, so a value reaches the
 /// server exactly as written (spaces as `%20`).

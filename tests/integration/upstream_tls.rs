@@ -1,11 +1,9 @@
 //! The upstream over HTTPS: a test CA and a TLS server made here with rcgen and tokio-rustls.
 
-mod support;
-
+use crate::support::pki::make_pki;
+use crate::support::tls::tls_upstream;
+use crate::support::*;
 use cupi_gateway::upstream::tls::TlsVerification;
-use support::pki::make_pki;
-use support::tls::tls_upstream;
-use support::*;
 
 fn write_ca(ca_pem: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!(

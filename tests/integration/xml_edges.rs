@@ -3,14 +3,12 @@
 //! XML are refused rather than passed on, and JSON numbers reach the XML as the client wrote
 //! them. Ordinary bodies (WAV, JSON, plain XML) still go through.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::xml_bodies::{gzip_stored, send_chunked, utf16};
+use crate::support::*;
 use bytes::Bytes;
 use http::HeaderValue;
-use support::xml_bodies::{gzip_stored, send_chunked, utf16};
-use support::*;
 
 const XXE: &str = r#"<!DOCTYPE User [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><User><Alias>&xxe;</Alias></User>"#;
 

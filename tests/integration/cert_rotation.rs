@@ -6,19 +6,17 @@
 //! every "is it served yet?" is a loop until it is seen or a generous deadline passes: nothing
 //! here asserts how long anything takes.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::binary;
+use crate::support::pki::{make_pki, TestPki};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use support::binary;
-use support::pki::{make_pki, TestPki};
 use tokio::process::Child;
 
 /// How long a reload may take before a test gives up on it.
@@ -325,7 +323,7 @@ async fn a_pair_that_does_not_load_changes_nothing_and_is_logged() {
 #[tokio::test]
 async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
     let (old_ca, new_upstream) = (make_pki(&["localhost"]), make_pki(&["localhost"]));
-    let upstream_port = support::tls::tls_upstream(&new_upstream).await;
+    let upstream_port = crate::support::tls::tls_upstream(&new_upstream).await;
     let mut volume = SecretVolume::new("upstream-ca", &[("ca.crt", &old_ca.ca_pem)]);
     let upstream = format!("https://localhost:{upstream_port}");
     let (child, base, _) = binary::start(
@@ -346,20 +344,25 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
 
     let expiry = r#"cupi_gateway_tls_certificate_expiry_timestamp_seconds{files="upstream_ca"}"#;
     assert!(
-        support::metric(&base, expiry).await > 0.0,
+        crate::support::metric(&base, expiry).await > 0.0,
         "no CA expiry gauge at start-up"
     );
 
     // The upstream's certificate is signed by a CA the file does not hold yet.
-    let response = support::get(&format!("{base}/vmrest/ports")).await;
+    let response = crate::support::get(&format!("{base}/vmrest/ports")).await;
     assert_eq!(response.status(), 502);
-    assert_eq!(support::error_code(response).await, "upstream_tls_error");
+    assert_eq!(
+        crate::support::error_code(response).await,
+        "upstream_tls_error"
+    );
 
     volume.swap(&[("ca.crt", &new_upstream.ca_pem)]);
     binary::signal(&child, "HUP");
     let deadline = tokio::time::Instant::now() + RELOAD_DEADLINE;
     loop {
-        let status = support::get(&format!("{base}/vmrest/ports")).await.status();
+        let status = crate::support::get(&format!("{base}/vmrest/ports"))
+            .await
+            .status();
         if status == 200 {
             break;
         }
@@ -370,7 +373,7 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let reloaded = support::metric(
+    let reloaded = crate::support::metric(
         &base,
         r#"cupi_gateway_tls_reloads_total{files="upstream_ca",result="success"}"#,
     )
@@ -384,7 +387,12 @@ async fn an_upstream_ca_swap_makes_the_new_upstream_certificate_verify() {
 async fn sighup_does_not_stop_a_gateway_with_nothing_to_reload() {
     let (child, base, _) = binary::start(&["--listen", "127.0.0.1:0"], &[], "/healthz").await;
     binary::signal(&child, "HUP");
-    assert_eq!(support::get(&format!("{base}/healthz")).await.status(), 200);
+    assert_eq!(
+        crate::support::get(&format!("{base}/healthz"))
+            .await
+            .status(),
+        200
+    );
     // SIGHUP's default action would have ended the process already: it would not be there to
     // take the SIGTERM and exit cleanly.
     let (exited_cleanly, log) = binary::terminate(child).await;

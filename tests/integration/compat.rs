@@ -4,15 +4,13 @@
 //! JSON bodies such scripts PUT to resources the document does not describe reach the server
 //! as JSON instead of being refused.
 //!
-//! Compat answers are read with serde_json directly, not with `support::json`, which checks
+//! Compat answers are read with serde_json directly, not with `crate::support::json`, which checks
 //! bodies against the OpenAPI document's typed contract.
 
-mod support;
-
+use crate::support::*;
 use cupi_gateway::openapi::ApiSpec;
 use cupi_gateway::transcode::Mode;
 use serde_json::{json, Value};
-use support::*;
 
 const CUPI_ACCEPT: &str = "application/json; profile=cupi";
 const CUPI_CONTENT_TYPE: &str = "application/json; profile=cupi";

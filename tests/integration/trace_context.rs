@@ -2,14 +2,12 @@
 //! upstream, what the client gets back, and what the access log writes, for valid, missing
 //! and invalid trace headers, through retries and coalescing.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::binary::{start, terminate};
-use support::logs::{access_json, access_text};
-use support::*;
+use crate::support::binary::{start, terminate};
+use crate::support::logs::{access_json, access_text};
+use crate::support::*;
 
 const PORTS_XML: &str = r#"<Ports total="1"><Port><ObjectId>p1</ObjectId></Port></Ports>"#;
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";

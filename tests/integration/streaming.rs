@@ -2,13 +2,11 @@
 //! part is still a clean JSON error, and a fault after the head is out aborts the body so no
 //! client can take a cut body for a whole one.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use cupi_gateway::openapi::ApiSpec;
 use cupi_simulator::generated_ports_xml;
-use support::*;
 
 /// A generated list of 1,000 ports: several times the part read before answering.
 fn big_list() -> String {

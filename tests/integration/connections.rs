@@ -3,19 +3,17 @@
 //! at `--max-connections` the open connections keep being served, new ones wait, and serving
 //! recovers when the cap is left. Every ceiling is generous: the machines are shared.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::pki::make_pki;
+use crate::support::*;
 use bytes::Bytes;
 use cupi_gateway::server::ConnectionSettings;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use support::pki::make_pki;
-use support::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -191,7 +189,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_its_last_response() {
 #[tokio::test]
 async fn an_idle_tls_connection_is_closed_after_the_header_read_timeout() {
     let pki = make_pki(&["localhost"]);
-    let acceptor = support::tls::acceptor(&pki);
+    let acceptor = crate::support::tls::acceptor(&pki);
     let timeout = Duration::from_secs(1);
     let base = gateway_with(timeouts(timeout, timeout), None, Some(acceptor)).await;
 

@@ -1,6 +1,5 @@
 //! Shared test harness: the real gateway and simulator on real loopback sockets, and a
 //! hand-rolled upstream whose every answer a test scripts.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub(crate) mod binary;
 pub(crate) mod contract;

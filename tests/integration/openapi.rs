@@ -1,15 +1,13 @@
 //! The OpenAPI document drives the gateway: validation before the upstream, typing from the
 //! YAML, extra documents by `--schema`, and the document and its UI served by the gateway.
 
-mod support;
-
 use std::path::PathBuf;
 
+use crate::support::*;
 use bytes::Bytes;
 use cupi_codec::xml_to_json;
 use cupi_gateway::openapi::{ApiSpec, EMBEDDED_YAML};
 use serde_json::{json, Value};
-use support::*;
 
 const PORT_GROUP_XML: &str = "<PortGroup><ObjectId>g1</ObjectId><PortCount>2</PortCount><EnableMWI>true</EnableMWI></PortGroup>";
 
@@ -405,7 +403,7 @@ async fn the_docs_page_and_its_assets_are_served_from_the_binary() {
 #[should_panic(expected = "breaks the contract")]
 fn the_contract_check_catches_a_body_of_the_wrong_shape() {
     // CUPI's own JSON mode: a string total and a bare object for a one-item list.
-    support::contract::check(
+    crate::support::contract::check(
         "/vmrest/ports",
         200,
         &json!({"@total": "1", "Port": {"ObjectId": "p"}}),
@@ -415,17 +413,17 @@ fn the_contract_check_catches_a_body_of_the_wrong_shape() {
 #[test]
 #[should_panic(expected = "is not documented")]
 fn the_contract_check_catches_an_undocumented_status() {
-    support::contract::check("/vmrest/ports", 418, &json!({"errors": []}));
+    crate::support::contract::check("/vmrest/ports", 418, &json!({"errors": []}));
 }
 
 #[test]
 fn the_contract_check_skips_undescribed_paths_only() {
-    assert!(!support::contract::check(
+    assert!(!crate::support::contract::check(
         "/vmrest/users",
         200,
         &json!({"anything": 1})
     ));
-    assert!(support::contract::check(
+    assert!(crate::support::contract::check(
         "/vmrest/ports",
         200,
         &json!({"@total": 0, "Port": []})

@@ -1,9 +1,7 @@
 //! The whole stack over real sockets: client → gateway → embedded CUPI simulator.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 #[tokio::test]
 async fn port_group_list_is_typed_json() {

@@ -2,15 +2,13 @@
 //! buffer for a while, never an upstream slot, and all of them together never more memory
 //! than the body budget.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use cupi_gateway::body_rate::BodyRate;
 use cupi_gateway::budget::BodySettings;
 use cupi_gateway::limit::LimitSettings;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;

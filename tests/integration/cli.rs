@@ -1,14 +1,11 @@
 //! The binary as a newcomer runs it: flags and environment, start-up messages, the embedded
 //! simulator, the `simulate` subcommand, and a clean exit on SIGTERM.
 
-#[allow(dead_code)] // the CA is for clients that verify; the healthcheck does not
-#[path = "support/pki.rs"]
-mod pki;
+use crate::support::pki;
 
 use tokio::process::Command;
 
-#[path = "support/binary.rs"]
-mod binary;
+use crate::support::binary;
 
 use binary::{start, terminate, BIN};
 

@@ -1,12 +1,10 @@
 //! Edge cases driven through a hand-rolled upstream: what exactly reaches the server, and
 //! what the client gets for answers a simulator would never give.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use bytes::Bytes;
-use support::*;
 
 const PORTS_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Ports total="1"><Port><ObjectId>p1</ObjectId><PortNumInGroup>1</PortNumInGroup></Port></Ports>"#;
 

@@ -1,11 +1,9 @@
 //! Identical concurrent reads share one upstream request; different credentials, cookies,
 //! writes and streamed bodies never do.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// An upstream that takes a while and echoes who asked, so a shared answer would show.
 async fn echoing_upstream() -> FakeUpstream {

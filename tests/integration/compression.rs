@@ -2,14 +2,12 @@
 //! decoded, small bodies, HEAD, 204 and audio left alone, `--no-compression`, and a long list
 //! flushed while the upstream is still sending it.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use cupi_simulator::{generated_ports_xml, SimulatorConfig};
-use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 

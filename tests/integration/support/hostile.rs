@@ -129,11 +129,6 @@ impl GatewayProcess {
         self.status_field("VmHWM:")
     }
 
-    /// The memory the process holds now (`VmRSS`), in bytes.
-    pub(crate) fn rss(&self) -> u64 {
-        self.status_field("VmRSS:")
-    }
-
     fn status_field(&self, field: &str) -> u64 {
         let pid = self.child.id().expect("the gateway is running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("procfs");

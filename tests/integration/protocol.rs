@@ -2,15 +2,13 @@
 //! a body), and the HTTP/1.1 framing edges: what a bodiless request looks like upstream,
 //! malformed chunking, transfer codings, an unasked-for 101 and oversized upstream heads.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::protocol::*;
+use crate::support::*;
 use http::{Method, StatusCode, Version};
-use support::protocol::*;
-use support::*;
 
 /// What an upstream takes per answer while identical requests pile up behind the first.
 const UPSTREAM_DELAY: Duration = Duration::from_millis(500);
@@ -167,7 +165,7 @@ async fn an_http2_burst_on_one_url_through_five_slots_gets_no_5xx() {
     let (connections, streams) = (20, 20);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    let ca = support::pki::make_pki(&["localhost"]).ca_pem;
+    let ca = crate::support::pki::make_pki(&["localhost"]).ca_pem;
     for _ in 0..connections {
         // One client per connection; its streams share that connection.
         let client = Arc::new(h2_client(&ca));

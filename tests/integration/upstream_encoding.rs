@@ -3,24 +3,22 @@
 //! coding, and held to the body limits and the body budget once decoded, so that a
 //! decompression bomb is refused with bounded memory.
 
-mod support;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::hostile::GatewayProcess;
+use crate::support::{
+    client, error_code, json, read_request_head, respond, start_gateway, start_simulator,
+    FakeUpstream, GatewayOptions, AUTH, PORT_GROUP_ID,
+};
 use bytes::Bytes;
 use cupi_gateway::budget::BodySettings;
 use cupi_gateway::transcode::Mode;
 use cupi_simulator::SimulatorConfig;
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use flate2::{Compress, Compression, Crc, FlushCompress};
-use support::hostile::GatewayProcess;
-use support::{
-    client, error_code, json, read_request_head, respond, start_gateway, start_simulator,
-    FakeUpstream, GatewayOptions, AUTH, PORT_GROUP_ID,
-};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -163,7 +161,7 @@ async fn xml_clients_get_the_encoded_bytes_only_when_they_take_the_coding() {
     let documents = cupi_documents().await;
     let upstream = encoding_upstream(documents.clone()).await;
     // Uncompressed answers stay uncompressed here: that the gateway compresses the decoded XML
-    // for a client that takes another coding is tests/compression.rs's.
+    // for a client that takes another coding is tests/integration/compression.rs's.
     let uncompressed = |options| GatewayOptions {
         compress_responses: false,
         ..options
@@ -384,7 +382,7 @@ async fn decoded_bytes_are_charged_to_the_body_budget() {
     assert_eq!(fits.status(), 200);
     assert_eq!(json(fits).await["DisplayName"], "small");
     assert_eq!(
-        support::metric(&gateway, "cupi_gateway_body_budget_bytes_in_use").await,
+        crate::support::metric(&gateway, "cupi_gateway_body_budget_bytes_in_use").await,
         0.0
     );
 }
@@ -572,6 +570,6 @@ async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
         response.bytes().await.is_err(),
         "a cut body, never a whole one"
     );
-    let aborted = support::metric(&gateway, "cupi_gateway_responses_aborted_total").await;
+    let aborted = crate::support::metric(&gateway, "cupi_gateway_responses_aborted_total").await;
     assert_eq!(aborted, 1.0);
 }
