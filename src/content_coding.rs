@@ -232,7 +232,7 @@ pub(crate) fn decode(body: Body, coding: Coding, limit: usize) -> Body {
 
 /// The decoded body is corrupt: not gzip or deflate, cut short, or followed by other bytes.
 #[derive(Debug)]
-pub struct UndecodableBody {
+pub(crate) struct UndecodableBody {
     coding: Coding,
     reason: String,
 }

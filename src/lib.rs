@@ -37,6 +37,7 @@
 pub mod access_log;
 pub mod app;
 pub mod body;
+mod body_error;
 pub mod body_rate;
 pub mod budget;
 pub mod coalesce;
