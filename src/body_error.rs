@@ -1,12 +1,12 @@
 //! What a failed body read is answered with: the client's body and the upstream's fail
 //! differently (a stall is the client's 408 or the upstream's 504), and a body the gateway
 //! decodes has failures of its own. Every reader turns a body's error into a
-//! [`GatewayError`] here, so every layer reports them alike.
+//! [`GatewayError`] here, so every layer reports them alike; the decoder's own failures
+//! ([`UndecodableBody`], [`DecodedTooLarge`]) are named here for that reason.
 
 use std::error::Error as StdError;
 
 use crate::body_rate::BodyTooSlow;
-use crate::content_coding::{DecodedTooLarge, UndecodableBody};
 use crate::error::{find_source, BoxError, GatewayError};
 
 /// Whether a body error is a body running out of time: a [`tower_http::timeout::TimeoutBody`]
@@ -44,4 +44,20 @@ pub(crate) fn upstream_body_error(error: BoxError) -> GatewayError {
     } else {
         GatewayError::UpstreamBody(error)
     }
+}
+
+/// The decoded body is corrupt: not gzip or deflate, cut short, or followed by other bytes.
+#[derive(Debug, thiserror::Error)]
+#[error("the {coding} body could not be decoded: {reason}")]
+pub(crate) struct UndecodableBody {
+    /// The coding's name: `gzip` or `deflate`.
+    pub(crate) coding: &'static str,
+    pub(crate) reason: String,
+}
+
+/// The body decodes to more than the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the body decodes to more than {limit} bytes")]
+pub(crate) struct DecodedTooLarge {
+    pub(crate) limit: usize,
 }
