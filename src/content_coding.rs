@@ -33,7 +33,7 @@ use crate::body::{read_response_prefix, PREFIX_LIMIT};
 use crate::body_error::{DecodedTooLarge, UndecodableBody};
 use crate::budget::BodyBudget;
 use crate::error::{BoxError, GatewayError};
-use crate::transcode::negotiate::weighted_items;
+use crate::header_weights::weighted_items;
 
 /// Decoded bytes are handed on in chunks of at most this size: what one poll may inflate.
 const DECODED_CHUNK: usize = 32 * 1024;

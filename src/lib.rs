@@ -23,7 +23,7 @@
 //!   read is answered with), [`content_type`] (what a body is, by its headers), [`body_rate`]
 //!   (the pace of client bodies), [`budget`] (the memory all held bodies share),
 //!   [`content_coding`] and [`compression`] (gzip and deflate, from the upstream and to the
-//!   client);
+//!   client); [`header_weights`] (the q-values of `Accept` and `Accept-Encoding`);
 //! - the request's identity: [`request_id`], [`trace_context`], [`access_log`];
 //! - the gateway's own routes: [`own_paths`] (the list), [`routes`] (`/`, `/healthz`),
 //!   [`openapi`] (the document, its tables, `/docs`), [`metrics`], [`readiness`];
@@ -48,6 +48,7 @@ mod connection;
 mod content_coding;
 mod content_type;
 pub mod error;
+mod header_weights;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
