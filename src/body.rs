@@ -4,7 +4,7 @@
 //!
 //! A client's body and the upstream's fail differently: too large is 413 for one and 502 for
 //! the other, a stall is the client's 408 or the upstream's 504. Both readers name their
-//! failures here, so every layer that reads a body reports them alike.
+//! failures through [`crate::body_error`], so every layer that reads a body reports them alike.
 //!
 //! Whether there is a body at all is asked here too, in one place for each question: of a
 //! request, [`is_bodiless_request`] (its framing on arrival); of a response,
@@ -20,9 +20,9 @@ use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
+use crate::body_error::{request_body_error, upstream_body_error};
 use crate::budget::{BodyBudget, Reservation};
-use crate::content_coding::{DecodedTooLarge, UndecodableBody};
-use crate::error::{is_body_timeout, BoxError, GatewayError};
+use crate::error::{BoxError, GatewayError};
 
 /// How much of an upstream body is read before the gateway commits to an answer: an ordinary
 /// CUPI response fits whole, so its faults always get a clean JSON error; a larger one streams.
@@ -36,14 +36,7 @@ pub async fn read_request_body(
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
     let too_large = GatewayError::PayloadTooLarge { limit };
-    read_whole(
-        body,
-        limit,
-        budget,
-        GatewayError::from_request_body,
-        too_large,
-    )
-    .await
+    read_whole(body, limit, budget, request_body_error, too_large).await
 }
 
 /// Reads a client's body until it ends or `limit` bytes have come (failing as
@@ -65,7 +58,7 @@ pub(crate) async fn read_request_prefix_until(
     budget: &BodyBudget,
     enough: impl FnMut(&[u8]) -> bool,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, GatewayError::from_request_body, enough).await
+    read_prefix(body, limit, budget, request_body_error, enough).await
 }
 
 /// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,
@@ -90,26 +83,6 @@ async fn read_whole(
     match read_prefix(body, limit.saturating_add(1), budget, failed, whole).await? {
         Prefix::Complete(bytes) => Ok(bytes),
         Prefix::Partial { .. } => Err(too_large),
-    }
-}
-
-/// A failure of the upstream's body: a stall is a timeout (504), anything else a 502, with
-/// its own code when the body was compressed and decodes to too much or to nothing sound.
-pub fn upstream_body_error(error: BoxError) -> GatewayError {
-    if is_body_timeout(error.as_ref()) {
-        return GatewayError::UpstreamStalled;
-    }
-    let error = match error.downcast::<DecodedTooLarge>() {
-        Ok(too_large) => {
-            return GatewayError::UpstreamResponseTooLarge {
-                limit: too_large.limit,
-            }
-        }
-        Err(error) => error,
-    };
-    match error.downcast::<UndecodableBody>() {
-        Ok(corrupt) => GatewayError::UpstreamCorruptEncoding(*corrupt),
-        Err(error) => GatewayError::UpstreamBody(error),
     }
 }
 

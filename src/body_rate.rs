@@ -197,7 +197,7 @@ mod tests {
         let body = rate(500, 300, 1_000).apply(trickle(Duration::from_millis(10)));
         let started = Instant::now();
         let error = body.collect().await.expect_err("a trickle must fail");
-        assert!(crate::error::is_body_timeout(&*error.into_inner()));
+        assert!(crate::body_error::is_body_timeout(&*error.into_inner()));
         // 300 ms of grace, plus the few milliseconds ~30 bytes earn at 500 bytes/s; the idle
         // gap (1 s) never ran out. The ceiling only allows for a busy machine.
         let took = started.elapsed();

@@ -24,11 +24,11 @@
 use axum::body::Body;
 use http::header::{HeaderValue, VARY};
 use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Version};
-use tower::{Layer, ServiceExt};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
-use crate::app::App;
 use crate::body::is_bodiless_status;
 use crate::content_coding::ClientCodings;
 
@@ -43,21 +43,30 @@ pub(crate) const MIN_SIZE: u64 = 1024;
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ClientCompressionLayer;
 
-impl Layer<App> for ClientCompressionLayer {
-    type Service = App;
+/// The wrapped service with its answers compressed where the client takes it.
+pub(crate) type Compressed<E> = BoxCloneSyncService<Request<Body>, Response<Body>, E>;
+
+impl<S> Layer<S> for ClientCompressionLayer
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Service = Compressed<S::Error>;
 
     /// `HEAD` goes around the compressor, since the predicate sees only the response and a
     /// `HEAD` answer has no body to encode; so do requests that refuse every coding.
-    fn layer(&self, inner: App) -> App {
-        let compressed = CompressionLayer::new()
-            .no_deflate()
-            .quality(CompressionLevel::Default)
-            .compress_when(worth_compressing())
-            .layer(inner.clone())
-            .map_response(|response| response.map(Body::new));
-        let compressed = App::new(compressed);
-        let plain = App::new(inner.map_response(vary_on_accept_encoding));
-        App::new(tower::service_fn(move |request: Request<Body>| {
+    fn layer(&self, inner: S) -> Self::Service {
+        let compressed = Compressed::new(
+            CompressionLayer::new()
+                .no_deflate()
+                .quality(CompressionLevel::Default)
+                .compress_when(worth_compressing())
+                .layer(inner.clone())
+                .map_response(|response| response.map(Body::new)),
+        );
+        let plain = Compressed::new(inner.map_response(vary_on_accept_encoding));
+        Compressed::new(tower::service_fn(move |request: Request<Body>| {
             let uncompressed = request.method() == Method::HEAD || refuses_every_coding(&request);
             let branch = if uncompressed { &plain } else { &compressed };
             branch.clone().oneshot(request)

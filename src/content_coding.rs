@@ -30,9 +30,10 @@ use http_body::{Body as _, Frame};
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
 use crate::body::{read_response_prefix, PREFIX_LIMIT};
+use crate::body_error::{DecodedTooLarge, UndecodableBody};
 use crate::budget::BodyBudget;
 use crate::error::{BoxError, GatewayError};
-use crate::transcode::negotiate::weighted_items;
+use crate::header_weights::weighted_items;
 
 /// Decoded bytes are handed on in chunks of at most this size: what one poll may inflate.
 const DECODED_CHUNK: usize = 32 * 1024;
@@ -230,40 +231,6 @@ pub(crate) fn decode(body: Body, coding: Coding, limit: usize) -> Body {
     })
 }
 
-/// The decoded body is corrupt: not gzip or deflate, cut short, or followed by other bytes.
-#[derive(Debug)]
-pub struct UndecodableBody {
-    coding: Coding,
-    reason: String,
-}
-
-impl fmt::Display for UndecodableBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the {} body could not be decoded: {}",
-            self.coding.name(),
-            self.reason
-        )
-    }
-}
-
-impl StdError for UndecodableBody {}
-
-/// The body decodes to more than the limit.
-#[derive(Debug)]
-pub(crate) struct DecodedTooLarge {
-    pub limit: usize,
-}
-
-impl fmt::Display for DecodedTooLarge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the body decodes to more than {} bytes", self.limit)
-    }
-}
-
-impl StdError for DecodedTooLarge {}
-
 /// A failure of the encoded body itself (a stall, a reset), carried through the decoder's
 /// `io::Error` to be handed on unchanged.
 #[derive(Debug)]
@@ -309,7 +276,7 @@ struct Decoded {
 impl Decoded {
     fn corrupt(&self, reason: impl Into<String>) -> BoxError {
         Box::new(UndecodableBody {
-            coding: self.coding,
+            coding: self.coding.name(),
             reason: reason.into(),
         })
     }

@@ -81,7 +81,7 @@ pub enum GatewayError {
     #[error("the upstream's body cannot be decoded: {0}")]
     UpstreamEncoded(String),
     #[error("the upstream's compressed body is corrupt: {0}")]
-    UpstreamCorruptEncoding(#[source] crate::content_coding::UndecodableBody),
+    UpstreamCorruptEncoding(#[source] BoxError),
     #[error("the upstream broke the HTTP protocol: {}", describe_chain(.0.as_ref()))]
     UpstreamProtocol(#[source] BoxError),
     /// One failure answered to every request coalesced into the same upstream request.
@@ -166,43 +166,6 @@ impl GatewayError {
         }
     }
 
-    /// Classifies a failure of the upstream client by walking its `source()` chain: a TLS
-    /// error anywhere in it is a TLS failure, a timed-out connect is a timeout.
-    pub fn from_upstream(error: BoxError, connect_timeout: Duration) -> Self {
-        // The client's own body stalled while it was being forwarded: not the upstream's fault.
-        if is_body_timeout(error.as_ref()) {
-            return GatewayError::RequestTimeout;
-        }
-        // The client's body broke off or was malformed (bad chunking) while it was being
-        // forwarded: a 400 for the client, not an upstream fault. The request's body is the
-        // only `axum::Body` the upstream client polls, so an `axum::Error` in the chain is it.
-        if let Some(body_error) = find_source::<axum::Error>(error.as_ref()) {
-            return GatewayError::RequestBody(describe_chain(body_error).into());
-        }
-        if find_source::<rustls::Error>(error.as_ref()).is_some() {
-            return GatewayError::UpstreamTls(error);
-        }
-        let timed_out = find_source::<std::io::Error>(error.as_ref())
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
-        if timed_out {
-            return GatewayError::UpstreamTimeout(connect_timeout);
-        }
-        // A response hyper could not parse: a head past the limits, bad framing.
-        if find_source::<hyper::Error>(error.as_ref()).is_some_and(hyper::Error::is_parse) {
-            return GatewayError::UpstreamProtocol(error);
-        }
-        GatewayError::UpstreamUnreachable(error)
-    }
-
-    /// A failure while reading the client's body: a stalled body is a timeout (408).
-    pub fn from_request_body(error: BoxError) -> Self {
-        if is_body_timeout(error.as_ref()) {
-            GatewayError::RequestTimeout
-        } else {
-            GatewayError::RequestBody(error)
-        }
-    }
-
     /// The JSON error response; server-side errors are logged with their whole cause chain.
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
@@ -242,14 +205,6 @@ impl GatewayError {
             other => error_response(status, other.code(), &other.to_string()),
         }
     }
-}
-
-/// Whether a body error is a body running out of time: a [`tower_http::timeout::TimeoutBody`]
-/// (the upstream's), or a client's body too slow or idle too long
-/// ([`crate::body_rate::BodyTooSlow`]).
-pub fn is_body_timeout(error: &(dyn StdError + 'static)) -> bool {
-    find_source::<tower_http::timeout::TimeoutError>(error).is_some()
-        || find_source::<crate::body_rate::BodyTooSlow>(error).is_some()
 }
 
 /// Builds a response in the gateway's JSON error shape.
@@ -326,7 +281,7 @@ pub fn find_source<'a, E: StdError + 'static>(
 }
 
 /// "outer: inner: root cause", since hyper's top-level messages alone say little.
-fn describe_chain(error: &(dyn StdError + 'static)) -> String {
+pub(crate) fn describe_chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     for e in error_chain(error).skip(1) {
         let part = e.to_string();
@@ -341,39 +296,6 @@ fn describe_chain(error: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_chain_is_classified() {
-        // tokio-rustls hands TLS failures up as an io::Error wrapping the rustls::Error.
-        let tls: BoxError = Box::new(std::io::Error::other(rustls::Error::General("x".into())));
-        assert_eq!(
-            GatewayError::from_upstream(tls, Duration::from_secs(1)).code(),
-            "upstream_tls_error"
-        );
-        #[derive(Debug, thiserror::Error)]
-        #[error("connect failed")]
-        struct Wrapper(#[source] rustls::Error);
-        let wrapped: BoxError = Box::new(Wrapper(rustls::Error::General("bad cert".into())));
-        assert_eq!(
-            GatewayError::from_upstream(wrapped, Duration::from_secs(1)).code(),
-            "upstream_tls_error"
-        );
-
-        #[derive(Debug, thiserror::Error)]
-        #[error("connect failed")]
-        struct IoWrapper(#[source] std::io::Error);
-        let timeout: BoxError = Box::new(IoWrapper(std::io::ErrorKind::TimedOut.into()));
-        assert_eq!(
-            GatewayError::from_upstream(timeout, Duration::from_secs(1)).status(),
-            504
-        );
-        let refused: BoxError = Box::new(IoWrapper(std::io::ErrorKind::ConnectionRefused.into()));
-        let refused = GatewayError::from_upstream(refused, Duration::from_secs(1));
-        assert_eq!(
-            (refused.code(), refused.status().as_u16()),
-            ("upstream_unreachable", 502)
-        );
-    }
 
     #[test]
     fn validation_entries_name_their_input() {

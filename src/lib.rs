@@ -19,13 +19,14 @@
 //!
 //! Beside the data path:
 //!
-//! - bodies: [`body`] (bounded reads, whether there is a body), [`content_type`] (what a body
-//!   is, by its headers), [`body_rate`] (the pace of client bodies), [`budget`] (the memory all
-//!   held bodies share), [`content_coding`] and [`compression`] (gzip and deflate, from the
-//!   upstream and to the client);
+//! - bodies: [`body`] (bounded reads, whether there is a body), [`body_error`] (what a failed
+//!   read is answered with), [`content_type`] (what a body is, by its headers), [`body_rate`]
+//!   (the pace of client bodies), [`budget`] (the memory all held bodies share),
+//!   [`content_coding`] and [`compression`] (gzip and deflate, from the upstream and to the
+//!   client); [`header_weights`] (the q-values of `Accept` and `Accept-Encoding`);
 //! - the request's identity: [`request_id`], [`trace_context`], [`access_log`];
-//! - the gateway's own routes: [`routes`] (the list, `/`, `/healthz`), [`openapi`] (the
-//!   document, its tables, `/docs`), [`metrics`], [`readiness`];
+//! - the gateway's own routes: [`own_paths`] (the list), [`routes`] (`/`, `/healthz`),
+//!   [`openapi`] (the document, its tables, `/docs`), [`metrics`], [`readiness`];
 //! - [`tls_reload`]: certificate, key and upstream CA files re-read when they change, or on SIGHUP;
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container healthcheck without curl;
 //! - [`config`] and [`error`]: flags/environment, and the one JSON error shape.
@@ -37,6 +38,7 @@
 pub mod access_log;
 pub mod app;
 pub mod body;
+mod body_error;
 pub mod body_rate;
 pub mod budget;
 pub mod coalesce;
@@ -46,11 +48,13 @@ mod connection;
 mod content_coding;
 mod content_type;
 pub mod error;
+mod header_weights;
 pub mod healthcheck;
 pub mod limit;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+mod own_paths;
 pub mod proxy;
 mod readiness;
 pub mod request_id;

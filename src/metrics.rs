@@ -8,7 +8,7 @@
 //! Every label value comes from a closed set, so no client can grow `/metrics` (and the
 //! gateway's memory, as each label set is kept for the life of the process) by sending new
 //! values: routes are OpenAPI path templates (`/vmrest/portgroups/{objectId}`), the gateway's
-//! own paths ([`crate::routes::OWN_ROUTES`]), `/vmrest/{other}` or `{unknown}`; methods are the
+//! own paths ([`crate::own_paths::OWN_ROUTES`]), `/vmrest/{other}` or `{unknown}`; methods are the
 //! standard ones or `other`; statuses are the response's three digits; transcoding reasons are
 //! the gateway's own names.
 //!
@@ -33,8 +33,7 @@ use prometheus_client::registry::Registry;
 
 use cupi_uri::PathTemplate;
 
-use crate::routes::own_route;
-use crate::target::is_vmrest;
+use crate::own_paths::own_route;
 
 type HistogramFamily = Family<RouteMethod, Histogram, fn() -> Histogram>;
 
@@ -311,7 +310,7 @@ impl Metrics {
         }
         Route::Fixed(match path {
             p if p.starts_with("/docs/") => "/docs/{asset}",
-            p if is_vmrest(p) => "/vmrest/{other}",
+            p if cupi_uri::is_vmrest(p) => "/vmrest/{other}",
             _ => "{unknown}",
         })
     }

@@ -1,7 +1,6 @@
 //! The gateway's own routes: every path outside `/vmrest`, answered here and never sent to
-//! Unity Connection. [`OWN_ROUTES`] is the one list of their paths, which the index page
-//! (`/`) offers and the metrics use as route labels; anything else is a 404 in the JSON error
-//! shape.
+//! Unity Connection. The paths are the ones [`OWN_ROUTES`] lists, which the index page (`/`)
+//! offers; anything else is a 404 in the JSON error shape.
 
 use std::sync::Arc;
 
@@ -14,44 +13,12 @@ use http::{Request, Response, StatusCode};
 use crate::error::{error_response, GatewayError};
 use crate::metrics::Metrics;
 use crate::openapi::{self, ApiSpec};
+use crate::own_paths::OWN_ROUTES;
 use crate::readiness;
 use crate::upstream::Upstream;
 
-/// One of the gateway's own paths.
-#[derive(Debug)]
-pub(crate) struct OwnRoute {
-    pub(crate) path: &'static str,
-    /// Offered on the index page as a place to try: all but the index itself and
-    /// `/openapi.yaml`, the same document as `/openapi.json`.
-    on_index: bool,
-}
-
-/// The gateway's own paths. (Swagger UI's assets under `/docs/` share one label in the
-/// metrics and are not offered on the index.)
-pub(crate) const OWN_ROUTES: [OwnRoute; 7] = [
-    own("/", false),
-    own("/docs", true),
-    own("/openapi.json", true),
-    own("/openapi.yaml", false),
-    own("/healthz", true),
-    own("/readyz", true),
-    own("/metrics", true),
-];
-
-const fn own(path: &'static str, on_index: bool) -> OwnRoute {
-    OwnRoute { path, on_index }
-}
-
 /// The CUPI reads the index page offers before the gateway's own paths.
 const INDEX_VMREST_EXAMPLES: [&str; 2] = ["/vmrest/portgroups", "/vmrest/ports"];
-
-/// `path` as the `'static` name of the own route it is, if it is one.
-pub(crate) fn own_route(path: &str) -> Option<&'static str> {
-    OWN_ROUTES
-        .iter()
-        .find(|route| route.path == path)
-        .map(|route| route.path)
-}
 
 /// Every own route, for the gateway in front of `upstream`; a 404 for any other path.
 pub(crate) fn own_routes(upstream: &Upstream, spec: Arc<ApiSpec>, metrics: Arc<Metrics>) -> Router {
@@ -153,7 +120,5 @@ mod tests {
             let response = router.clone().oneshot(request).await.unwrap();
             assert_ne!(response.status(), StatusCode::NOT_FOUND, "{}", route.path);
         }
-        assert_eq!(own_route("/metrics"), Some("/metrics"));
-        assert_eq!(own_route("/docs/swagger-ui.css"), None);
     }
 }

@@ -54,12 +54,12 @@ pub async fn run_gateway(
         response_timeout: args.upstream_timeout,
     })?;
     if let Some((verifier, files)) = ca_watch {
-        reloader.upstream_ca(verifier, files);
+        reloader.watch(verifier, files);
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let (acceptor, serving, files) = server::reloading_tls_acceptor(cert, key)?;
-            reloader.serving(serving, files);
+            reloader.watch(serving, files);
             Some(acceptor)
         }
         _ => None,

@@ -22,16 +22,11 @@ pub(crate) enum Destination {
 pub(crate) fn destination(request: &Request<Body>) -> Result<Destination, GatewayError> {
     check_target(request).map_err(GatewayError::InvalidTarget)?;
     let path = request.uri().path();
-    if !is_vmrest(path) {
+    if !cupi_uri::is_vmrest(path) {
         return Ok(Destination::OwnRoutes);
     }
     cupi_uri::check_path(path).map_err(GatewayError::InvalidPath)?;
     Ok(Destination::Vmrest)
-}
-
-/// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.
-pub(crate) fn is_vmrest(path: &str) -> bool {
-    path == "/vmrest" || path.starts_with("/vmrest/")
 }
 
 /// The gateway is a reverse proxy for one upstream, never a forward proxy: CONNECT and

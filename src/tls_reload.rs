@@ -11,8 +11,11 @@
 //! replacement (symlink swap, rename, rewrite in place).
 //!
 //! Whatever is loaded sits behind a lock holding an `Arc`: each new TLS handshake takes the
-//! current one ([`ServingCertificate`] for clients, [`ReloadingVerifier`] for the upstream), and
-//! connections already open keep the session they made. A new set that does not load (bad PEM,
+//! current one (the server's `ServingCertificate` for clients,
+//! [`crate::upstream::tls::ReloadingVerifier`] for the upstream), and connections already open
+//! keep the session they made. Those sets are the server's and the upstream's: each
+//! implements [`Reload`] and is handed to the [`Reloader`] with its [`WatchedFiles`], so this
+//! module knows files, stamps and expiry, never what a set is. A new set that does not load (bad PEM,
 //! a key that is not the certificate's, a file caught half-written) is logged as a warning with
 //! its paths and reason, counted in `cupi_gateway_tls_reloads_total{result="failure"}`, and the
 //! old one stays; a writer that finishes later changes the files again, and they are retried.
@@ -23,15 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-
 use crate::metrics::Metrics;
-use crate::server::ServerTlsError;
-use crate::upstream::tls::TlsConfigError;
 
 /// The most bytes read of one certificate, key or CA file: real ones are a few KiB, and a
 /// path pointed at something endless must not fill memory.
@@ -40,182 +35,35 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// A value a TLS handshake reads and a reload replaces; readers hold their `Arc` while they
 /// use it, so a swap never waits for a handshake.
 #[derive(Debug)]
-struct Current<T>(RwLock<Arc<T>>);
+pub(crate) struct Current<T>(RwLock<Arc<T>>);
 
 impl<T> Current<T> {
-    fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Current(RwLock::new(Arc::new(value)))
     }
 
-    fn get(&self) -> Arc<T> {
+    pub(crate) fn get(&self) -> Arc<T> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn set(&self, value: T) {
+    pub(crate) fn set(&self, value: T) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
-    }
-}
-
-/// The gateway's own certificate and key, as each new client handshake finds them.
-#[derive(Debug)]
-pub(crate) struct ServingCertificate {
-    cert_path: PathBuf,
-    key_path: PathBuf,
-    current: Current<CertifiedKey>,
-}
-
-impl ServingCertificate {
-    /// Loads `cert` (PEM chain, leaf first) and `key` (PEM private key).
-    pub(crate) fn load(cert: &Path, key: &Path) -> Result<(Self, WatchedFiles), ServerTlsError> {
-        let read = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ServerTlsError::Read {
-                path,
-                source: pem::Error::Io(source),
-            }
-        };
-        let stamp = FileStamp::of_all(&[cert, key]);
-        let cert_pem = read_bounded(cert).map_err(read(cert))?;
-        let key_pem = read_bounded(key).map_err(read(key))?;
-        let certified = certified_key(cert, &cert_pem, key, &key_pem)?;
-        let serving = ServingCertificate {
-            cert_path: cert.to_owned(),
-            key_path: key.to_owned(),
-            current: Current::new(certified),
-        };
-        let files = WatchedFiles {
-            paths: vec![cert.to_owned(), key.to_owned()],
-            stamp,
-            loaded: content_hash(&[&cert_pem, &key_pem]),
-            not_after: serving.chain().first().and_then(|leaf| not_after(leaf)),
-        };
-        Ok((serving, files))
-    }
-
-    /// The certificate served now, leaf first.
-    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.current.get().cert.clone()
-    }
-}
-
-impl ResolvesServerCert for ServingCertificate {
-    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.get())
-    }
-}
-
-/// The chain in `cert_pem` with the key in `key_pem`, refused if the key is not the leaf's.
-fn certified_key(
-    cert_path: &Path,
-    cert_pem: &[u8],
-    key_path: &Path,
-    key_pem: &[u8],
-) -> Result<CertifiedKey, ServerTlsError> {
-    let read = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ServerTlsError::Read { path, source }
-    };
-    let chain = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read(cert_path))?;
-    if chain.is_empty() {
-        return Err(ServerTlsError::NoCertificate(cert_path.to_owned()));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(read(key_path))?;
-    CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider()).map_err(|error| {
-        match error {
-            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                ServerTlsError::KeyMismatch {
-                    cert: cert_path.to_owned(),
-                    key: key_path.to_owned(),
-                }
-            }
-            other => ServerTlsError::Config(other),
-        }
-    })
-}
-
-/// Judges the upstream's certificate against the CA file as it was last loaded: a new
-/// upstream connection checks against the new CA, pooled ones stay until they close.
-#[derive(Debug)]
-pub struct ReloadingVerifier {
-    path: PathBuf,
-    current: Current<Arc<WebPkiServerVerifier>>,
-}
-
-impl ReloadingVerifier {
-    /// Loads the CA certificates in `path` (PEM).
-    pub fn load(path: &Path) -> Result<(Self, WatchedFiles), TlsConfigError> {
-        let stamp = FileStamp::of_all(&[path]);
-        let pem = read_bounded(path).map_err(|source| TlsConfigError::CaFile {
-            path: path.to_owned(),
-            source: pem::Error::Io(source),
-        })?;
-        let verifier = ReloadingVerifier {
-            path: path.to_owned(),
-            current: Current::new(crate::upstream::tls::verifier_from_pem(path, &pem)?),
-        };
-        let files = WatchedFiles {
-            paths: vec![path.to_owned()],
-            stamp,
-            loaded: content_hash(&[&pem]),
-            not_after: ca_not_after(&pem),
-        };
-        Ok((verifier, files))
-    }
-
-    /// The verifier over the CA file's roots as last loaded.
-    pub fn current(&self) -> Arc<WebPkiServerVerifier> {
-        (*self.current.get()).clone()
     }
 }
 
 /// What can be reloaded: the label it is counted under, and how new file contents (in the
 /// order of its [`WatchedFiles::paths`]) replace what it holds.
-trait Reload: Send + Sync {
+pub(crate) trait Reload: Send + Sync {
     fn label(&self) -> &'static str;
     /// Loads `contents`, or says why not; on success, the earliest not-after of what it loaded.
     fn reload(&self, contents: &[Vec<u8>]) -> Result<Option<i64>, String>;
 }
 
-impl Reload for ServingCertificate {
-    fn label(&self) -> &'static str {
-        "server_certificate"
-    }
-
-    fn reload(&self, contents: &[Vec<u8>]) -> Result<Option<i64>, String> {
-        let [cert_pem, key_pem] = contents else {
-            return Err("expected a certificate and a key".into());
-        };
-        let certified = certified_key(&self.cert_path, cert_pem, &self.key_path, key_pem)
-            .map_err(|error| error.to_string())?;
-        let expiry = certified.cert.first().and_then(|leaf| not_after(leaf));
-        self.current.set(certified);
-        Ok(expiry)
-    }
-}
-
-impl Reload for ReloadingVerifier {
-    fn label(&self) -> &'static str {
-        "upstream_ca"
-    }
-
-    fn reload(&self, contents: &[Vec<u8>]) -> Result<Option<i64>, String> {
-        let [pem] = contents else {
-            return Err("expected one CA file".into());
-        };
-        let verifier = crate::upstream::tls::verifier_from_pem(&self.path, pem)
-            .map_err(|error| error.to_string())?;
-        self.current.set(verifier);
-        Ok(ca_not_after(pem))
-    }
-}
-
-/// The earliest not-after of the CA certificates in `pem`, in Unix seconds.
-fn ca_not_after(pem: &[u8]) -> Option<i64> {
-    CertificateDer::pem_slice_iter(pem)
-        .filter_map(|cert| not_after(&cert.ok()?))
-        .min()
+/// A file of a set that could not be read when it was first loaded.
+#[derive(Debug)]
+pub(crate) struct UnreadableFile {
+    pub(crate) path: PathBuf,
+    pub(crate) source: std::io::Error,
 }
 
 /// The paths of one reloadable set and what was last seen of them.
@@ -340,6 +188,34 @@ impl Watch {
 }
 
 impl WatchedFiles {
+    /// Reads `paths` whole (stamped first, as every later look is): the set to watch, with
+    /// what was read as what is loaded, and the contents in the order of `paths`; or the path
+    /// that could not be read, and why.
+    pub(crate) fn read(paths: &[&Path]) -> Result<(Self, Vec<Vec<u8>>), UnreadableFile> {
+        let stamp = FileStamp::of_all(paths);
+        let contents = paths
+            .iter()
+            .map(|path| {
+                read_bounded(path).map_err(|source| UnreadableFile {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let files = WatchedFiles {
+            paths: paths.iter().map(|path| path.to_path_buf()).collect(),
+            stamp,
+            loaded: content_hash(&contents),
+            not_after: None,
+        };
+        Ok((files, contents))
+    }
+
+    /// The set, with when what was loaded from it expires (Unix seconds), for the gauge.
+    pub(crate) fn expiring_at(self, not_after: Option<i64>) -> Self {
+        WatchedFiles { not_after, ..self }
+    }
+
     fn display_paths(&self) -> String {
         let paths: Vec<_> = self.paths.iter().map(|p| p.display().to_string()).collect();
         paths.join(", ")
@@ -368,17 +244,8 @@ impl Reloader {
         }
     }
 
-    /// Watches the gateway's own certificate and key.
-    pub(crate) fn serving(&mut self, certificate: Arc<ServingCertificate>, files: WatchedFiles) {
-        self.watch(certificate, files);
-    }
-
-    /// Watches the upstream CA file.
-    pub(crate) fn upstream_ca(&mut self, verifier: Arc<ReloadingVerifier>, files: WatchedFiles) {
-        self.watch(verifier, files);
-    }
-
-    fn watch(&mut self, target: Arc<dyn Reload>, files: WatchedFiles) {
+    /// Watches one reloadable set: the server's certificate and key, the upstream CA file.
+    pub(crate) fn watch(&mut self, target: Arc<dyn Reload>, files: WatchedFiles) {
         if let Some(not_after) = files.not_after {
             self.metrics.tls_expires_at(target.label(), not_after);
         }
@@ -495,7 +362,7 @@ fn content_hash(contents: &[impl AsRef<[u8]>]) -> u64 {
 /// The not-after time of an X.509 certificate (DER), in Unix seconds; `None` if it is not
 /// where RFC 5280 puts it. Only the few fields before it are walked, never trusted for more:
 /// the value feeds a gauge, and rustls has already accepted the certificate.
-fn not_after(cert: &[u8]) -> Option<i64> {
+pub(crate) fn not_after(cert: &[u8]) -> Option<i64> {
     let (_, certificate, _) = der_element(cert)?;
     let (_, mut tbs, _) = der_element(certificate)?;
     let (tag, _, rest) = der_element(tbs)?;
@@ -583,6 +450,8 @@ mod tests {
     use super::*;
 
     use rcgen::{CertificateParams, KeyPair};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
 
     fn self_signed(not_after: (i32, u8, u8)) -> (String, String) {
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
@@ -624,8 +493,7 @@ mod tests {
         let (first_cert, first_key) = self_signed((2030, 1, 1));
         std::fs::write(&cert, &first_cert).unwrap();
         std::fs::write(&key, &first_key).unwrap();
-        let (serving, files) = ServingCertificate::load(&cert, &key).unwrap();
-        let serving = Arc::new(serving);
+        let (_, serving, files) = crate::server::reloading_tls_acceptor(&cert, &key).unwrap();
         let first_leaf = serving.chain()[0].clone();
         let metrics = Metrics::new(vec![]);
         let mut watch = Watch {

@@ -2,11 +2,18 @@
 //! ring provider only, its certificate replaceable by [`crate::tls_reload`]) and the handshake
 //! every connection makes before it is served.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
+
+use crate::tls_reload::{not_after, Current, Reload, UnreadableFile, WatchedFiles};
 
 pub use tokio_rustls::TlsAcceptor;
 
@@ -60,15 +67,8 @@ pub fn tls_acceptor(
 pub(crate) fn reloading_tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
-) -> Result<
-    (
-        TlsAcceptor,
-        Arc<crate::tls_reload::ServingCertificate>,
-        crate::tls_reload::WatchedFiles,
-    ),
-    ServerTlsError,
-> {
-    let (serving, files) = crate::tls_reload::ServingCertificate::load(cert, key)?;
+) -> Result<(TlsAcceptor, Arc<ServingCertificate>, WatchedFiles), ServerTlsError> {
+    let (serving, files) = ServingCertificate::load(cert, key)?;
     let serving = Arc::new(serving);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -77,4 +77,92 @@ pub(crate) fn reloading_tls_acceptor(
         .with_cert_resolver(serving.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok((TlsAcceptor::from(Arc::new(config)), serving, files))
+}
+
+/// The gateway's own certificate and key, as each new client handshake finds them.
+#[derive(Debug)]
+pub(crate) struct ServingCertificate {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: Current<CertifiedKey>,
+}
+
+impl ServingCertificate {
+    /// Loads `cert` (PEM chain, leaf first) and `key` (PEM private key).
+    pub(crate) fn load(cert: &Path, key: &Path) -> Result<(Self, WatchedFiles), ServerTlsError> {
+        let (files, contents) =
+            WatchedFiles::read(&[cert, key]).map_err(|UnreadableFile { path, source }| {
+                ServerTlsError::Read {
+                    path,
+                    source: pem::Error::Io(source),
+                }
+            })?;
+        let certified = certified_key(cert, &contents[0], key, &contents[1])?;
+        let serving = ServingCertificate {
+            cert_path: cert.to_owned(),
+            key_path: key.to_owned(),
+            current: Current::new(certified),
+        };
+        let expiry = serving.chain().first().and_then(|leaf| not_after(leaf));
+        Ok((serving, files.expiring_at(expiry)))
+    }
+
+    /// The certificate served now, leaf first.
+    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current.get().cert.clone()
+    }
+}
+
+impl ResolvesServerCert for ServingCertificate {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.get())
+    }
+}
+
+/// The chain in `cert_pem` with the key in `key_pem`, refused if the key is not the leaf's.
+fn certified_key(
+    cert_path: &Path,
+    cert_pem: &[u8],
+    key_path: &Path,
+    key_pem: &[u8],
+) -> Result<CertifiedKey, ServerTlsError> {
+    let read = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ServerTlsError::Read { path, source }
+    };
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read(cert_path))?;
+    if chain.is_empty() {
+        return Err(ServerTlsError::NoCertificate(cert_path.to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(read(key_path))?;
+    CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider()).map_err(|error| {
+        match error {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                ServerTlsError::KeyMismatch {
+                    cert: cert_path.to_owned(),
+                    key: key_path.to_owned(),
+                }
+            }
+            other => ServerTlsError::Config(other),
+        }
+    })
+}
+
+impl Reload for ServingCertificate {
+    fn label(&self) -> &'static str {
+        "server_certificate"
+    }
+
+    fn reload(&self, contents: &[Vec<u8>]) -> Result<Option<i64>, String> {
+        let [cert_pem, key_pem] = contents else {
+            return Err("expected a certificate and a key".into());
+        };
+        let certified = certified_key(&self.cert_path, cert_pem, &self.key_path, key_pem)
+            .map_err(|error| error.to_string())?;
+        let expiry = certified.cert.first().and_then(|leaf| not_after(leaf));
+        self.current.set(certified);
+        Ok(expiry)
+    }
 }

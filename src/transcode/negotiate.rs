@@ -11,9 +11,11 @@
 //! `application/json` in its `Accept`, `profile=cupi` or `profile=typed`; one that names
 //! neither gets the gateway's default (`--cupi-compat` makes it CUPI mode).
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT};
+use http::header::{HeaderMap, HeaderValue, ACCEPT};
 
 use cupi_codec::JsonStyle;
+
+use crate::header_weights::weighted_items;
 
 /// Which contract a request is served by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -180,37 +182,6 @@ pub(crate) fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
 /// parameters as sent (`; profile=cupi; q=0.5`).
 fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str)> + '_ {
     weighted_items(headers, ACCEPT)
-}
-
-/// `(item, q, parameters)` of every `name` header holding an RFC 9110 weighted list (`Accept`,
-/// `Accept-Encoding`): items lower-cased, empty ones skipped, `q` 1 when absent, parameters
-/// as sent.
-pub(crate) fn weighted_items(
-    headers: &HeaderMap,
-    name: HeaderName,
-) -> impl Iterator<Item = (String, f32, &str)> + '_ {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|item| {
-            let (item, params) = item.split_once(';').unwrap_or((item, ""));
-            let item = item.trim().to_ascii_lowercase();
-            if item.is_empty() {
-                return None;
-            }
-            // The weight's name is case-insensitive (RFC 9110 §12.4.2): `Q=0` refuses too.
-            let q = params
-                .split(';')
-                .filter_map(|p| {
-                    let (name, value) = p.split_once('=')?;
-                    name.trim().eq_ignore_ascii_case("q").then_some(value)
-                })
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            Some((item, q, params))
-        })
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::negotiate::json_content_type;
 use super::xml_error::upstream_xml_error;
-use crate::body::{channel_body, upstream_body_error};
+use crate::body::channel_body;
+use crate::body_error::upstream_body_error;
 use crate::error::{BoxError, GatewayError};
 use crate::metrics::Metrics;
 use cupi_codec::{stream_xml_to_json, JsonStyle, Schema, XmlError};

@@ -34,7 +34,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower_http::timeout::TimeoutBody;
 
-use crate::error::GatewayError;
+use crate::body_error::is_body_timeout;
+use crate::error::{describe_chain, find_source, BoxError, GatewayError};
 use tls::{TlsConfigError, TlsVerification};
 
 /// At most this many bytes of response head, as for request heads: CUPI answers carry a few
@@ -123,13 +124,38 @@ impl Upstream {
                 let idle = self.response_timeout;
                 Ok(response.map(|body: Incoming| Body::new(TimeoutBody::new(idle, body))))
             }
-            Ok(Err(error)) => Err(GatewayError::from_upstream(
-                Box::new(error),
-                self.connect_timeout,
-            )),
+            Ok(Err(error)) => Err(client_error(Box::new(error), self.connect_timeout)),
             Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.response_timeout)),
         }
     }
+}
+
+/// Classifies a failure of the upstream client by walking its `source()` chain: a TLS
+/// error anywhere in it is a TLS failure, a timed-out connect is a timeout.
+fn client_error(error: BoxError, connect_timeout: Duration) -> GatewayError {
+    // The client's own body stalled while it was being forwarded: not the upstream's fault.
+    if is_body_timeout(error.as_ref()) {
+        return GatewayError::RequestTimeout;
+    }
+    // The client's body broke off or was malformed (bad chunking) while it was being
+    // forwarded: a 400 for the client, not an upstream fault. The request's body is the
+    // only `axum::Body` the upstream client polls, so an `axum::Error` in the chain is it.
+    if let Some(body_error) = find_source::<axum::Error>(error.as_ref()) {
+        return GatewayError::RequestBody(describe_chain(body_error).into());
+    }
+    if find_source::<rustls::Error>(error.as_ref()).is_some() {
+        return GatewayError::UpstreamTls(error);
+    }
+    let timed_out = find_source::<std::io::Error>(error.as_ref())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    if timed_out {
+        return GatewayError::UpstreamTimeout(connect_timeout);
+    }
+    // A response hyper could not parse: a head past the limits, bad framing.
+    if find_source::<hyper::Error>(error.as_ref()).is_some_and(hyper::Error::is_parse) {
+        return GatewayError::UpstreamProtocol(error);
+    }
+    GatewayError::UpstreamUnreachable(error)
 }
 
 /// Refuses a response head past [`MAX_RESPONSE_HEAD_BYTES`]. hyper's read buffer bounds
@@ -246,6 +272,36 @@ impl fmt::Display for Origin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chain_is_classified() {
+        // tokio-rustls hands TLS failures up as an io::Error wrapping the rustls::Error.
+        let tls: BoxError = Box::new(std::io::Error::other(rustls::Error::General("x".into())));
+        assert_eq!(
+            client_error(tls, Duration::from_secs(1)).code(),
+            "upstream_tls_error"
+        );
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct Wrapper(#[source] rustls::Error);
+        let wrapped: BoxError = Box::new(Wrapper(rustls::Error::General("bad cert".into())));
+        assert_eq!(
+            client_error(wrapped, Duration::from_secs(1)).code(),
+            "upstream_tls_error"
+        );
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct IoWrapper(#[source] std::io::Error);
+        let timeout: BoxError = Box::new(IoWrapper(std::io::ErrorKind::TimedOut.into()));
+        assert_eq!(client_error(timeout, Duration::from_secs(1)).status(), 504);
+        let refused: BoxError = Box::new(IoWrapper(std::io::ErrorKind::ConnectionRefused.into()));
+        let refused = client_error(refused, Duration::from_secs(1));
+        assert_eq!(
+            (refused.code(), refused.status().as_u16()),
+            ("upstream_unreachable", 502)
+        );
+    }
 
     #[test]
     fn origins_are_validated() {

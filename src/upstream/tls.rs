@@ -15,11 +15,12 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-pub use crate::tls_reload::{ReloadingVerifier, WatchedFiles};
+pub use crate::tls_reload::WatchedFiles;
+use crate::tls_reload::{not_after, Current, Reload, UnreadableFile};
 
 /// How the upstream's certificate is checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -165,6 +166,60 @@ pub(crate) fn verifier_from_pem(
             path: path.into(),
             source,
         })
+}
+
+/// Judges the upstream's certificate against the CA file as it was last loaded: a new
+/// upstream connection checks against the new CA, pooled ones stay until they close.
+#[derive(Debug)]
+pub struct ReloadingVerifier {
+    path: PathBuf,
+    current: Current<Arc<WebPkiServerVerifier>>,
+}
+
+impl ReloadingVerifier {
+    /// Loads the CA certificates in `path` (PEM).
+    pub fn load(path: &Path) -> Result<(Self, WatchedFiles), TlsConfigError> {
+        let (files, contents) =
+            WatchedFiles::read(&[path]).map_err(|UnreadableFile { path, source }| {
+                TlsConfigError::CaFile {
+                    path,
+                    source: pem::Error::Io(source),
+                }
+            })?;
+        let pem = &contents[0];
+        let verifier = ReloadingVerifier {
+            path: path.to_owned(),
+            current: Current::new(verifier_from_pem(path, pem)?),
+        };
+        Ok((verifier, files.expiring_at(ca_not_after(pem))))
+    }
+
+    /// The verifier over the CA file's roots as last loaded.
+    pub fn current(&self) -> Arc<WebPkiServerVerifier> {
+        (*self.current.get()).clone()
+    }
+}
+
+impl Reload for ReloadingVerifier {
+    fn label(&self) -> &'static str {
+        "upstream_ca"
+    }
+
+    fn reload(&self, contents: &[Vec<u8>]) -> Result<Option<i64>, String> {
+        let [pem] = contents else {
+            return Err("expected one CA file".into());
+        };
+        let verifier = verifier_from_pem(&self.path, pem).map_err(|error| error.to_string())?;
+        self.current.set(verifier);
+        Ok(ca_not_after(pem))
+    }
+}
+
+/// The earliest not-after of the CA certificates in `pem`, in Unix seconds.
+fn ca_not_after(pem: &[u8]) -> Option<i64> {
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(|cert| not_after(&cert.ok()?))
+        .min()
 }
 
 /// How the upstream's certificate chain is judged, apart from the handshake's signatures.

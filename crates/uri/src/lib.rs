@@ -1,6 +1,7 @@
 //! Request targets as cupi-gateway and the Unity Connection behind it read them.
 //!
 //! - [`check_path`]: refuses paths a servlet container could resolve outside `/vmrest`;
+//!   [`is_vmrest`]: whether a path is CUPI's at all;
 //! - [`PathTemplate`]: an OpenAPI path template, matched case-insensitively as CUPI does;
 //! - [`query_string`]: `name=value` pairs decoded the way Unity Connection decodes them.
 //!
@@ -25,5 +26,5 @@ mod path_guard;
 mod path_template;
 pub mod query_string;
 
-pub use path_guard::check_path;
+pub use path_guard::{check_path, is_vmrest};
 pub use path_template::PathTemplate;

@@ -1,5 +1,11 @@
 //! The path guard: request paths that a server behind the gateway could resolve to somewhere
-//! outside `/vmrest` are refused before anything else reads them.
+//! outside `/vmrest` are refused before anything else reads them; [`is_vmrest`] says which
+//! paths are CUPI's at all.
+
+/// Whether a path belongs to CUPI: `/vmrest` itself and everything below it.
+pub fn is_vmrest(path: &str) -> bool {
+    path == "/vmrest" || path.starts_with("/vmrest/")
+}
 
 /// Refuses paths that a server behind us could resolve to somewhere outside `/vmrest`:
 /// Tomcat normalises `/vmrest/../x` (also spelled `%2e%2e`, or `..;` with a path parameter)
@@ -47,6 +53,16 @@ fn encodes_unreserved(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vmrest_is_the_prefix_and_its_subtree() {
+        for cupi in ["/vmrest", "/vmrest/", "/vmrest/ports"] {
+            assert!(is_vmrest(cupi), "{cupi}");
+        }
+        for other in ["/", "/vmrestx", "/docs", "/VMREST"] {
+            assert!(!is_vmrest(other), "{other}");
+        }
+    }
 
     #[test]
     fn paths_that_could_leave_vmrest_are_refused() {
