@@ -29,7 +29,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use cupi_uri::PathTemplate;
 
@@ -170,95 +170,18 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
+/// Registers `metric` under `name` and hands it back, so each field of [`Metrics`] is made
+/// and registered in one place.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// `routes` are the OpenAPI path templates, used as route labels.
     pub fn new(routes: Vec<PathTemplate>) -> Self {
         let mut registry = Registry::with_prefix("cupi_gateway");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let request_seconds = HistogramFamily::new_with_constructor(latency_histogram);
-        let upstream_seconds = latency_histogram();
-        let upstream_in_flight = Gauge::default();
-        let shed = Counter::default();
-        let retries = Counter::default();
-        let coalesced = Counter::default();
-        let transcode_errors = Family::<TranscodeErrorLabels, Counter>::default();
-        let typed_fallbacks = Counter::default();
-        let responses_aborted = Counter::default();
-        let open_connections = Gauge::default();
-
-        let body_budget_in_use = Gauge::default();
-        let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
-        let tls_expiry = Family::<TlsFilesLabel, Gauge>::default();
-        registry.register(
-            "requests",
-            "Requests answered, by route, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time to response head at the gateway",
-            request_seconds.clone(),
-        );
-        registry.register(
-            "upstream_duration_seconds",
-            "Time to response head at the upstream",
-            upstream_seconds.clone(),
-        );
-        registry.register(
-            "upstream_in_flight",
-            "Requests at the upstream now",
-            upstream_in_flight.clone(),
-        );
-        registry.register(
-            "upstream_shed",
-            "Requests refused with 503 upstream_busy by the gateway's queue",
-            shed.clone(),
-        );
-        registry.register(
-            "upstream_retries",
-            "Retries of reads after an upstream 503",
-            retries.clone(),
-        );
-        registry.register(
-            "coalesced_requests",
-            "Requests answered with an identical concurrent request's upstream response",
-            coalesced.clone(),
-        );
-        registry.register(
-            "transcode_errors",
-            "Bodies that could not be transcoded",
-            transcode_errors.clone(),
-        );
-        registry.register(
-            "typed_fallbacks",
-            "Typed values kept as strings because their text was not of their type",
-            typed_fallbacks.clone(),
-        );
-        registry.register(
-            "responses_aborted",
-            "Streamed responses cut off after their head was sent, for a fault late in the body",
-            responses_aborted.clone(),
-        );
-        registry.register(
-            "open_connections",
-            "Client connections open now",
-            open_connections.clone(),
-        );
-        registry.register(
-            "body_budget_bytes_in_use",
-            "Bytes of the body budget held by buffered request and response bodies",
-            body_budget_in_use.clone(),
-        );
-        registry.register(
-            "tls_reloads",
-            "Reloads of changed TLS files (server_certificate, upstream_ca), by result; on failure the files loaded before stay",
-            tls_reloads.clone(),
-        );
-        registry.register(
-            "tls_certificate_expiry_timestamp_seconds",
-            "Not-after of the loaded certificate (of a CA file, its earliest), in Unix seconds",
-            tls_expiry.clone(),
-        );
+        let r = &mut registry;
         let routes = routes
             .into_iter()
             .map(|template| {
@@ -267,23 +190,22 @@ impl Metrics {
             })
             .collect();
         Metrics {
-            registry,
             routes,
-            requests,
-            request_seconds,
-            upstream_seconds,
-            upstream_in_flight,
-            shed,
-            retries,
-            coalesced,
-            transcode_errors,
-            typed_fallbacks,
-            responses_aborted,
-            open_connections,
-
-            body_budget_in_use,
-            tls_reloads,
-            tls_expiry,
+            requests: registered(r, "requests", "Requests answered, by route, method and status", Family::default()),
+            request_seconds: registered(r, "request_duration_seconds", "Time to response head at the gateway", HistogramFamily::new_with_constructor(latency_histogram)),
+            upstream_seconds: registered(r, "upstream_duration_seconds", "Time to response head at the upstream", latency_histogram()),
+            upstream_in_flight: registered(r, "upstream_in_flight", "Requests at the upstream now", Gauge::default()),
+            shed: registered(r, "upstream_shed", "Requests refused with 503 upstream_busy by the gateway's queue", Counter::default()),
+            retries: registered(r, "upstream_retries", "Retries of reads after an upstream 503", Counter::default()),
+            coalesced: registered(r, "coalesced_requests", "Requests answered with an identical concurrent request's upstream response", Counter::default()),
+            transcode_errors: registered(r, "transcode_errors", "Bodies that could not be transcoded", Family::default()),
+            typed_fallbacks: registered(r, "typed_fallbacks", "Typed values kept as strings because their text was not of their type", Counter::default()),
+            responses_aborted: registered(r, "responses_aborted", "Streamed responses cut off after their head was sent, for a fault late in the body", Counter::default()),
+            open_connections: registered(r, "open_connections", "Client connections open now", Gauge::default()),
+            body_budget_in_use: registered(r, "body_budget_bytes_in_use", "Bytes of the body budget held by buffered request and response bodies", Gauge::default()),
+            tls_reloads: registered(r, "tls_reloads", "Reloads of changed TLS files (server_certificate, upstream_ca), by result; on failure the files loaded before stay", Family::default()),
+            tls_expiry: registered(r, "tls_certificate_expiry_timestamp_seconds", "Not-after of the loaded certificate (of a CA file, its earliest), in Unix seconds", Family::default()),
+            registry,
         }
     }
 
