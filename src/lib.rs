@@ -44,7 +44,7 @@ pub mod budget;
 pub mod coalesce;
 mod compression;
 pub mod config;
-mod connection;
+pub mod connection;
 mod content_coding;
 mod content_type;
 pub mod error;
