@@ -11,6 +11,7 @@
 //! Throughput is in bytes of XML for everything but `json_to_xml` and the JSON read floor,
 //! whose input is the JSON (so each transcoder compares with its own floor byte for byte). Each input is checked once before it
 //! is timed: both directions succeed, and JSON → XML → JSON gives the same JSON back.
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The integration tests, one binary: each module was a test file of its own, and one binary
 //! links the gateway once instead of thirty times. `cargo test --test integration MODULE::`
 //! runs one module; docs/architecture.md says what each checks.
+#![forbid(unsafe_code)]
 
 mod support;
 
