@@ -150,14 +150,16 @@ fn named_test_files() -> BTreeSet<String> {
 #[test]
 fn every_test_file_is_named_in_the_architecture_notes() {
     let named = named_test_files();
-    // The test binary's modules (tests/integration/*.rs, its support/ harness), and the
-    // directories of scripts beside it.
+    // The test binary's modules (tests/integration/*.rs, its support/ harness), the test
+    // binaries of their own beside it (tests/*.rs), and the directories of scripts.
     let mut on_disk = BTreeSet::new();
     for entry in std::fs::read_dir(repo_file("tests")).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().into_string().unwrap();
         if entry.file_type().unwrap().is_dir() && name != "integration" {
             on_disk.insert(format!("{name}/"));
+        } else if name.ends_with(".rs") {
+            on_disk.insert(name);
         }
     }
     for entry in std::fs::read_dir(repo_file("tests/integration")).unwrap() {
