@@ -48,7 +48,7 @@ if [ -n "$compare" ]; then targets+=(compare); fi
 runs=$(( rounds * 2 * ${#targets[@]} ))
 seconds=$(python3 -c "import sys; d = sys.argv[1]; print(int(d[:-1]) * {'s': 1, 'm': 60}[d[-1]])" "$duration")
 echo "== $runs runs of $duration ($rounds rounds x 2 lists x ${#targets[@]} targets):" \
-  "about $(( runs * (seconds + 1) + 30 )) s after the build; load average: $(uptime | sed 's/.*average: //')" >&2
+  "about $(( runs * (seconds + 1) + 10 )) s after the build; load average: $(uptime | sed 's/.*average: //')" >&2
 
 build_workspace=1 # the floors too (benches/floors/, not a default member)
 source benches/common.sh
