@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Draws docs/bench.svg from the benchmark results: throughput and peak RSS against body size.
 
-Left: MB of XML a second against body size, from benches/load.sh (requests/s times body size,
-direct and through the gateway, uncoalesced), benches/memory.sh (one body streamed through the
-gateway) and, if present, benches/report.py's in-process xml_to_json. Right: the gateway's peak
-RSS from benches/memory.sh, with the 64 MB target. Hand-written SVG, standard library only, so
-it needs nothing installed.
+Left: MB of XML a second against body size, from benches/load.sh (the median requests/s of
+its rounds times body size, direct and through the gateway), benches/memory.sh (one body
+streamed through the gateway) and, if present, benches/report.py's in-process xml_to_json.
+Right: the gateway's peak RSS from benches/memory.sh, with the 64 MB target. Hand-written SVG,
+standard library only, so it needs nothing installed.
 
     python3 benches/chart.py [NOTE]   # reads target/bench/{load,memory,transcode}.csv
 
@@ -15,6 +15,7 @@ NOTE, if given, is printed under the charts (e.g. "baseline, buffering transcode
 import csv
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -115,7 +116,12 @@ def legend(svg, corner, entries):
 
 
 def main():
-    load = [r for r in read("load.csv") if r["variant"] == "varied"]
+    # load.sh's direct and gateway runs, one point per list: the median over its rounds.
+    runs = {}
+    for r in read("load.csv"):
+        if r["target"] in ("direct", "gateway"):
+            runs.setdefault((r["target"], int(r["xml_bytes"])), []).append(float(r["rps"]))
+    load = [{"target": t, "xml_bytes": b, "rps": statistics.median(v)} for (t, b), v in runs.items()]
     # The chart shows the uncompressed runs; docs/performance.md tables the compressed ones.
     memory = [r for r in read("memory.csv") if r.get("encoding", "identity") == "identity"]
     transcode = read("transcode.csv")
@@ -129,8 +135,7 @@ def main():
     # Left: throughput.
     series = {}
     for r in load:
-        mbps = float(r["rps"]) * int(r["xml_bytes"]) / 1e6
-        series.setdefault(r["target"], []).append((int(r["xml_bytes"]), mbps))
+        series.setdefault(r["target"], []).append((r["xml_bytes"], r["rps"] * r["xml_bytes"] / 1e6))
     series["stream"] = [(int(r["xml_bytes"]), float(r["xml_mb_per_s"]))
                         for r in memory if r["http_status"] == "200"]
     series["inproc"] = [(int(r["xml_bytes"]), float(r["xml_to_json_mbps"]))
@@ -143,8 +148,8 @@ def main():
     frame(svg, LEFT[0], "Throughput against body size", "body size (XML)", "MB of XML / s",
           xs, xticks, ys, [(10 ** d, f"{10 ** d:g}") for d in decades])
     labels = {
-        "direct": "load.sh: simulator direct, req/s × size (varied, 16 conns)",
-        "gateway": "load.sh: through the gateway, req/s × size (varied, 16 conns)",
+        "direct": "load.sh: simulator direct, req/s × size (median of rounds)",
+        "gateway": "load.sh: through the gateway, req/s × size (median of rounds)",
         "stream": "memory.sh: one body through the gateway",
         "inproc": "cargo bench: xml_to_json in-process",
     }

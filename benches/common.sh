@@ -1,8 +1,11 @@
 # Shared by benches/memory.sh and benches/load.sh (sourced, not run): the release build, free
 # loopback ports, waiting for a server, and stopping every process a script started on exit.
+# With build_workspace set, every workspace member is built, the ones outside default-members
+# (benches/floors/) too; the features they ask of shared dependencies are all among the gateway's, so the
+# gateway is not rebuilt.
 
-echo "== cargo build --release" >&2
-cargo build --release --quiet
+echo "== cargo build --release ${build_workspace:+--workspace}" >&2
+cargo build --release --quiet ${build_workspace:+--workspace}
 binary="$root/target/release/cupi-gateway"
 
 free_port() {

@@ -1,40 +1,37 @@
 #!/usr/bin/env bash
-# Load through the gateway against the simulator directly: `bash benches/load.sh`.
+# The gateway's cost per request against its floors, in one run: `bash benches/load.sh`.
 #
-# Runs wrk (installed from Debian if missing) for a fixed time against the simulator alone and
-# against the gateway in front of it, in the same run, for the two-port list (the Cisco seed's
-# two ports) and for a list of about 1 MB of XML, and reports requests/s, p50 and p99 of each,
-# the gateway/direct throughput ratio and the p50 the gateway adds. The issue's targets, on
-# the two-port list: added p50 <= 150 µs, gateway throughput >= 70% of direct.
+# Targets, all in front of the one simulator process (the Cisco seed, whose two ports come
+# first, plus 1,000 generated ports):
+#   direct   the simulator itself: what the upstream alone serves;
+#   bare     bare-proxy (benches/floors/): a plain hyper 1 proxy that only forwards, the floor
+#            "what a proxy underneath the gateway costs";
+#   naive    naive-transcoder (benches/floors/): the same proxy buffering each 200 XML answer
+#            into a serde_json::Value of strings, the floor "a first transcoder";
+#   gateway  cupi-gateway as built here, every default layer;
+#   compare  with COMPARE_BINARY=/path/to/cupi-gateway, another gateway build run the same way.
+# Lists: two_ports (/vmrest/ports?rowsPerPage=2, CONNECTIONS) and list_1mb (about BIG_KB kB of
+# XML, BIG_CONNECTIONS). Every request carries its own cookie (benches/load.lua), so the gateway
+# coalesces nothing: cookies are in its coalescing key, and an undescribed query parameter
+# would be refused with 400. ROUNDS rounds, each running every list on every target in turn
+# (the order rotated each round), since the machine's speed drifts; the report takes medians.
 #
-# Two variants, both reported:
-#   same    every request is the same GET. Through the gateway, identical concurrent GETs are
-#           coalesced into one upstream request, so this is what a burst of identical reads
-#           gets, not the proxy's cost per request.
-#   varied  every request has its own cookie `n=<thread>-<count>` (ignored by CUPI and the simulator),
-#           so nothing is coalesced: each request through the gateway is one upstream request.
-#   varied_c1  the same with one connection, so latency is the request's own, not queueing
-#           behind 15 others for the machine's two cores.
-#   varied_c1_one_cpu  the same again (two-port list only) with wrk, a second simulator and a
-#           second gateway all pinned to CPU 0 (taskset): no request waits for another CPU to
-#           be woken, so the added p50 is the gateway's own work on the path, without the
-#           wake-ups a second hop adds (costly in a VM, where waking a CPU is an interrupt to
-#           the hypervisor).
-# The gateway runs with --upstream-max-concurrency equal to wrk's connections: its default of
-# 5 shields a real Unity Connection and would measure queueing, not the proxy.
-#
-# Everything runs on one machine: wrk, the gateway and the simulator share its cores, so wrk
-# uses one thread (THREADS) and the numbers are relative, not absolute. Each run also reports the
-# CPU time (user + system, from /proc/<pid>/stat) the simulator and the gateway spent per request:
-# on shared cores, that is what bounds the throughput ratio. Loopback only, bounded by DURATION
-# per run (12 runs). Writes target/bench/load.csv.
+# wrk (installed from Debian if missing), the servers and the proxies share this machine's
+# cores, so numbers are relative: wrk uses THREADS threads and each run records the CPU time
+# (user + system, /proc/<pid>/stat) the simulator and the proxy spent per request. Prints each
+# run as it goes, then benches/load_report.py's table: medians, the ratios against the issue's
+# goals, and each proxy's peak RSS (VmHWM) over the whole run. Loopback only, bounded:
+# ROUNDS x 2 lists x targets runs of DURATION. Writes target/bench/load.csv and load-rss.csv.
 set -euo pipefail
+compare=${COMPARE_BINARY:+$(realpath "$COMPARE_BINARY")} # before the cd: relative to the caller
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 threads=${THREADS:-1}
-connections=${CONNECTIONS:-16}
-duration=${DURATION:-10s}
+connections=${CONNECTIONS:-32}
+big_connections=${BIG_CONNECTIONS:-8}
+rounds=${ROUNDS:-3}
+duration=${DURATION:-5s}
 big_kb=${BIG_KB:-1000} # the "1 MB" list, in kB of XML
 auth_header="Authorization: Basic $(printf admin:password | base64)" # simulator defaults
 out_dir="$root/target/bench"
@@ -46,33 +43,74 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
+targets=(direct bare naive gateway)
+if [ -n "$compare" ]; then targets+=(compare); fi
+runs=$(( rounds * 2 * ${#targets[@]} ))
+seconds=$(python3 -c "import sys; d = sys.argv[1]; print(int(d[:-1]) * {'s': 1, 'm': 60}[d[-1]])" "$duration")
+echo "== $runs runs of $duration ($rounds rounds x 2 lists x ${#targets[@]} targets):" \
+  "about $(( runs * (seconds + 1) + 10 )) s after the build; load average: $(uptime | sed 's/.*average: //')" >&2
+
+build_workspace=1 # the floors too (benches/floors/, not a default member)
 source benches/common.sh
 
-# One simulator: the Cisco seed (whose two ports come first) plus 1,000 generated ports.
-sim_port=$(free_port)
-"$binary" simulate --listen "127.0.0.1:$sim_port" --port-groups 500 --ports-per-group 2 \
-  >"$out_dir/load-simulator.log" 2>&1 &
-pids+=("$!")
-sim_pid=$!
-wait_for_port "$sim_port" "$!"
-direct="http://127.0.0.1:$sim_port"
+# Starts a server in the background as target $1 (its pid in pid[$1], its URL in base[$1]),
+# logging to load-$1.log, and waits for it to listen on port $2.
+declare -A pid base
+start() { # name, port, command...
+  local name=$1 port=$2
+  shift 2
+  "$@" >"$out_dir/load-$name.log" 2>&1 &
+  pids+=("$!")
+  pid[$name]=$!
+  wait_for_port "$port" "$!"
+  base[$name]="http://127.0.0.1:$port"
+}
 
-gw_port=$(free_port)
-"$binary" --listen "127.0.0.1:$gw_port" --upstream "$direct" \
-  --upstream-max-concurrency "$connections" >"$out_dir/load-gateway.log" 2>&1 &
-pids+=("$!")
-gw_pid=$!
-wait_for_port "$gw_port" "$!"
-gateway="http://127.0.0.1:$gw_port"
+port=$(free_port)
+start direct "$port" "$binary" simulate --listen "127.0.0.1:$port" --port-groups 500 --ports-per-group 2
+upstream=${base[direct]}
+for floor in bare:bare-proxy naive:naive-transcoder; do
+  port=$(free_port)
+  start "${floor%%:*}" "$port" "$root/target/release/${floor#*:}" --listen "127.0.0.1:$port" --upstream "$upstream"
+done
+# --upstream-max-concurrency at least wrk's connections: the default of 5 shields a real Unity
+# Connection and would measure the gateway's queue, not its cost per request.
+cap=$(( connections > big_connections ? connections : big_connections ))
+for gateway in "gateway:$binary" ${compare:+"compare:$compare"}; do
+  port=$(free_port)
+  start "${gateway%%:*}" "$port" "${gateway#*:}" --listen "127.0.0.1:$port" --upstream "$upstream" \
+    --upstream-max-concurrency "$cap"
+done
 
 # Rows for about BIG_KB kB, from the size of a 1,000-port page.
-probe=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$direct/vmrest/ports?rowsPerPage=1000")
-big_rows=$(( big_kb * 1000 * 1000 / probe ))
+probe=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$upstream/vmrest/ports?rowsPerPage=1000")
+lists=("two_ports /vmrest/ports?rowsPerPage=2 $connections"
+  "list_1mb /vmrest/ports?rowsPerPage=$(( big_kb * 1000 * 1000 / probe )) $big_connections")
 
-lists=("two_ports /vmrest/ports?rowsPerPage=2" "list_1mb /vmrest/ports?rowsPerPage=$big_rows")
+accept_of() { # target: what its client asks for
+  case $1 in direct | bare) echo application/xml ;; *) echo application/json ;; esac
+}
 
-field() { # name, RESULT line
-  sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+# Each target's answer once, before measuring: 200 in the format it should answer in, and, as
+# JSON, the two-port list holding both ports; sets response_bytes[list/target].
+declare -A response_bytes
+check() { # list, path
+  local list=$1 path=$2 target body status type
+  for target in "${targets[@]}"; do
+    body="$out_dir/load-check-$list-$target.body"
+    read -r status response_bytes[$list/$target] type < <(curl -s -H "$auth_header" \
+      -H "Accept: $(accept_of "$target")" -o "$body" -w '%{http_code} %{size_download} %{content_type}\n' \
+      "${base[$target]}$path")
+    if [ "$status" != 200 ] || [ "${type%%;*}" != "$(accept_of "$target")" ]; then
+      echo "$target $path answered $status $type" >&2
+      exit 1
+    fi
+  done
+  if [ "$list" = two_ports ]; then
+    local json=()
+    for target in "${targets[@]:2}"; do json+=("$out_dir/load-check-$list-$target.body"); done
+    python3 benches/load_report.py --check-ports "$out_dir/load-check-$list-direct.body" "${json[@]}"
+  fi
 }
 
 clock_ticks=$(getconf CLK_TCK)
@@ -82,94 +120,51 @@ cpu_ticks() { # pid: user + system time so far, in clock ticks
 per_request_us() { # ticks, requests
   python3 -c "print(f'{$1 / $clock_ticks / max($2, 1) * 1e6:.1f}')"
 }
+field() { # name, RESULT line
+  sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+}
 
-echo "list,target,variant,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx,simulator_cpu_us_per_request,gateway_cpu_us_per_request" >"$csv"
-printf '%-9s %-7s %-17s %9s %9s %9s %9s %8s %11s %11s\n' list target variant "resp B" "req/s" "p50 µs" "p99 µs" errors "sim CPU µs" "gw CPU µs" >&2
-
-# One wrk run, appended to the CSV and printed, with the CPU time $sim_pid and $gw_pid spent.
-# Reads list, target, variant, xml_bytes, response_bytes, base, path, accept; $pin (empty or a
-# taskset command) runs wrk where the servers are.
-run_wrk() { # vary (0/1), connections
-  local vary=$1 conns=$2 sim_before gw_before line requests sim_cpu gw_cpu errors
-  sim_before=$(cpu_ticks "$sim_pid") gw_before=$(cpu_ticks "$gw_pid")
-  line=$(LOAD_VARY=$vary $pin wrk -t"$threads" -c"$conns" -d"$duration" \
-    -H "$auth_header" -H "$accept" -s benches/load.lua "$base$path" | grep '^RESULT')
+# One wrk run of $target on $list, appended to the CSV and printed, with the CPU time the
+# simulator and the target's own process (none for direct) spent per request.
+run_wrk() { # round, list, path, connections, target
+  local round=$1 list=$2 path=$3 conns=$4 target=$5 sim proxy sim_before proxy_before line requests
+  local errors sim_cpu proxy_cpu
+  sim=${pid[direct]} proxy=${pid[$target]}
+  sim_before=$(cpu_ticks "$sim") proxy_before=$(cpu_ticks "$proxy")
+  line=$(LOAD_VARY=1 wrk -t"$threads" -c"$conns" -d"$duration" --timeout 10s -H "$auth_header" \
+    -H "Accept: $(accept_of "$target")" -s benches/load.lua "${base[$target]}$path" | grep '^RESULT')
   requests=$(field requests "$line")
-  sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim_pid") - sim_before )) "$requests")
-  gw_cpu=$(per_request_us $(( $(cpu_ticks "$gw_pid") - gw_before )) "$requests")
+  sim_cpu=$(per_request_us $(( $(cpu_ticks "$sim") - sim_before )) "$requests")
+  proxy_cpu=$(per_request_us $(( $(cpu_ticks "$proxy") - proxy_before )) "$requests")
+  if [ "$target" = direct ]; then proxy_cpu=""; fi
   errors=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
-  echo "$list,$target,$variant,$xml_bytes,$response_bytes,$threads,$conns,$duration,$requests,$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$gw_cpu" >>"$csv"
-  printf '%-9s %-7s %-17s %9s %9s %9s %9s %8s %11s %11s\n' "$list" "$target" "$variant" "$response_bytes" \
-    "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" \
-    "$sim_cpu" "$gw_cpu" >&2
+  echo "$round,$list,$target,$xml_bytes,${response_bytes[$list/$target]},$threads,$conns,$duration,$requests,$(field rps "$line"),$(field p50_us "$line"),$(field p90_us "$line"),$(field p99_us "$line"),$(field max_us "$line"),$errors,$(field non2xx "$line"),$sim_cpu,$proxy_cpu" >>"$csv"
+  printf '%5s %-9s %-7s %9s %9s %9s %9s %8s %11s %11s\n' "$round" "$list" "$target" \
+    "${response_bytes[$list/$target]}" "$(field rps "$line")" "$(field p50_us "$line")" \
+    "$(field p99_us "$line")" "$errors+$(field non2xx "$line")" "$sim_cpu" "${proxy_cpu:--}" >&2
 }
 
-# Sets base, accept and response_bytes for $target against $1 (direct) or $2 (gateway), after
-# one request that must succeed (and, through the gateway, be JSON).
-aim() { # direct URL, gateway URL
-  local check status
-  base=$1 accept="Accept: application/xml"
-  if [ "$target" = gateway ]; then base=$2 accept="Accept: application/json"; fi
-  check=$(curl -s -H "$auth_header" -H "$accept" -o /dev/null -w '%{http_code} %{size_download} %{content_type}' "$base$path")
-  read -r status response_bytes content_type <<<"$check"
-  if [ "$status" != 200 ]; then
-    echo "$target $path answered $status" >&2
-    exit 1
-  fi
-}
-
-pin=""
 for entry in "${lists[@]}"; do
-  read -r list path <<<"$entry"
-  xml_bytes=$(curl -sf -H "$auth_header" -o /dev/null -w '%{size_download}' "$direct$path")
-  for target in direct gateway; do
-    aim "$direct" "$gateway"
-    variant=same run_wrk 0 "$connections"
-    variant=varied run_wrk 1 "$connections"
-    variant=varied_c1 run_wrk 1 1
+  read -r list path _ <<<"$entry"
+  check "$list" "$path"
+done
+echo "round,list,target,xml_bytes,response_bytes,threads,connections,duration,requests,rps,p50_us,p90_us,p99_us,max_us,errors,non2xx,simulator_cpu_us_per_request,proxy_cpu_us_per_request" >"$csv"
+printf '%5s %-9s %-7s %9s %9s %9s %9s %8s %11s %11s\n' round list target "resp B" "req/s" "p50 µs" "p99 µs" errors "sim CPU µs" "proxy CPU µs" >&2
+for round in $(seq 1 "$rounds"); do
+  for entry in "${lists[@]}"; do
+    read -r list path conns <<<"$entry"
+    xml_bytes=${response_bytes[$list/direct]}
+    # Each round starts one target later, so no target always runs first or last.
+    for i in "${!targets[@]}"; do
+      target=${targets[(i + round - 1) % ${#targets[@]}]}
+      run_wrk "$round" "$list" "$path" "$conns" "$target"
+    done
   done
 done
 
-# The pinned runs: fresh processes, all on CPU 0.
-pin="taskset -c 0"
-pinned_sim_port=$(free_port)
-$pin "$binary" simulate --listen "127.0.0.1:$pinned_sim_port" --port-groups 500 --ports-per-group 2 \
-  >"$out_dir/load-simulator-one-cpu.log" 2>&1 &
-pids+=("$!")
-sim_pid=$!
-wait_for_port "$pinned_sim_port" "$!"
-pinned_gw_port=$(free_port)
-$pin "$binary" --listen "127.0.0.1:$pinned_gw_port" --upstream "http://127.0.0.1:$pinned_sim_port" \
-  >"$out_dir/load-gateway-one-cpu.log" 2>&1 &
-pids+=("$!")
-gw_pid=$!
-wait_for_port "$pinned_gw_port" "$!"
-read -r list path <<<"${lists[0]}"
-for target in direct gateway; do
-  aim "http://127.0.0.1:$pinned_sim_port" "http://127.0.0.1:$pinned_gw_port"
-  variant=varied_c1_one_cpu threads=1 run_wrk 1 1
+echo "target,peak_rss_kb" >"$out_dir/load-rss.csv"
+for target in "${targets[@]:1}"; do
+  echo "$target,$(awk '$1 == "VmHWM:" { print $2 }' "/proc/${pid[$target]}/status")" >>"$out_dir/load-rss.csv"
 done
-
-echo "== $content_type from the gateway; wrote ${csv#"$root/"}" >&2
-# Ratios and the targets, from the CSV just written.
-python3 - "$csv" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-at = {(r["list"], r["target"], r["variant"]): r for r in rows}
-print(f"{'list':9} {'variant':17} {'rps gw/direct':>13} {'p50 direct':>10} {'p50 gw':>8} {'added p50':>9} {'p99 direct':>10} {'p99 gw':>8} {'p99 gw/direct':>13} {'CPU/req sim':>11} {'CPU/req gw':>10}")
-for (lst, target, variant), d in at.items():
-    if target != "direct":
-        continue
-    g = at[(lst, "gateway", variant)]
-    ratio = float(g["rps"]) / float(d["rps"])
-    added = int(g["p50_us"]) - int(d["p50_us"])
-    p99 = int(g["p99_us"]) / int(d["p99_us"])
-    note = ""
-    latency = f"added p50 <= 150 µs: {'met' if added <= 150 else 'missed'}"
-    if lst == "two_ports" and variant.endswith("one_cpu"):
-        note = f"  [{latency}, without cross-CPU wake-ups]"  # one CPU: throughput says nothing
-    elif lst == "two_ports":
-        note = f"  [throughput >= 70%: {'met' if ratio >= 0.7 else 'missed'}; {latency}]"
-    print(f"{lst:9} {variant:17} {ratio:13.2f} {d['p50_us']:>10} {g['p50_us']:>8} {added:9} {d['p99_us']:>10} {g['p99_us']:>8} {p99:13.2f} "
-          f"{g['simulator_cpu_us_per_request']:>11} {g['gateway_cpu_us_per_request']:>10}{note}")
-EOF
+echo "== wrote ${csv#"$root/"}; load average: $(uptime | sed 's/.*average: //')" >&2
+python3 benches/load_report.py "$csv" "$out_dir/load-rss.csv"
