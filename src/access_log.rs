@@ -35,7 +35,7 @@ use http::Request;
 
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use crate::trace_context::TraceContext;
+use crate::trace_context::{TraceContext, TraceId};
 
 /// Logs and counts each request when its response head is ready.
 #[derive(Clone, Debug)]
@@ -68,10 +68,12 @@ impl Middleware for AccessLog {
             .unwrap_or("-")
             .to_owned();
         // The gateway's own hex, never the client's bytes: safe to log unquoted.
-        let trace_id = request
-            .extensions()
-            .get::<TraceContext>()
-            .map_or_else(|| "-".to_owned(), |trace| trace.trace_id().to_string());
+        let trace_id = TraceIdOrDash(
+            request
+                .extensions()
+                .get::<TraceContext>()
+                .map(TraceContext::trace_id),
+        );
         let response = inner.call(request);
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -93,5 +95,18 @@ impl Middleware for AccessLog {
             );
             Ok(response)
         })
+    }
+}
+
+/// The trace id as the log writes it, `-` when the request has none; formatted by the log
+/// itself, so no `String` is made for it.
+struct TraceIdOrDash(Option<TraceId>);
+
+impl std::fmt::Display for TraceIdOrDash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(id) => id.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }

@@ -98,8 +98,22 @@ impl fmt::Display for SpanId {
     }
 }
 
+/// Writes `bytes` as lower-case hex in one `write_str`: a `String` built from it is allocated
+/// once, not grown two digits at a time.
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    let mut digits = [0u8; 32];
+    let digits = hex_into(bytes, &mut digits);
+    f.write_str(std::str::from_utf8(digits).expect("hex digits are ASCII"))
+}
+
+/// Fills the start of `out` with `bytes` in lower-case hex; returns that part.
+fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a [u8] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    &out[..bytes.len() * 2]
 }
 
 /// A request's place in a trace: the trace, the caller's span, and the gateway's span.
@@ -168,9 +182,15 @@ impl TraceContext {
 
     /// The version-`00` `traceparent` naming the gateway's span.
     pub fn traceparent(&self) -> HeaderValue {
-        let flags = if self.sampled { SAMPLED } else { 0 };
-        let value = format!("00-{}-{}-{flags:02x}", self.trace_id, self.span_id);
-        HeaderValue::try_from(value).expect("hex digits and dashes are a valid header value")
+        // `00-` trace id `-` span id `-` flags, written in place: one allocation, the value's.
+        let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        hex_into(&self.trace_id.0, &mut value[3..35]);
+        hex_into(&self.span_id.0, &mut value[36..52]);
+        hex_into(
+            &[if self.sampled { SAMPLED } else { 0 }],
+            &mut value[53..55],
+        );
+        HeaderValue::from_bytes(&value).expect("hex digits and dashes are a valid header value")
     }
 
     /// Sets `traceparent` and `tracestate` of a request going upstream, replacing any.

@@ -40,9 +40,10 @@ use http::{header, Request, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// Most allocations one request may make: measured 175.0 (71.7 kB) on 2026-12-02 at 61ae5aa,
-/// in the debug build `cargo test` makes; about 10% above. Lower it as allocations are cut.
-const BUDGET: u64 = 192;
+/// Most allocations one request may make: measured 164.0 (71.4 kB) on 2026-12-02 (175.0 at
+/// 61ae5aa, before the trace ids were written in place), in the debug build `cargo test`
+/// makes; about 10% above. Lower it as allocations are cut.
+const BUDGET: u64 = 180;
 
 /// Requests before counting: the pooled connection, lazy statics, metric label sets.
 const WARM_UP: u64 = 20;
