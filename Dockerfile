@@ -28,9 +28,11 @@ COPY src src
 COPY crates crates
 COPY openapi openapi
 COPY assets assets
-# Cargo.toml declares this benchmark target, and cargo refuses a manifest whose declared
-# targets are missing, so the one file comes along (it is not built here).
+# Cargo.toml declares this benchmark target and the load benchmark's floors as a workspace
+# member, and cargo refuses a manifest whose declared targets or members are missing, so they
+# come along (neither is built here).
 COPY benches/transcode.rs benches/transcode.rs
+COPY benches/floors benches/floors
 # Build caches: the crates.io download cache and the target directory are cache mounts, kept by
 # the builder between builds, so a code change re-downloads nothing and recompiles only this
 # crate. (The usual alternative, a dependency-only layer built from a dummy main.rs, rebuilds
