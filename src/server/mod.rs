@@ -94,7 +94,7 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
 ) {
     descriptors::warn_if_too_few(settings.max_connections);
-    let builder = connection::http_builder(&settings);
+    let builder = Arc::new(connection::http_builder(&settings));
     let mut acceptor = accept::Acceptor::new(listener, settings.max_connections);
     let settings = Arc::new(settings);
     // Every connection holds a receiver; serving is drained when the last one is dropped.
