@@ -134,7 +134,10 @@ pub fn app_with_metrics(
         settings.default_mode,
         budget.clone(),
     );
-    let (cap, buffered) = (settings.upstream_limit.clone(), settings.limits.max_request_body);
+    let (cap, buffered) = (
+        settings.upstream_limit.clone(),
+        settings.limits.max_request_body,
+    );
     let limit = UpstreamLimit::new(cap, metrics.clone(), budget.clone(), buffered);
     let transcoded = ServiceBuilder::new()
         .layer(transcode.into_layer())

@@ -245,7 +245,8 @@ impl clap::builder::TypedValueParser for RedisUrlParser {
         let text = value
             .to_str()
             .ok_or_else(|| refuse("the URL is not UTF-8".to_owned()))?;
-        text.parse().map_err(|e: RedisUrlError| refuse(e.to_string()))
+        text.parse()
+            .map_err(|e: RedisUrlError| refuse(e.to_string()))
     }
 }
 

@@ -111,9 +111,7 @@ impl FromStr for RedisUrl {
             reason: reason.to_owned(),
         };
         let url = url::Url::parse(text).map_err(|e| refuse(redact_text(text), &e.to_string()))?;
-        let password = url.password().map(|p| {
-            percent_decode(p)
-        });
+        let password = url.password().map(percent_decode);
         let mut shown_url = url.clone();
         if url.password().is_some() {
             // Cannot fail: the URL has a host, since it has a password.
@@ -185,7 +183,11 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(high), Some(low)) => {
                 out.push((high * 16 + low) as u8);
                 i += 3;
@@ -424,7 +426,8 @@ impl Shared {
     ) -> Result<T, CallError> {
         let mut connection = self.connection().ok_or(CallError::NotConnected)?;
         let started = Instant::now();
-        let result = tokio::time::timeout(CALL_TIMEOUT, invocation.invoke_async(&mut connection)).await;
+        let result =
+            tokio::time::timeout(CALL_TIMEOUT, invocation.invoke_async(&mut connection)).await;
         self.metrics
             .redis_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -735,7 +738,10 @@ mod tests {
             .unwrap();
         for shown in [url.to_string(), format!("{url:?}")] {
             assert!(!shown.contains("s3cr"), "{shown}");
-            assert!(shown.contains("rediss://user:***@redis.example.com:6380/2"), "{shown}");
+            assert!(
+                shown.contains("rediss://user:***@redis.example.com:6380/2"),
+                "{shown}"
+            );
         }
         assert_eq!(url.password.as_deref(), Some("s3cr@t"));
         assert_eq!(url.scrub("WRONGPASS s3cr@t"), "WRONGPASS ***");

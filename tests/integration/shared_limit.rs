@@ -74,7 +74,15 @@ impl Redis {
     async fn restart(&mut self) {
         let spawned = Command::new("redis-server")
             .args(&self.args)
-            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "-::1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+                "-::1",
+            ])
             .args(["--dir", std::env::temp_dir().to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -469,8 +477,14 @@ async fn three_replicas_put_no_more_than_the_shared_budget_on_the_upstream() {
         waits += gateway
             .metric("cupi_gateway_upstream_limit_shared_waits_total")
             .await;
-        assert_eq!(gateway.metric("cupi_gateway_upstream_limit_leases").await, 0.0);
-        assert_eq!(gateway.metric("cupi_gateway_upstream_limit_shared").await, 1.0);
+        assert_eq!(
+            gateway.metric("cupi_gateway_upstream_limit_leases").await,
+            0.0
+        );
+        assert_eq!(
+            gateway.metric("cupi_gateway_upstream_limit_shared").await,
+            1.0
+        );
     }
     println!(
         "120 GETs over 3 replicas: {ok} answered 200, {busy} 503 upstream_busy, in {took:?}; \
@@ -507,7 +521,10 @@ async fn a_replica_killed_while_holding_slots_loses_them_within_a_lease_period()
     let killed = Instant::now();
     // A's connections close with it: its requests leave the upstream at once.
     while upstream.current() > 0 {
-        assert!(killed.elapsed() < Duration::from_secs(2), "A's requests leave the upstream");
+        assert!(
+            killed.elapsed() < Duration::from_secs(2),
+            "A's requests leave the upstream"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let gone = killed.elapsed();
@@ -524,7 +541,10 @@ async fn a_replica_killed_while_holding_slots_loses_them_within_a_lease_period()
          a first slot after {first:?}, all 5 after {all:?} (lease {LEASE:?}); peak {}",
         upstream.peak()
     );
-    assert!(all <= LEASE + Duration::from_secs(2), "all 5 back within a lease period: {all:?}");
+    assert!(
+        all <= LEASE + Duration::from_secs(2),
+        "all 5 back within a lease period: {all:?}"
+    );
     // A's leases were renewed at most a third of a lease before it died: they outlived it.
     assert!(
         first >= LEASE / 2,
@@ -566,12 +586,20 @@ async fn a_stopped_or_frozen_redis_leaves_each_replica_on_its_local_cap_until_it
     assert!(upstream.peak() <= 15);
     for gateway in all {
         assert_eq!(gateway.mode().await, "local_fallback");
-        assert_eq!(gateway.metric("cupi_gateway_upstream_limit_shared").await, 0.0);
         assert_eq!(
-            gateway.metric("cupi_gateway_upstream_limit_fallbacks_total").await,
+            gateway.metric("cupi_gateway_upstream_limit_shared").await,
+            0.0
+        );
+        assert_eq!(
+            gateway
+                .metric("cupi_gateway_upstream_limit_fallbacks_total")
+                .await,
             1.0
         );
-        assert_eq!(gateway.log().matches("falls back to its own cap").count(), 1);
+        assert_eq!(
+            gateway.log().matches("falls back to its own cap").count(),
+            1
+        );
     }
 
     // Redis back: the replicas rejoin, and the budget is shared again.
@@ -580,7 +608,13 @@ async fn a_stopped_or_frozen_redis_leaves_each_replica_on_its_local_cap_until_it
     for gateway in all {
         let took = gateway.until_mode("shared", Duration::from_secs(5)).await;
         rejoined = rejoined.max(took);
-        assert_eq!(gateway.log().matches("rejoins the shared upstream budget").count(), 1);
+        assert_eq!(
+            gateway
+                .log()
+                .matches("rejoins the shared upstream budget")
+                .count(),
+            1
+        );
     }
     upstream.reset_peak();
     let answers = burst(&all, 60, 2000).await;
@@ -603,7 +637,9 @@ async fn a_stopped_or_frozen_redis_leaves_each_replica_on_its_local_cap_until_it
     for gateway in all {
         assert_eq!(gateway.mode().await, "local_fallback");
         assert_eq!(
-            gateway.metric("cupi_gateway_upstream_limit_fallbacks_total").await,
+            gateway
+                .metric("cupi_gateway_upstream_limit_fallbacks_total")
+                .await,
             2.0
         );
     }
@@ -632,7 +668,12 @@ async fn rediss_with_a_private_ca_shares_the_budget() {
     let upstream = Upstream::start(Duration::from_millis(100)).await;
     let url = format!("rediss://localhost:{}/0", redis.port);
     // The system's roots, as rustls-native-certs reads them: SSL_CERT_FILE names the CA.
-    let args = ["--upstream-limit-redis", &url, "--upstream-max-concurrency", "2"];
+    let args = [
+        "--upstream-limit-redis",
+        &url,
+        "--upstream-max-concurrency",
+        "2",
+    ];
     let env = [("SSL_CERT_FILE", ca.as_str())];
     let (a, b) = tokio::join!(
         Gateway::start_with_env(&upstream.origin, &args, &env),
@@ -643,7 +684,10 @@ async fn rediss_with_a_private_ca_shares_the_budget() {
     }
     let answers = burst(&[&a, &b], 20, 0).await;
     assert_eq!(answered(&answers, Duration::from_secs(10)), (20, 0));
-    println!("rediss://: 20 GETs over 2 replicas, at most {} at the upstream", upstream.peak());
+    println!(
+        "rediss://: 20 GETs over 2 replicas, at most {} at the upstream",
+        upstream.peak()
+    );
     assert!(upstream.peak() <= 2, "{}", upstream.peak());
 
     // Without the CA the certificate is refused, and the replica is on its own cap.
@@ -678,7 +722,8 @@ async fn the_password_reaches_no_log_no_error_and_no_readyz() {
     // Redis gone: the fallback's warning names the URL and the error.
     redis.kill().await;
     let _ = burst(&[&good], 3, 100).await;
-    good.until_mode("local_fallback", Duration::from_secs(5)).await;
+    good.until_mode("local_fallback", Duration::from_secs(5))
+        .await;
 
     let mut seen = Vec::new();
     for gateway in [&good, &refused] {
@@ -688,7 +733,11 @@ async fn the_password_reaches_no_log_no_error_and_no_readyz() {
     }
     let good_log = good.log();
     assert!(good_log.contains("falls back to its own cap"), "{good_log}");
-    assert!(refused.log().contains("redis=redis://:***@127.0.0.1"), "{}", refused.log());
+    assert!(
+        refused.log().contains("redis=redis://:***@127.0.0.1"),
+        "{}",
+        refused.log()
+    );
 
     // --help with the variable set shows no value; a refused URL is not echoed.
     let help = std::process::Command::new(BIN)
@@ -709,7 +758,10 @@ async fn the_password_reaches_no_log_no_error_and_no_readyz() {
 
     for text in &seen {
         assert!(!text.contains(PASSWORD), "the password shows in:\n{text}");
-        assert!(!text.contains(WRONG), "the wrong password shows in:\n{text}");
+        assert!(
+            !text.contains(WRONG),
+            "the wrong password shows in:\n{text}"
+        );
     }
 }
 
@@ -723,12 +775,18 @@ async fn without_the_flag_each_replica_keeps_its_own_cap_as_before() {
     );
     let answers = burst(&[&a, &b], 30, 0).await;
     assert_eq!(answered(&answers, Duration::from_secs(10)), (30, 0));
-    println!("no flag: 2 replicas with a cap of 3, at most {} at the upstream", upstream.peak());
+    println!(
+        "no flag: 2 replicas with a cap of 3, at most {} at the upstream",
+        upstream.peak()
+    );
     assert_eq!(upstream.peak(), 6, "each replica's cap is its own");
     for gateway in [&a, &b] {
         let readyz = gateway.readyz().await;
         assert!(readyz.get("upstream_limit").is_none(), "{readyz}");
-        assert_eq!(gateway.metric("cupi_gateway_upstream_limit_shared").await, 0.0);
+        assert_eq!(
+            gateway.metric("cupi_gateway_upstream_limit_shared").await,
+            0.0
+        );
         assert!(!gateway.log().contains("Redis"), "{}", gateway.log());
     }
 }
