@@ -287,26 +287,24 @@ docker rm -f "$prefix-gateway" "$prefix-simulator" >/dev/null
 docker network rm "$prefix" >/dev/null
 
 # -- 6. deploy/docker-compose.yml, brought up ------------------------------------------------
+# Stand-ins for the compose stack's other images: Debian packages on the builder image.
+# A package's postinst would start its service: a policy-rc.d that answers 101 forbids it.
+# Usage: debian_standin IMAGE PACKAGE 'CMD as JSON' [PATHS to remove after]
+debian_standin() {
+  local image=$1 package=$2 cmd=$3 remove=${4:-}
+  have_image "$image" && return 0
+  say "making $image: Debian's $package on the builder image"
+  printf '%s\n' "FROM $RUST_IMAGE" \
+    "RUN printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $package >/dev/null && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d $remove" \
+    "CMD $cmd" |
+    build -q -t "$image" - >"$work/$package-build.log" 2>&1 ||
+    { tail -n 20 "$work/$package-build.log" >&2; fail "building $image"; }
+}
 FRONTEND_IMAGE=${FRONTEND_IMAGE:-cupi-standin/nginx:$suite}
-if ! have_image "$FRONTEND_IMAGE"; then
-  say "making $FRONTEND_IMAGE: Debian's nginx on the builder image"
-  printf '%s\n' "FROM $RUST_IMAGE" \
-    'RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default' \
-    'CMD ["nginx", "-g", "daemon off;"]' |
-    build -q -t "$FRONTEND_IMAGE" - >"$work/nginx-build.log" 2>&1 ||
-    { tail -n 20 "$work/nginx-build.log" >&2; fail "building $FRONTEND_IMAGE"; }
-fi
-# The compose stack's Redis (the replicas' shared upstream budget): Debian's redis-server on the
-# builder image. The package's postinst would start its service: a policy-rc.d forbids it.
+debian_standin "$FRONTEND_IMAGE" nginx '["nginx", "-g", "daemon off;"]' /etc/nginx/sites-enabled/default
+# The Redis of the replicas' shared upstream budget.
 REDIS_IMAGE=${REDIS_IMAGE:-cupi-standin/redis:$suite}
-if ! have_image "$REDIS_IMAGE"; then
-  say "making $REDIS_IMAGE: Debian's redis-server on the builder image"
-  printf '%s\n' "FROM $RUST_IMAGE" \
-    'RUN printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d' \
-    'CMD ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]' |
-    build -q -t "$REDIS_IMAGE" - >"$work/redis-build.log" 2>&1 ||
-    { tail -n 20 "$work/redis-build.log" >&2; fail "building $REDIS_IMAGE"; }
-fi
+debian_standin "$REDIS_IMAGE" redis-server '["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]'
 frontend_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 compose=(env CUPI_GATEWAY_IMAGE="$image" FRONTEND_IMAGE="$FRONTEND_IMAGE" REDIS_IMAGE="$REDIS_IMAGE"
   FRONTEND_PORT="127.0.0.1:$frontend_port"
