@@ -26,6 +26,7 @@
 //!         max_concurrent: 5,
 //!         max_queued: 100,
 //!         max_wait: std::time::Duration::from_secs(10),
+//!         shared: None,
 //!     },
 //!     cors_allowed_origins: Vec::new(),
 //!     upstream_retries: 2,
@@ -121,7 +122,8 @@ pub fn app_with_metrics(
     settings: Settings,
     metrics: Arc<Metrics>,
 ) -> App {
-    let own = routes::own_routes(&upstream, spec.clone(), metrics.clone());
+    let shared_limit = settings.upstream_limit.shared.clone();
+    let own = routes::own_routes(&upstream, spec.clone(), metrics.clone(), shared_limit);
     let schema = Arc::new(spec.schema().clone());
     // One budget for every body any layer holds in memory.
     let budget = BodyBudget::new(settings.bodies.budget, &metrics);
@@ -132,7 +134,10 @@ pub fn app_with_metrics(
         settings.default_mode,
         budget.clone(),
     );
-    let (cap, buffered) = (settings.upstream_limit, settings.limits.max_request_body);
+    let (cap, buffered) = (
+        settings.upstream_limit.clone(),
+        settings.limits.max_request_body,
+    );
     let limit = UpstreamLimit::new(cap, metrics.clone(), budget.clone(), buffered);
     let transcoded = ServiceBuilder::new()
         .layer(transcode.into_layer())

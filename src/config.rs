@@ -11,6 +11,7 @@ use http::HeaderValue;
 use crate::app::Settings;
 use crate::body_rate::BodyRate;
 use crate::budget::BodySettings;
+use crate::limit::shared::{RedisUrl, RedisUrlError};
 use crate::limit::LimitSettings;
 use crate::server::ConnectionSettings;
 use crate::transcode::{Limits, Mode};
@@ -138,6 +139,13 @@ pub struct GatewayArgs {
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) upstream_queue_timeout: Duration,
 
+    /// Redis through which the replicas that name it and the same --upstream share one budget
+    /// of --upstream-max-concurrency slots: redis://host:6379/0, rediss:// for TLS,
+    /// redis://:PASSWORD@host for a password (never logged). When Redis is unreachable or
+    /// slow, each replica keeps to that cap on its own until Redis is back.
+    #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_LIMIT_REDIS", hide_env_values = true, value_parser = RedisUrlParser)]
+    pub(crate) upstream_limit_redis: Option<RedisUrl>,
+
     /// How often a GET/HEAD that Unity Connection answered 503 is retried (with backoff,
     /// within a retry budget); 0 turns retrying off. Writes are never retried.
     #[arg(long, env = "CUPI_GATEWAY_UPSTREAM_RETRIES", default_value_t = 2)]
@@ -214,6 +222,34 @@ pub struct GatewayArgs {
     pub log_format: LogFormat,
 }
 
+/// Parses `--upstream-limit-redis`. clap's own message for a refused value quotes the value,
+/// password and all; this one shows the URL with its password replaced.
+#[derive(Clone, Debug)]
+struct RedisUrlParser;
+
+impl clap::builder::TypedValueParser for RedisUrlParser {
+    type Value = RedisUrl;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RedisUrl, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for --upstream-limit-redis: {message}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("the URL is not UTF-8".to_owned()))?;
+        text.parse()
+            .map_err(|e: RedisUrlError| refuse(e.to_string()))
+    }
+}
+
 /// An origin as browsers send it: `scheme://host[:port]`, nothing else.
 fn parse_origin(value: &str) -> Result<HeaderValue, String> {
     let uri: http::Uri = value.parse().map_err(|e| format!("{value}: {e}"))?;
@@ -264,6 +300,8 @@ impl GatewayArgs {
                 max_concurrent: self.upstream_max_concurrency,
                 max_queued: self.upstream_queue,
                 max_wait: self.upstream_queue_timeout,
+                // Connected at start-up (`start::run_gateway`), from `upstream_limit_redis`.
+                shared: None,
             },
         }
     }

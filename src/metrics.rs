@@ -144,6 +144,16 @@ pub struct Metrics {
     pub upstream_in_flight: Gauge,
     /// Requests answered 503 `upstream_busy` by the gateway's own queue.
     pub shed: Counter,
+    /// 1 while the upstream budget is shared through Redis, 0 in local fallback or without it.
+    pub(crate) shared_mode: Gauge,
+    /// Leases on shared slots this replica holds now.
+    pub(crate) shared_leases: Gauge,
+    /// Requests that waited in the shared queue (not granted a slot at once).
+    pub(crate) shared_waits: Counter,
+    /// Falls from the shared budget back to the local cap (Redis failed or was slow).
+    pub(crate) shared_fallbacks: Counter,
+    /// Time of each call to Redis for the shared budget.
+    pub(crate) redis_seconds: Histogram,
     /// Retries of reads that got an upstream 503.
     pub retries: Counter,
     /// Requests answered with an identical concurrent request's upstream response.
@@ -196,6 +206,11 @@ impl Metrics {
             upstream_seconds: registered(r, "upstream_duration_seconds", "Time to response head at the upstream", latency_histogram()),
             upstream_in_flight: registered(r, "upstream_in_flight", "Requests at the upstream now", Gauge::default()),
             shed: registered(r, "upstream_shed", "Requests refused with 503 upstream_busy by the gateway's queue", Counter::default()),
+            shared_mode: registered(r, "upstream_limit_shared", "1 while the upstream budget is shared through Redis (--upstream-limit-redis), 0 on the local cap", Gauge::default()),
+            shared_leases: registered(r, "upstream_limit_leases", "Leases on shared upstream slots held by this replica now", Gauge::default()),
+            shared_waits: registered(r, "upstream_limit_shared_waits", "Requests that waited in the shared queue for a slot", Counter::default()),
+            shared_fallbacks: registered(r, "upstream_limit_fallbacks", "Falls back to the local cap because Redis failed or was slow", Counter::default()),
+            redis_seconds: registered(r, "upstream_limit_redis_duration_seconds", "Time of each call to Redis for the shared upstream budget", Histogram::new(exponential_buckets(0.0001, 2.0, 15))),
             retries: registered(r, "upstream_retries", "Retries of reads after an upstream 503", Counter::default()),
             coalesced: registered(r, "coalesced_requests", "Requests answered with an identical concurrent request's upstream response", Counter::default()),
             transcode_errors: registered(r, "transcode_errors", "Bodies that could not be transcoded", Family::default()),

@@ -6,6 +6,11 @@
 //! it costs Unity Connection nothing (no request, no session, no slot in its small request
 //! queue). Its result is cached for a couple of seconds, so probes from many places cannot
 //! turn into a connection storm.
+//!
+//! With a shared upstream budget (`--upstream-limit-redis`), a ready answer also says whether
+//! this replica is in it (`shared`) or on its own cap while Redis is away (`local_fallback`).
+//! Redis being away never makes the gateway unready: requests are still served, on the local
+//! cap.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +22,7 @@ use axum::{Json, Router};
 use http::{Response, StatusCode};
 
 use crate::error::error_response;
+use crate::limit::shared::SharedLimit;
 use crate::upstream::Origin;
 
 /// How long one check's result is reused.
@@ -26,14 +32,20 @@ const CACHE_FOR: Duration = Duration::from_secs(2);
 struct Readiness {
     origin: Origin,
     connect_timeout: Duration,
+    shared_limit: Option<SharedLimit>,
     last: Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 /// The `/readyz` route.
-pub(crate) fn routes(origin: Origin, connect_timeout: Duration) -> Router {
+pub(crate) fn routes(
+    origin: Origin,
+    connect_timeout: Duration,
+    shared_limit: Option<SharedLimit>,
+) -> Router {
     let state = Arc::new(Readiness {
         origin,
         connect_timeout,
+        shared_limit,
         last: Mutex::new(None),
     });
     Router::new()
@@ -60,7 +72,15 @@ async fn readyz(State(state): State<Arc<Readiness>>) -> Response<Body> {
     };
     match result {
         Ok(()) => {
-            let body = serde_json::json!({"status": "ready", "upstream": state.origin.to_string()});
+            let mut body =
+                serde_json::json!({"status": "ready", "upstream": state.origin.to_string()});
+            if let Some(shared) = &state.shared_limit {
+                // Not cached: the mode may change between two probes.
+                body["upstream_limit"] = serde_json::json!({
+                    "mode": shared.mode(),
+                    "redis": shared.redis().to_string(),
+                });
+            }
             axum::response::IntoResponse::into_response(Json(body))
         }
         Err(reason) => error_response(

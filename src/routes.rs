@@ -11,6 +11,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 
 use crate::error::{error_response, GatewayError};
+use crate::limit::shared::SharedLimit;
 use crate::metrics::Metrics;
 use crate::openapi::{self, ApiSpec};
 use crate::own_paths::OWN_ROUTES;
@@ -21,8 +22,17 @@ use crate::upstream::Upstream;
 const INDEX_VMREST_EXAMPLES: [&str; 2] = ["/vmrest/portgroups", "/vmrest/ports"];
 
 /// Every own route, for the gateway in front of `upstream`; a 404 for any other path.
-pub(crate) fn own_routes(upstream: &Upstream, spec: Arc<ApiSpec>, metrics: Arc<Metrics>) -> Router {
-    let readiness = readiness::routes(upstream.origin().clone(), upstream.connect_timeout());
+pub(crate) fn own_routes(
+    upstream: &Upstream,
+    spec: Arc<ApiSpec>,
+    metrics: Arc<Metrics>,
+    shared_limit: Option<SharedLimit>,
+) -> Router {
+    let readiness = readiness::routes(
+        upstream.origin().clone(),
+        upstream.connect_timeout(),
+        shared_limit,
+    );
     let index = index(&upstream.origin().to_string());
     Router::new()
         .route("/", get(move || async move { Json(index) }))
@@ -114,7 +124,7 @@ mod tests {
         .unwrap();
         let spec = Arc::new(ApiSpec::embedded().unwrap());
         let metrics = Arc::new(Metrics::new(spec.path_templates()));
-        let router = own_routes(&upstream, spec, metrics);
+        let router = own_routes(&upstream, spec, metrics, None);
         for route in &OWN_ROUTES {
             let request = Request::get(route.path).body(Body::empty()).unwrap();
             let response = router.clone().oneshot(request).await.unwrap();

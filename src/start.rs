@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{GatewayArgs, SimulateArgs};
 use crate::upstream::{Upstream, UpstreamConfig};
-use crate::{app, metrics, openapi, server, tls_reload, upstream};
+use crate::{app, limit, metrics, openapi, server, tls_reload, upstream};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,13 @@ pub async fn run_gateway(
         tracing::warn!(upstream = %origin, "the upstream is plain HTTP: TLS options are ignored");
     }
     let metrics = Arc::new(metrics::Metrics::new(spec.path_templates()));
+    // Before the gateway says it listens: its first requests already share the budget.
+    let mut settings = args.settings();
+    if let Some(redis) = args.upstream_limit_redis.clone() {
+        let slots = settings.upstream_limit.max_concurrent;
+        let shared = limit::shared::SharedLimit::connect(redis, &origin, slots, metrics.clone());
+        settings.upstream_limit.shared = Some(shared.await);
+    }
     let mut reloader = tls_reload::Reloader::new(metrics.clone());
     let (upstream, ca_watch) = Upstream::reloadable(&UpstreamConfig {
         origin: origin.clone(),
@@ -77,7 +84,7 @@ pub async fn run_gateway(
         open_connections: metrics.open_connections.clone(),
         ..args.connection_settings()
     };
-    let gateway = app::app_with_metrics(upstream, Arc::new(spec), args.settings(), metrics);
+    let gateway = app::app_with_metrics(upstream, Arc::new(spec), settings, metrics);
     server::serve(listener, gateway, shutdown, connections, tls).await;
     Ok(())
 }

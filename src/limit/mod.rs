@@ -14,6 +14,12 @@
 //! minimum rate ends it, 408) then holds a buffer, never a slot; only a body larger than the
 //! bound streams while holding one.
 //!
+//! Replicas of the gateway in front of one Unity Connection can share one budget of slots
+//! through Redis (`--upstream-limit-redis`, [`shared`]): a request then passes two gates, the
+//! local one first (so that a replica never queues more than its own bounded queue, and at
+//! most N of its requests wait on Redis), then a lease on a shared slot. When Redis is away,
+//! the local gate alone applies, as without the flag.
+//!
 //! # Example
 //!
 //! ```
@@ -25,6 +31,7 @@
 //!     max_concurrent: 5,
 //!     max_queued: 100,
 //!     max_wait: Duration::from_secs(10),
+//!     shared: None, // or Some(SharedLimit::connect(…).await): one budget for all replicas
 //! };
 //! let budget = cupi_gateway::budget::BodyBudget::new(64 << 20, &metrics);
 //! let limit = UpstreamLimit::new(settings, metrics, budget, 1 << 20);
@@ -35,7 +42,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -49,12 +56,20 @@ use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
 
-/// How many requests may be at the upstream, and how many may wait, for how long.
-#[derive(Clone, Copy, Debug)]
+pub mod shared;
+
+use shared::{Lease, SharedLimit};
+
+/// How many requests may be at the upstream, and how many may wait, for how long; and whether
+/// the slots are this replica's own or shared with the others through Redis.
+#[derive(Clone, Debug)]
 pub struct LimitSettings {
     pub max_concurrent: usize,
     pub max_queued: usize,
     pub max_wait: Duration,
+    /// The budget shared with every replica that names the same Redis and upstream (of
+    /// `max_concurrent` slots); none: this replica's own cap only.
+    pub shared: Option<SharedLimit>,
 }
 
 /// Caps the requests in flight to the inner service. Every clone shares one [`LimitState`]:
@@ -105,7 +120,7 @@ impl Middleware for UpstreamLimit {
         let state = self.state.clone();
         Box::pin(async move {
             let request = read_body_before_slot(request, &state).await?;
-            let permit = acquire(&state).await.inspect_err(|_| {
+            let (permit, lease) = acquire(&state).await.inspect_err(|_| {
                 state.metrics.shed.inc();
             })?;
             let in_flight = InFlight::start(state.metrics.clone());
@@ -115,6 +130,7 @@ impl Middleware for UpstreamLimit {
                 Body::new(PermitBody {
                     body,
                     _permit: permit,
+                    _lease: lease,
                     _in_flight: in_flight,
                 })
             }))
@@ -136,24 +152,40 @@ async fn read_body_before_slot(
     Ok(Request::from_parts(parts, body.into_body()))
 }
 
+/// A local permit, then (with a shared budget) a lease on a shared slot, both within one
+/// `max_wait`. No lease in local fallback, where the local permit is enough.
+async fn acquire(
+    state: &LimitState,
+) -> Result<(OwnedSemaphorePermit, Option<Lease>), GatewayError> {
+    let deadline = Instant::now() + state.settings.max_wait;
+    let permit = acquire_local(state).await?;
+    let lease = match &state.settings.shared {
+        Some(shared) => shared.acquire(deadline).await.map_err(|_| busy(state))?,
+        None => None,
+    };
+    Ok((permit, lease))
+}
+
+fn busy(state: &LimitState) -> GatewayError {
+    GatewayError::UpstreamBusy {
+        retry_after: state.settings.max_wait,
+    }
+}
+
 /// A permit at once if one is free; else a place in the bounded queue, for a bounded time.
-async fn acquire(state: &LimitState) -> Result<OwnedSemaphorePermit, GatewayError> {
-    let settings = state.settings;
+async fn acquire_local(state: &LimitState) -> Result<OwnedSemaphorePermit, GatewayError> {
+    let settings = &state.settings;
     if let Ok(permit) = state.permits.clone().try_acquire_owned() {
         return Ok(permit);
     }
     let waiting = state.queued.fetch_add(1, Ordering::SeqCst);
     let _leave_queue = QueueSlot(&state.queued);
     if waiting >= settings.max_queued {
-        return Err(GatewayError::UpstreamBusy {
-            retry_after: settings.max_wait,
-        });
+        return Err(busy(state));
     }
     match tokio::time::timeout(settings.max_wait, state.permits.clone().acquire_owned()).await {
         Ok(Ok(permit)) => Ok(permit),
-        _ => Err(GatewayError::UpstreamBusy {
-            retry_after: settings.max_wait,
-        }),
+        _ => Err(busy(state)),
     }
 }
 
@@ -183,10 +215,12 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that holds an upstream permit until it ends or is dropped.
+/// A response body that holds an upstream permit (and its shared lease) until it ends or is
+/// dropped.
 struct PermitBody {
     body: Body,
     _permit: OwnedSemaphorePermit,
+    _lease: Option<Lease>,
     _in_flight: InFlight,
 }
 

@@ -16,8 +16,9 @@
 #     the process's user (not root), the image's HEALTHCHECK turning healthy, the CA roots in
 #     the image, the RSS after some load, and `docker stop` ending it with exit 0 within the
 #     drain timeout;
-#  6. deploy/docker-compose.yml brought up with those images (nginx as the frontend, from a
-#     local stand-in too) and used through its frontend.
+#  6. deploy/docker-compose.yml brought up with those images (nginx as the frontend and Redis
+#     for the shared upstream budget, from local stand-ins too), used through its frontend, and
+#     the sidecar's /readyz showing the budget shared through the stack's Redis.
 #
 # Usage: bash tests/docker/run.sh
 # Exit status: 0 all passed; 77 NO DOCKER DAEMON CAN RUN HERE (nothing about the image was
@@ -286,17 +287,27 @@ docker rm -f "$prefix-gateway" "$prefix-simulator" >/dev/null
 docker network rm "$prefix" >/dev/null
 
 # -- 6. deploy/docker-compose.yml, brought up ------------------------------------------------
-FRONTEND_IMAGE=${FRONTEND_IMAGE:-cupi-standin/nginx:$suite}
-if ! have_image "$FRONTEND_IMAGE"; then
-  say "making $FRONTEND_IMAGE: Debian's nginx on the builder image"
+# Stand-ins for the compose stack's other images: Debian packages on the builder image.
+# A package's postinst would start its service: a policy-rc.d that answers 101 forbids it.
+# Usage: debian_standin IMAGE PACKAGE 'CMD as JSON' [PATHS to remove after]
+debian_standin() {
+  local image=$1 package=$2 cmd=$3 remove=${4:-}
+  have_image "$image" && return 0
+  say "making $image: Debian's $package on the builder image"
   printf '%s\n' "FROM $RUST_IMAGE" \
-    'RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default' \
-    'CMD ["nginx", "-g", "daemon off;"]' |
-    build -q -t "$FRONTEND_IMAGE" - >"$work/nginx-build.log" 2>&1 ||
-    { tail -n 20 "$work/nginx-build.log" >&2; fail "building $FRONTEND_IMAGE"; }
-fi
+    "RUN printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $package >/dev/null && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d $remove" \
+    "CMD $cmd" |
+    build -q -t "$image" - >"$work/$package-build.log" 2>&1 ||
+    { tail -n 20 "$work/$package-build.log" >&2; fail "building $image"; }
+}
+FRONTEND_IMAGE=${FRONTEND_IMAGE:-cupi-standin/nginx:$suite}
+debian_standin "$FRONTEND_IMAGE" nginx '["nginx", "-g", "daemon off;"]' /etc/nginx/sites-enabled/default
+# The Redis of the replicas' shared upstream budget.
+REDIS_IMAGE=${REDIS_IMAGE:-cupi-standin/redis:$suite}
+debian_standin "$REDIS_IMAGE" redis-server '["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]'
 frontend_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-compose=(env CUPI_GATEWAY_IMAGE="$image" FRONTEND_IMAGE="$FRONTEND_IMAGE" FRONTEND_PORT="127.0.0.1:$frontend_port"
+compose=(env CUPI_GATEWAY_IMAGE="$image" FRONTEND_IMAGE="$FRONTEND_IMAGE" REDIS_IMAGE="$REDIS_IMAGE"
+  FRONTEND_PORT="127.0.0.1:$frontend_port"
   "${compose_cli[@]}" -p "$prefix" -f "$root/deploy/docker-compose.yml")
 say "${compose_cli[*]} up (frontend on 127.0.0.1:$frontend_port)"
 "${compose[@]}" up -d --no-build >"$work/compose.log" 2>&1 || { cat "$work/compose.log" >&2; fail "compose up"; }
@@ -310,6 +321,22 @@ done
 echo "   ok: the sidecar reports healthy (it listens on the frontend's loopback only)"
 python3 "$here/checks.py" "http://127.0.0.1:$frontend_port" frontend ||
   { "${compose[@]}" logs >&2; fail "the compose stack"; }
+# The sidecar listens on the frontend's loopback only, and nginx passes /vmrest/ alone: its
+# /readyz is asked from a container in the frontend's network namespace (the builder image,
+# which has bash for /dev/tcp). Shared within 30 s: it may have started before Redis did, and
+# then rejoins within a second of Redis answering.
+frontend_id=$("${compose[@]}" ps -q frontend)
+readyz=
+for _ in $(seq 1 30); do
+  readyz=$(docker run --rm --network "container:$frontend_id" "$RUST_IMAGE" bash -c \
+    'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' 2>&1 || true)
+  case "$readyz" in *'"mode":"shared"'*) break ;; esac
+  sleep 1
+done
+case "$readyz" in
+  *'"mode":"shared"'*) echo "   ok: the sidecar's /readyz: upstream budget shared through the stack's Redis (${readyz##*$'\r\n\r\n'})" ;;
+  *) "${compose[@]}" logs >&2; fail "the sidecar's /readyz does not show the shared budget: $readyz" ;;
+esac
 "${compose[@]}" down --timeout 15 >/dev/null 2>&1
 compose=()
 

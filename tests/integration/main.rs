@@ -24,6 +24,7 @@ mod protocol;
 mod readme;
 mod review_cupi;
 mod roundtrip;
+mod shared_limit;
 mod signal;
 mod simulator;
 mod simulator_links;

@@ -36,6 +36,12 @@ async fn metrics_count_requests_fallbacks_and_transcode_errors() {
         "cupi_gateway_upstream_duration_seconds_count 2",
         "cupi_gateway_upstream_in_flight 0",
         "cupi_gateway_upstream_shed_total 0",
+        // The shared budget's (tests/integration/shared_limit.rs): registered without Redis too.
+        "cupi_gateway_upstream_limit_shared 0",
+        "cupi_gateway_upstream_limit_leases 0",
+        "cupi_gateway_upstream_limit_shared_waits_total 0",
+        "cupi_gateway_upstream_limit_fallbacks_total 0",
+        "cupi_gateway_upstream_limit_redis_duration_seconds_count 0",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

@@ -113,6 +113,7 @@ async fn gateway_with_slots(slots: usize, wait: Duration) -> (FakeUpstream, Stri
             max_concurrent: slots,
             max_queued: 100,
             max_wait: wait,
+            shared: None,
         },
         bodies: BodySettings {
             request_rate: BodyRate {

@@ -57,6 +57,7 @@ async fn no_more_than_the_cap_reach_the_upstream_and_the_rest_wait_or_are_shed()
             max_concurrent: 2,
             max_queued: 3,
             max_wait: Duration::from_secs(5),
+            shared: None,
         },
         ..GatewayOptions::default()
     };
@@ -103,6 +104,7 @@ async fn a_wait_that_runs_out_is_shed_with_retry_after() {
             max_concurrent: 1,
             max_queued: 10,
             max_wait: Duration::from_millis(300),
+            shared: None,
         },
         ..GatewayOptions::default()
     };
@@ -127,6 +129,7 @@ async fn the_whole_request_has_a_deadline_that_covers_the_queue() {
             max_concurrent: 1,
             max_queued: 10,
             max_wait: Duration::from_secs(10),
+            shared: None,
         },
         request_timeout: Duration::from_millis(500),
         ..GatewayOptions::default()

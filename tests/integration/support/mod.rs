@@ -76,6 +76,7 @@ impl Default for GatewayOptions {
                 max_concurrent: 5,
                 max_queued: 100,
                 max_wait: Duration::from_secs(10),
+                shared: None,
             },
             cors_allowed_origins: Vec::new(),
             upstream_retries: 2,
@@ -132,7 +133,7 @@ pub(crate) async fn start_gateway(upstream_origin: &str, options: GatewayOptions
     let settings = cupi_gateway::app::Settings {
         limits: options.limits,
         validate_requests: options.validate_requests,
-        upstream_limit: options.upstream_limit,
+        upstream_limit: options.upstream_limit.clone(),
         cors_allowed_origins: options.cors_allowed_origins.clone(),
         upstream_retries: options.upstream_retries,
         request_timeout: options.request_timeout,
