@@ -50,13 +50,18 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+mod scripts;
+mod url;
+
+use scripts::{ACQUIRE, RELEASE, RENEW};
+pub use url::{RedisUrl, RedisUrlError};
+
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Script};
+use redis::{AsyncConnectionConfig, Client};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -80,126 +85,6 @@ const POLL_FIRST: Duration = Duration::from_millis(2);
 const POLL_MAX: Duration = Duration::from_millis(32);
 /// Releases sent to Redis in one call at most.
 const RELEASE_BATCH: usize = 128;
-
-// === impl RedisUrl ===
-
-/// A `redis://` or `rediss://` URL (`redis://[user][:password]@host[:port][/db]`), which shows
-/// itself (`Display`, `Debug`) with its password replaced by `***`.
-#[derive(Clone)]
-pub struct RedisUrl {
-    info: redis::ConnectionInfo,
-    /// The URL as given, password replaced: the only form that is ever shown.
-    shown: String,
-    /// The password, to scrub it from the text of errors.
-    password: Option<String>,
-}
-
-/// Why a Redis URL was refused. Its text shows the URL with its password replaced.
-#[derive(Debug, thiserror::Error)]
-#[error("{shown} is not a Redis URL like redis://host:6379/0 or rediss://:password@host:6380/0: {reason}")]
-pub struct RedisUrlError {
-    shown: String,
-    reason: String,
-}
-
-impl FromStr for RedisUrl {
-    type Err = RedisUrlError;
-
-    fn from_str(text: &str) -> Result<RedisUrl, RedisUrlError> {
-        let refuse = |shown: String, reason: &str| RedisUrlError {
-            shown,
-            reason: reason.to_owned(),
-        };
-        let url = url::Url::parse(text).map_err(|e| refuse(redact_text(text), &e.to_string()))?;
-        let password = url.password().map(percent_decode);
-        let mut shown_url = url.clone();
-        if url.password().is_some() {
-            // Cannot fail: the URL has a host, since it has a password.
-            let _ = shown_url.set_password(Some("***"));
-        }
-        let shown = shown_url.to_string();
-        if !matches!(url.scheme(), "redis" | "rediss") {
-            return Err(refuse(shown, "the scheme must be redis or rediss"));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(refuse(shown, "it names no host"));
-        }
-        let info = url
-            .clone()
-            .into_connection_info()
-            .map_err(|e| refuse(shown.clone(), &scrub(&e.to_string(), password.as_deref())))?;
-        Ok(RedisUrl {
-            info,
-            shown,
-            password,
-        })
-    }
-}
-
-impl RedisUrl {
-    /// `text` with the password, if any, replaced by `***`: for the text of an error that may
-    /// quote what Redis or the connection was told.
-    fn scrub(&self, text: &str) -> String {
-        scrub(text, self.password.as_deref())
-    }
-}
-
-impl fmt::Display for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.shown)
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RedisUrl").field(&self.shown).finish()
-    }
-}
-
-/// The password of a URL the `url` crate could not parse, replaced as well as it can be
-/// found: everything between the scheme's `//` and the last `@` of the authority.
-fn redact_text(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return "(a URL that does not parse)".to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => text.to_owned(),
-    }
-}
-
-fn scrub(text: &str, password: Option<&str>) -> String {
-    match password {
-        Some(password) if !password.is_empty() => text.replace(password, "***"),
-        _ => text.to_owned(),
-    }
-}
-
-/// A URL's percent-escapes decoded (the password as Redis is sent it).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 // === impl SharedLimit ===
 
@@ -642,125 +527,9 @@ impl fmt::Debug for Lease {
     }
 }
 
-// === the scripts ===
-//
-// Times are milliseconds on Redis's clock (`TIME`). Every number handed to `redis.call` stays
-// under 14 digits, as Lua turns a number into its text with 14 significant digits. Each script
-// sets the keys it writes to expire after three lease periods, so an upstream no replica
-// serves any more leaves nothing behind.
-
-/// KEYS: leases, queue, waiting. ARGV: id, budget, lease ms, waiter ms. Returns 1 when `id` got
-/// a slot (and left the queue), 0 when it is in the queue: a slot goes to a waiter among the
-/// first (budget − held), or to a newcomer when fewer wait than there are free slots.
-static ACQUIRE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
-    Script::new(
-        r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
-for i = 1, #lapsed do
-  redis.call('ZREM', KEYS[2], lapsed[i])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-local id = ARGV[1]
-local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
-local rank = redis.call('ZRANK', KEYS[2], id)
-local granted = false
-if free > 0 then
-  if rank then
-    granted = rank < free
-  else
-    granted = redis.call('ZCARD', KEYS[2]) < free
-  end
-end
-local keep = tonumber(ARGV[3]) * 3
-if granted then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('PEXPIRE', KEYS[1], keep)
-  return 1
-end
-if not rank then
-  redis.call('ZADD', KEYS[2], now, id)
-end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
-redis.call('PEXPIRE', KEYS[2], keep)
-redis.call('PEXPIRE', KEYS[3], keep)
-return 0
-",
-    )
-});
-
-/// KEYS: leases. ARGV: lease ms, then the ids to extend. Only leases still there are extended
-/// (`XX`): one that lapsed stays lapsed, and one released meanwhile is not brought back.
-static RENEW: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
-    Script::new(
-        r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local expiry = now + tonumber(ARGV[1])
-local renewed = 0
-for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', expiry, ARGV[i])
-end
-if renewed > 0 then
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 3)
-end
-return renewed
-",
-    )
-});
-
-/// KEYS: leases, queue, waiting. ARGV: the ids to remove from all three.
-static RELEASE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
-    Script::new(
-        r"
-local removed = 0
-for _, key in ipairs(KEYS) do
-  removed = removed + redis.call('ZREM', key, unpack(ARGV))
-end
-return removed
-",
-    )
-});
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_url_shows_itself_without_its_password() {
-        let url: RedisUrl = "rediss://user:s3cr%40t@redis.example.com:6380/2"
-            .parse()
-            .unwrap();
-        for shown in [url.to_string(), format!("{url:?}")] {
-            assert!(!shown.contains("s3cr"), "{shown}");
-            assert!(
-                shown.contains("rediss://user:***@redis.example.com:6380/2"),
-                "{shown}"
-            );
-        }
-        assert_eq!(url.password.as_deref(), Some("s3cr@t"));
-        assert_eq!(url.scrub("WRONGPASS s3cr@t"), "WRONGPASS ***");
-        let plain: RedisUrl = "redis://127.0.0.1:6379".parse().unwrap();
-        assert_eq!(plain.to_string(), "redis://127.0.0.1:6379");
-    }
-
-    #[test]
-    fn a_refused_url_shows_no_password_either() {
-        for text in [
-            "http://:hunter2@host:6379",
-            "redis://:hunter2@",
-            "redis://:hunter2@host:notaport",
-            "redis://:hunter2@host:6379/notadb",
-        ] {
-            let error = text.parse::<RedisUrl>().unwrap_err().to_string();
-            assert!(!error.contains("hunter2"), "{text}: {error}");
-        }
-    }
 
     #[test]
     fn keys_are_per_origin_and_in_one_cluster_slot() {
