@@ -33,7 +33,7 @@ use crate::body::{read_response_prefix, PREFIX_LIMIT};
 use crate::body_error::{DecodedTooLarge, UndecodableBody};
 use crate::budget::BodyBudget;
 use crate::error::{BoxError, GatewayError};
-use crate::header_weights::weighted_items;
+use crate::header_weights::weighted_values;
 
 /// Decoded bytes are handed on in chunks of at most this size: what one poll may inflate.
 const DECODED_CHUNK: usize = 32 * 1024;
@@ -106,49 +106,49 @@ fn codings(headers: &HeaderMap) -> Vec<String> {
 /// Which codings a client takes, from its `Accept-Encoding`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ClientCodings {
-    /// `(coding, q)` as listed, codings lower-cased.
-    listed: Vec<(String, f32)>,
+    /// The header's values, read again at each question: cloning one shares its bytes, where
+    /// a list of owned codings would allocate for each.
+    accept_encoding: Vec<HeaderValue>,
 }
 
 impl ClientCodings {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
-        let listed = weighted_items(headers, ACCEPT_ENCODING)
-            .map(|(coding, q, _)| (coding, q))
-            .collect();
-        ClientCodings { listed }
+        let accept_encoding = headers.get_all(ACCEPT_ENCODING).iter().cloned().collect();
+        ClientCodings { accept_encoding }
     }
 
     /// Whether the client takes `coding` (RFC 9110 §12.5.3): named with a weight above 0, or
     /// covered by a `*` above 0 without being named. `x-gzip` and `gzip` are one coding.
     pub(crate) fn accepts(&self, coding: &str) -> bool {
-        let canonical = |c: &str| if c == "x-gzip" { "gzip" } else { c }.to_owned();
-        let coding = canonical(coding);
-        let weight_of = |name: &str| {
-            self.listed
-                .iter()
-                .filter(|(listed, _)| canonical(listed) == name)
-                .map(|(_, q)| *q)
-                .reduce(f32::max)
-        };
-        match weight_of(&coding) {
+        match self.weight_of(canonical(coding)) {
             Some(q) => q > 0.0,
-            None => weight_of("*").is_some_and(|q| q > 0.0),
+            None => self.weight_of("*").is_some_and(|q| q > 0.0),
         }
     }
 
     /// Whether the client refuses an unencoded body (RFC 9110 §12.5.3): `identity;q=0`, or
     /// `*;q=0` without `identity` named. Unlike other codings, identity is taken when unlisted.
     pub(crate) fn refuses_identity(&self) -> bool {
-        let weight_of = |name: &str| {
-            self.listed
-                .iter()
-                .filter(|(listed, _)| listed == name)
-                .map(|(_, q)| *q)
-                .reduce(f32::max)
-        };
-        weight_of("identity")
-            .or_else(|| weight_of("*"))
+        self.weight_of("identity")
+            .or_else(|| self.weight_of("*"))
             .is_some_and(|q| q <= 0.0)
+    }
+
+    /// The highest weight `name` (lower case, canonical) is listed with, if it is.
+    fn weight_of(&self, name: &str) -> Option<f32> {
+        weighted_values(self.accept_encoding.iter())
+            .filter(|(listed, _, _)| canonical(listed) == name)
+            .map(|(_, q, _)| q)
+            .reduce(f32::max)
+    }
+}
+
+/// `x-gzip` and `gzip` are one coding.
+fn canonical(coding: &str) -> &str {
+    if coding == "x-gzip" {
+        "gzip"
+    } else {
+        coding
     }
 }
 

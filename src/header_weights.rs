@@ -1,7 +1,9 @@
 //! RFC 9110 weighted lists (`Accept`, `Accept-Encoding`): each item with its `q` value,
 //! parsed in one place for content negotiation and for content codings alike.
 
-use http::header::{HeaderMap, HeaderName};
+use std::borrow::Cow;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// `(item, q, parameters)` of every `name` header holding an RFC 9110 weighted list (`Accept`,
 /// `Accept-Encoding`): items lower-cased, empty ones skipped, `q` 1 when absent, parameters
@@ -9,15 +11,20 @@ use http::header::{HeaderMap, HeaderName};
 pub(crate) fn weighted_items(
     headers: &HeaderMap,
     name: HeaderName,
-) -> impl Iterator<Item = (String, f32, &str)> + '_ {
-    headers
-        .get_all(name)
-        .iter()
+) -> impl Iterator<Item = (Cow<'_, str>, f32, &str)> + '_ {
+    weighted_values(headers.get_all(name).iter())
+}
+
+/// [`weighted_items`] of the values of one header.
+pub(crate) fn weighted_values<'a>(
+    values: impl Iterator<Item = &'a HeaderValue> + 'a,
+) -> impl Iterator<Item = (Cow<'a, str>, f32, &'a str)> + 'a {
+    values
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|item| {
             let (item, params) = item.split_once(';').unwrap_or((item, ""));
-            let item = item.trim().to_ascii_lowercase();
+            let item = item.trim();
             if item.is_empty() {
                 return None;
             }
@@ -30,6 +37,11 @@ pub(crate) fn weighted_items(
                 })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
+            // Lower-cased in a copy only when it is not already: clients send lower case.
+            let item = match item.bytes().any(|b| b.is_ascii_uppercase()) {
+                true => Cow::Owned(item.to_ascii_lowercase()),
+                false => Cow::Borrowed(item),
+            };
             Some((item, q, params))
         })
 }
@@ -48,9 +60,9 @@ mod tests {
         assert_eq!(
             items,
             [
-                ("gzip".to_owned(), 0.5, "Q=0.5"),
-                ("br".to_owned(), 1.0, ""),
-                ("identity".to_owned(), 0.0, " q=0"),
+                ("gzip".into(), 0.5, "Q=0.5"),
+                ("br".into(), 1.0, ""),
+                ("identity".into(), 0.0, " q=0"),
             ]
         );
     }

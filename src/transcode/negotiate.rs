@@ -12,6 +12,7 @@
 //! neither gets the gateway's default (`--cupi-compat` makes it CUPI mode).
 
 use http::header::{HeaderMap, HeaderValue, ACCEPT};
+use std::borrow::Cow;
 
 use cupi_codec::JsonStyle;
 
@@ -75,7 +76,7 @@ impl Negotiation {
         let mut named_mode = None;
         let mut mode_q = 0.0f32;
         for (kind, q, params) in accept_ranges(headers) {
-            match kind.as_str() {
+            match &*kind {
                 "application/json" => {
                     json_q = json_q.max(q);
                     if q > mode_q {
@@ -154,7 +155,7 @@ pub(crate) fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
         if q <= 0.0 {
             continue;
         }
-        match kind.as_str() {
+        match &*kind {
             "application/json" | "application/xml" | "text/xml" | "*/*" | "application/*" => {
                 takes_xml_or_json = true
             }
@@ -180,7 +181,7 @@ pub(crate) fn upstream_accept(headers: &HeaderMap) -> UpstreamAccept {
 
 /// `(media range, q, parameters)` of every `Accept` header, media ranges lower-cased,
 /// parameters as sent (`; profile=cupi; q=0.5`).
-fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (String, f32, &str)> + '_ {
+fn accept_ranges(headers: &HeaderMap) -> impl Iterator<Item = (Cow<'_, str>, f32, &str)> + '_ {
     weighted_items(headers, ACCEPT)
 }
 
