@@ -57,7 +57,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::access_log::AccessLog;
 use crate::budget::{BodyBudget, BodySettings};
@@ -69,7 +69,7 @@ use crate::metrics::Metrics;
 use crate::middleware::{BoxFuture, Middleware};
 use crate::openapi::ApiSpec;
 use crate::proxy::Proxy;
-use crate::request_id::drop_unfit_request_id;
+use crate::request_id::{drop_unfit_request_id, RandomRequestId};
 use crate::retry::Retry;
 use crate::routes;
 use crate::target::{self, Destination};
@@ -165,7 +165,7 @@ pub fn app_with_metrics(
         // Every client body keeps a minimum pace, whichever layer reads it (→ 408).
         .map_request(move |request: Request<Body>| request.map(|body| request_rate.apply(body)))
         .map_request(drop_unfit_request_id::<Body>)
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(PropagateRequestIdLayer::x_request_id())
         // Every request continues the client's trace or starts one (see `trace_context`);
         // before the access log, which writes its trace id.

@@ -56,6 +56,7 @@ pub mod middleware;
 pub mod openapi;
 mod own_paths;
 pub mod proxy;
+pub mod random;
 mod readiness;
 pub mod request_id;
 pub mod retry;

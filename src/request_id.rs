@@ -5,7 +5,7 @@
 //! the client and forwarded upstream, so one that could not be a plain id (longer than
 //! [`MAX_REQUEST_ID_LEN`] bytes, or holding spaces, control or non-ASCII bytes) is dropped
 //! here, before `SetRequestIdLayer`, which then gives the request a fresh UUID like any
-//! request without one.
+//! request without one ([`RandomRequestId`]).
 //!
 //! # Example
 //!
@@ -20,6 +20,7 @@
 //! ```
 
 use http::{HeaderValue, Request};
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// Longest `x-request-id` kept: room for any UUID, ULID or trace id with a prefix.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -48,6 +49,38 @@ pub fn is_fit(id: &HeaderValue) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_REQUEST_ID_LEN
         && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// Makes random (version 4) UUIDs as request ids, from [`crate::random`]'s pool rather than a
+/// system call per id, written in place rather than through a `String`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 16];
+        crate::random::fill(&mut bytes);
+        Some(RequestId::new(uuid_v4(bytes)))
+    }
+}
+
+/// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (RFC 9562), from 16 random bytes.
+fn uuid_v4(mut bytes: [u8; 16]) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10
+    let mut text = [0u8; 36];
+    let mut at = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text[at] = b'-';
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
+    }
+    HeaderValue::from_bytes(&text).expect("hex digits and hyphens are a valid header value")
 }
 
 #[cfg(test)]
@@ -85,5 +118,28 @@ mod tests {
             assert_eq!(kept(&[unfit]), None, "{:?}", String::from_utf8_lossy(unfit));
         }
         assert_eq!(kept(&[b"one", b"two"]), None);
+    }
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let request = Request::new(());
+        let mut make = RandomRequestId;
+        let a = make.make_request_id(&request).unwrap();
+        let b = make.make_request_id(&request).unwrap();
+        let a = a.header_value().to_str().unwrap();
+        assert_ne!(a, b.header_value().to_str().unwrap());
+        let groups: Vec<_> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
+        assert!(a
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!("89ab".contains(&a[19..20]), "{a}");
+    }
+
+    #[test]
+    fn a_uuid_is_written_from_its_bytes() {
+        let bytes = *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff";
+        assert_eq!(uuid_v4(bytes), "00112233-4455-4677-8899-aabbccddeeff");
     }
 }

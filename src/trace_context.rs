@@ -32,8 +32,6 @@
 //! ```
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -355,27 +353,13 @@ fn is_value(value: &[u8]) -> bool {
         && value.iter().all(is_value_char)
 }
 
-/// Random bytes from the operating system, never all zero (the spec's invalid id).
+/// Random bytes, never all zero (the spec's invalid id).
 fn random_non_zero<const N: usize>() -> [u8; N] {
     let mut bytes = [0; N];
     while bytes == [0; N] {
-        if getrandom::fill(&mut bytes).is_err() {
-            fallback_random(&mut bytes);
-        }
+        crate::random::fill(&mut bytes);
     }
     bytes
-}
-
-/// Should the OS source ever fail, ids still differ and are hard to guess: std's hasher
-/// keys are seeded randomly per process, and each id hashes a fresh counter value.
-fn fallback_random(bytes: &mut [u8]) {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    for chunk in bytes.chunks_mut(8) {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        let word = hasher.finish().to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
 }
 
 /// Gives every request a [`TraceContext`] extension in place of its trace headers, and
@@ -680,11 +664,6 @@ mod tests {
         assert_ne!(a.trace_id(), b.trace_id());
         assert_ne!(a.span_id(), b.span_id());
         assert_ne!(a.trace_id().to_bytes(), [0; 16]);
-        let mut fallback = [0u8; 16];
-        fallback_random(&mut fallback);
-        let mut again = [0u8; 16];
-        fallback_random(&mut again);
-        assert_ne!(fallback, again);
     }
 
     proptest::proptest! {

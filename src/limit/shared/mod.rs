@@ -283,13 +283,7 @@ impl fmt::Debug for SharedLimit {
 /// id repeat across pods.
 fn replica_name() -> String {
     let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: the time and process id still tell replicas apart in practice.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        bytes = (nanos ^ u64::from(std::process::id()).rotate_left(32)).to_be_bytes();
-    }
+    crate::random::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
