@@ -2,10 +2,12 @@
 //! on its way to the inner service; [`Wrapped`] is the one tower [`Service`] around it, and
 //! [`Middleware::into_layer`] the one way to put it in a stack.
 //!
-//! The middleware value is its configuration and shared state (cheap to clone: settings and
-//! `Arc`s); [`Wrapped`] keeps the `poll_ready`/`call` contract in one place, so no middleware
-//! repeats it: `poll_ready` asks the inner service, and `call` hands the middleware that
-//! service, the one polled ready, leaving an unpolled clone behind.
+//! The middleware value is its configuration and shared state; [`Wrapped`] keeps the
+//! `poll_ready`/`call` contract in one place, so no middleware repeats it: `poll_ready` asks
+//! the inner service, and `call` hands the middleware that service, the one polled ready,
+//! leaving an unpolled clone behind. That clone copies the rest of the stack below, on every
+//! request at every layer, so `Wrapped` holds its middleware behind one `Arc`: a layer costs
+//! one reference count to clone, whatever its middleware holds.
 //!
 //! # Example
 //!
@@ -47,6 +49,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -93,20 +96,36 @@ pub trait Middleware: Clone + Send + Sync + 'static {
 
     /// The layer that wraps a service in this middleware.
     fn into_layer<S>(self) -> impl Layer<S, Service = Wrapped<Self, S>> + Clone {
-        layer_fn(move |inner| Wrapped::new(self.clone(), inner))
+        let middleware = Arc::new(self);
+        layer_fn(move |inner| Wrapped {
+            middleware: middleware.clone(),
+            inner,
+        })
     }
 }
 
 /// A service wrapped in a [`Middleware`]; the only `tower::Service` impl the middlewares need.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Wrapped<M, S> {
-    middleware: M,
+    middleware: Arc<M>,
     inner: S,
+}
+
+impl<M, S: Clone> Clone for Wrapped<M, S> {
+    fn clone(&self) -> Self {
+        Wrapped {
+            middleware: self.middleware.clone(),
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 impl<M, S> Wrapped<M, S> {
     pub fn new(middleware: M, inner: S) -> Self {
-        Wrapped { middleware, inner }
+        Wrapped {
+            middleware: Arc::new(middleware),
+            inner,
+        }
     }
 
     /// The middleware, for tests that look at its state.

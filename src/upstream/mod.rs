@@ -22,6 +22,7 @@ pub mod tls;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -58,9 +59,13 @@ pub struct UpstreamConfig {
     pub response_timeout: Duration,
 }
 
-/// A cheap-to-clone handle on the pooled client.
+/// A handle on the pooled client, cloned for every request (one reference count: the
+/// client itself is a dozen).
 #[derive(Clone, Debug)]
-pub struct Upstream {
+pub struct Upstream(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     origin: Origin,
     connect_timeout: Duration,
@@ -96,36 +101,36 @@ impl Upstream {
             .http1_max_buf_size(MAX_RESPONSE_HEAD_BYTES)
             .http1_max_headers(MAX_RESPONSE_HEADERS)
             .build(connector);
-        let upstream = Upstream {
+        let upstream = Upstream(Arc::new(Shared {
             client,
             origin: config.origin.clone(),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
-        };
+        }));
         Ok((upstream, ca_watch))
     }
 
     pub fn origin(&self) -> &Origin {
-        &self.origin
+        &self.0.origin
     }
 
     /// The time allowed for a TCP connect to the upstream.
     pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
+        self.0.connect_timeout
     }
 
     /// Sends a request whose URI is already absolute (see [`Origin::uri_for`]). The response
     /// body fails with a timeout error if the upstream stalls for longer than the response
     /// timeout between two pieces of it, so a stuck server cannot hold a request forever.
     pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, GatewayError> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.0.response_timeout, self.0.client.request(request)).await {
             Ok(Ok(response)) => {
                 check_head_size(&response)?;
-                let idle = self.response_timeout;
+                let idle = self.0.response_timeout;
                 Ok(response.map(|body: Incoming| Body::new(TimeoutBody::new(idle, body))))
             }
-            Ok(Err(error)) => Err(client_error(Box::new(error), self.connect_timeout)),
-            Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.response_timeout)),
+            Ok(Err(error)) => Err(client_error(Box::new(error), self.0.connect_timeout)),
+            Err(_elapsed) => Err(GatewayError::UpstreamTimeout(self.0.response_timeout)),
         }
     }
 }
