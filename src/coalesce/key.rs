@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 
 use crate::body::is_bodiless_request;
 use crate::connection::ConnectionInfo;
@@ -35,12 +35,14 @@ impl Key {
         {
             return None;
         }
-        let mut headers: Vec<_> = request
-            .headers()
-            .iter()
-            .filter(|(name, _)| !IGNORED.contains(&name.as_str()))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
+        let mut headers = Vec::with_capacity(request.headers().len());
+        headers.extend(
+            request
+                .headers()
+                .iter()
+                .filter(|(name, _)| !IGNORED.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
         headers.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         // The scheme the client used shapes rewritten `Location` headers.
         let https = request
@@ -49,11 +51,24 @@ impl Key {
             .is_some_and(|info| info.scheme == "https");
         Some(Key {
             method: request.method().clone(),
-            target: request.uri().to_string(),
+            target: target_of(request.uri()),
             https,
             headers,
         })
     }
+}
+
+/// The authority (HTTP/2's `:authority`, which rewritten `Location` headers name; HTTP/1's
+/// is its `Host` header, among the headers) and the path and query, in one allocation.
+fn target_of(uri: &Uri) -> String {
+    let authority = uri.authority().map_or("", |authority| authority.as_str());
+    let path_and_query = uri.path_and_query().map_or("/", |target| target.as_str());
+    let mut target = String::with_capacity(authority.len() + 1 + path_and_query.len());
+    // A space, which neither may hold, keeps the two apart.
+    target.push_str(authority);
+    target.push(' ');
+    target.push_str(path_and_query);
+    target
 }
 
 #[cfg(test)]
@@ -81,6 +96,25 @@ mod tests {
             Key::of(&get(&[("accept", "application/xml")])),
             Key::of(&get(&[("accept", "application/json")]))
         );
+    }
+
+    #[test]
+    fn the_target_and_an_http2_authority_are_part_of_the_key() {
+        let at = |uri: &str| Key::of(&Request::get(uri).body(Body::empty()).unwrap());
+        assert_eq!(
+            at("/vmrest/ports?rowsPerPage=2"),
+            at("/vmrest/ports?rowsPerPage=2")
+        );
+        assert_ne!(
+            at("/vmrest/ports?rowsPerPage=2"),
+            at("/vmrest/ports?rowsPerPage=3")
+        );
+        assert_ne!(at("/vmrest/ports"), at("/vmrest/portgroups"));
+        assert_ne!(
+            at("https://a.example/vmrest/ports"),
+            at("https://b.example/vmrest/ports")
+        );
+        assert_ne!(at("https://a.example/vmrest/ports"), at("/vmrest/ports"));
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct Coalesce {
 /// Shared by every clone: the requests in flight, by key.
 #[derive(Debug)]
 struct CoalesceState {
-    flights: Mutex<HashMap<Key, Flight>>,
+    flights: Mutex<HashMap<Arc<Key>, Flight>>,
     metrics: Arc<Metrics>,
     /// Holds the shared responses' bodies.
     budget: BodyBudget,
@@ -89,6 +89,8 @@ impl Middleware for Coalesce {
         let Some(key) = Key::of(&request) else {
             return Box::pin(inner.call(request));
         };
+        // Shared by the map and the leader; built once, whichever role the request takes.
+        let key = Arc::new(key);
         let state = self.state.clone();
         Box::pin(async move {
             loop {
@@ -157,40 +159,52 @@ enum Role {
 }
 
 /// Joins the flight for `key`, or starts one.
-fn join(state: &Arc<CoalesceState>, key: &Key) -> Role {
+fn join(state: &Arc<CoalesceState>, key: &Arc<Key>) -> Role {
     let mut flights = state.flights.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(flight) = flights.get(key) {
+    if let Some(flight) = flights.get(&**key) {
         return Role::Follower(flight.clone());
     }
     let (sender, flight) = watch::channel(None);
     flights.insert(key.clone(), flight);
     Role::Leader(Leader {
-        key: key.clone(),
+        key: Some(key.clone()),
         sender,
         state: state.clone(),
     })
 }
 
-/// The request that goes upstream. Dropping it, answered or not, ends its flight, so a
-/// request arriving later starts a new one.
+/// The request that goes upstream. Its flight ends when it lands or is dropped, answered or
+/// not, so a request arriving later starts a new one.
 struct Leader {
-    key: Key,
+    /// `None` once landed.
+    key: Option<Arc<Key>>,
     sender: watch::Sender<Option<Outcome>>,
     state: Arc<CoalesceState>,
 }
 
+impl Leader {
+    /// Ends the flight; whether followers joined it and wait for its outcome. None can join
+    /// after: the map's receiver was the one they cloned.
+    fn land(&mut self) -> bool {
+        if let Some(key) = self.key.take() {
+            // Only the leader inserts or removes its key, so the entry here is this flight's.
+            let mut flights = self.state.flights.lock().unwrap_or_else(|e| e.into_inner());
+            flights.remove(&key);
+        }
+        self.sender.receiver_count() > 0
+    }
+}
+
 impl Drop for Leader {
     fn drop(&mut self) {
-        // Only the leader inserts or removes its key, so the entry here is this flight's.
-        let mut flights = self.state.flights.lock().unwrap_or_else(|e| e.into_inner());
-        flights.remove(&self.key);
+        self.land();
     }
 }
 
 async fn lead<S>(
     mut inner: S,
     request: Request<Body>,
-    leader: Leader,
+    mut leader: Leader,
 ) -> Result<Response<Body>, GatewayError>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>,
@@ -213,6 +227,10 @@ where
         Ok(partial @ Prefix::Partial { .. }) => {
             leader.sender.send_replace(Some(Outcome::NotShareable));
             Ok(Response::from_parts(parts, partial.into_body()))
+        }
+        // Most reads have no twin in flight: no copy is kept for followers that never came.
+        Ok(Prefix::Complete(body)) if !leader.land() => {
+            Ok(Response::from_parts(parts, Body::from(body)))
         }
         Ok(Prefix::Complete(body)) => {
             let shared = Arc::new(SharedResponse {
