@@ -74,13 +74,13 @@ impl Middleware for Retry {
         let config = self.clone();
         Box::pin(async move {
             config.budget.deposit();
+            // The first attempt sends the request itself; what a retry needs of it is kept.
+            let head = Head::of(&request);
             let mut attempt = 0;
+            let mut next = Some(request);
             loop {
-                let response = inner
-                    .ready()
-                    .await?
-                    .call(copy_of(&request, attempt))
-                    .await?;
+                let request = next.take().unwrap_or_else(|| head.retry(attempt));
+                let response = inner.ready().await?.call(request).await?;
                 if response.status() != StatusCode::SERVICE_UNAVAILABLE
                     || attempt == config.max_retries
                     || !config.budget.withdraw()
@@ -90,7 +90,7 @@ impl Middleware for Retry {
                 let wait = backoff(attempt, &response);
                 // Dropping the answer releases its upstream slot before the wait.
                 drop(response);
-                tracing::debug!(attempt, ?wait, path = %request.uri().path(), "upstream 503; retrying");
+                tracing::debug!(attempt, ?wait, path = %head.uri.path(), "upstream 503; retrying");
                 config.metrics.retries.inc();
                 tokio::time::sleep(wait).await;
                 attempt += 1;
@@ -104,30 +104,53 @@ fn is_retryable(request: &Request<Body>) -> bool {
     matches!(*request.method(), Method::GET | Method::HEAD) && is_bodiless_request(request)
 }
 
-/// A fresh request with the same head and what the inner services read from extensions.
-/// A retry (`attempt` 1 on) is a new upstream request, so it gets a span id of its own
-/// under the same trace.
-fn copy_of(request: &Request<Body>, attempt: u32) -> Request<Body> {
-    let mut copy = Request::new(Body::empty());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    if let Some(info) = request.extensions().get::<ConnectionInfo>() {
-        copy.extensions_mut().insert(*info);
+/// What a retry repeats of a request: its head and what the inner services read from its
+/// extensions.
+struct Head {
+    method: Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    connection: Option<ConnectionInfo>,
+    framing: Option<BodyFraming>,
+    trace: Option<TraceContext>,
+}
+
+impl Head {
+    fn of(request: &Request<Body>) -> Head {
+        let extensions = request.extensions();
+        Head {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            connection: extensions.get::<ConnectionInfo>().copied(),
+            framing: extensions.get::<BodyFraming>().copied(),
+            trace: extensions.get::<TraceContext>().cloned(),
+        }
     }
-    if let Some(framing) = request.extensions().get::<BodyFraming>() {
-        copy.extensions_mut().insert(*framing);
+
+    /// Retry `attempt` (1 on): a new upstream request, so a span id of its own under the
+    /// same trace.
+    fn retry(&self, attempt: u32) -> Request<Body> {
+        debug_assert!(attempt > 0, "the first attempt sends the request itself");
+        let mut copy = Request::new(Body::empty());
+        *copy.method_mut() = self.method.clone();
+        *copy.uri_mut() = self.uri.clone();
+        *copy.version_mut() = self.version;
+        *copy.headers_mut() = self.headers.clone();
+        let extensions = copy.extensions_mut();
+        if let Some(info) = self.connection {
+            extensions.insert(info);
+        }
+        if let Some(framing) = self.framing {
+            extensions.insert(framing);
+        }
+        if let Some(trace) = &self.trace {
+            extensions.insert(trace.next_attempt());
+        }
+        copy
     }
-    if let Some(trace) = request.extensions().get::<TraceContext>() {
-        let trace = if attempt == 0 {
-            trace.clone()
-        } else {
-            trace.next_attempt()
-        };
-        copy.extensions_mut().insert(trace);
-    }
-    copy
 }
 
 /// 100 ms, 200 ms, 400 ms, …; a `Retry-After` in seconds instead, both capped.
