@@ -54,7 +54,7 @@ use std::time::Duration;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -80,9 +80,6 @@ use crate::validate::Validate;
 
 /// The gateway as a cloneable service that never fails: errors are already JSON responses.
 pub type App = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
-
-/// The `/vmrest` stack before its errors are rendered.
-type Vmrest = BoxCloneSyncService<Request<Body>, Response<Body>, GatewayError>;
 
 /// How the `/vmrest` stack behaves.
 #[derive(Clone, Debug)]
@@ -139,20 +136,18 @@ pub fn app_with_metrics(
         settings.limits.max_request_body,
     );
     let limit = UpstreamLimit::new(cap, metrics.clone(), budget.clone(), buffered);
-    let transcoded = ServiceBuilder::new()
+    let validate = settings.validate_requests.then(|| {
+        let rules = Arc::new(spec.rules().clone());
+        let max_body = settings.limits.max_request_body;
+        Validate::new(rules, max_body, schema.clone(), budget.clone()).into_layer()
+    });
+    let vmrest = ServiceBuilder::new()
+        .option_layer(validate)
         .layer(transcode.into_layer())
         .layer(Coalesce::new(metrics.clone(), budget.clone()).into_layer())
         .layer(Retry::new(settings.upstream_retries, metrics.clone()).into_layer())
         .layer(limit.into_layer())
         .service(Proxy::new(upstream, metrics.clone()));
-    let vmrest: Vmrest = if settings.validate_requests {
-        let rules = Arc::new(spec.rules().clone());
-        let max_body = settings.limits.max_request_body;
-        let validate = Validate::new(rules, max_body, schema, budget.clone()).into_layer();
-        BoxCloneSyncService::new(validate.layer(transcoded))
-    } else {
-        BoxCloneSyncService::new(transcoded)
-    };
     let dispatch = Dispatch {
         vmrest,
         request_timeout: settings.request_timeout,
@@ -186,7 +181,13 @@ pub fn app_with_metrics(
 /// A panic while handling a request is a bug; it becomes a 500 in the JSON error shape,
 /// logged and counted with the request's id, rather than a connection dropped without a word.
 /// (Without this, tokio ends only the connection's task: the process carries on either way.)
-fn catch_panics<S>(inner: S) -> App
+fn catch_panics<S>(
+    inner: S,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+       + Clone
+       + Send
+       + Sync
+       + 'static
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
         + Clone
@@ -195,11 +196,10 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let guarded = ServiceBuilder::new()
+    ServiceBuilder::new()
         .map_response(|response: Response<_>| response.map(Body::new))
         .layer(CatchPanicLayer::custom(panic_response as fn(_) -> _))
-        .service(inner);
-    BoxCloneSyncService::new(guarded)
+        .service(inner)
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
@@ -254,15 +254,23 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
     )
 }
 
-/// Sends `/vmrest` traffic to the proxy stack and everything else to the gateway's own routes.
+/// Sends `/vmrest` traffic to the proxy stack (`V`, before its errors are rendered) and
+/// everything else to the gateway's own routes.
 #[derive(Clone)]
-struct Dispatch {
-    vmrest: Vmrest,
+struct Dispatch<V> {
+    vmrest: V,
     request_timeout: Duration,
     own: Router,
 }
 
-impl Service<Request<Body>> for Dispatch {
+impl<V> Service<Request<Body>> for Dispatch<V>
+where
+    V: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
+    V::Future: Send + 'static,
+{
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = BoxFuture<Result<Response<Body>, Infallible>>;
