@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cupi_gateway::config::{Cli, Command, HealthcheckArgs, LogFormat};
+use cupi_gateway::log_sink::{self, LogSink};
 use cupi_gateway::server::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
@@ -13,9 +14,9 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The healthcheck logs nothing: the one line it prints is what `docker inspect` shows.
-    if !matches!(cli.command, Some(Command::Healthcheck(_))) {
-        init_logging(cli.gateway.log_format);
-    }
+    // Dropped at the end of `main`: lines still waiting are written then.
+    let logs = (!matches!(cli.command, Some(Command::Healthcheck(_))))
+        .then(|| init_logging(cli.gateway.log_format));
     let result = match cli.command {
         Some(Command::Simulate(args)) => {
             cupi_gateway::start::run_simulator(args, shutdown_signal()).await
@@ -27,6 +28,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "cannot start");
+            drop(logs); // that line first
             eprintln!("cupi-gateway: {error}");
             ExitCode::FAILURE
         }
@@ -47,16 +49,19 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     }
 }
 
-/// `RUST_LOG` overrides the default `info` level, e.g. `RUST_LOG=cupi_gateway=debug`.
-fn init_logging(format: LogFormat) {
+/// `RUST_LOG` overrides the default `info` level, e.g. `RUST_LOG=cupi_gateway=debug`. Lines
+/// go to stderr through [`LogSink`]'s writer thread, not from each request's worker.
+fn init_logging(format: LogFormat) -> log_sink::Flush {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (sink, flush) = LogSink::new(std::io::stderr());
     // Colours only for a terminal: in a file or a log shipper, escape codes are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(sink);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    flush
 }
