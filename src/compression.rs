@@ -24,10 +24,12 @@
 use axum::body::Body;
 use http::header::{HeaderValue, VARY};
 use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Version};
-use tower::util::BoxCloneSyncService;
+use std::task::{Context, Poll};
+
+use tower::util::{Either, MapResponse, Oneshot};
 use tower::{Layer, Service, ServiceExt};
-use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::compression::predicate::{And, NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{Compression, CompressionBody, CompressionLayer, CompressionLevel};
 
 use crate::body::is_bodiless_status;
 use crate::content_coding::ClientCodings;
@@ -43,47 +45,86 @@ pub(crate) const MIN_SIZE: u64 = 1024;
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ClientCompressionLayer;
 
-/// The wrapped service with its answers compressed where the client takes it.
-pub(crate) type Compressed<E> = BoxCloneSyncService<Request<Body>, Response<Body>, E>;
+/// The wrapped service with its answers compressed where the client takes it: two branches
+/// around one inner service, chosen per request.
+#[derive(Clone)]
+pub(crate) struct ClientCompression<S> {
+    compressed: Compressed<S>,
+    plain: Plain<S>,
+}
+
+type Compressed<S> =
+    MapResponse<Compression<S, WorthCompressing>, fn(CompressedResponse) -> Response<Body>>;
+type Plain<S> = MapResponse<S, fn(Response<Body>) -> Response<Body>>;
+type CompressedResponse = Response<CompressionBody<Body>>;
+
+/// tower-http's checks of size, type and status, by name, so the service has a type.
+type WorthCompressing = And<
+    And<
+        And<And<And<SizeAbove, NotForContentType>, NotForContentType>, NotForContentType>,
+        NotForContentType,
+    >,
+    fn(StatusCode, Version, &HeaderMap, &Extensions) -> bool,
+>;
 
 impl<S> Layer<S> for ClientCompressionLayer
 where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Clone,
 {
-    type Service = Compressed<S::Error>;
+    type Service = ClientCompression<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let compressed = CompressionLayer::new()
+            .no_deflate()
+            .quality(CompressionLevel::Default)
+            .compress_when(worth_compressing())
+            .layer(inner.clone());
+        ClientCompression {
+            compressed: MapResponse::new(compressed, |response| response.map(Body::new)),
+            plain: MapResponse::new(inner, vary_on_accept_encoding),
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for ClientCompression<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone,
+    Compression<S, WorthCompressing>:
+        Service<Request<Body>, Response = CompressedResponse, Error = S::Error>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Oneshot<Either<Compressed<S>, Plain<S>>, Request<Body>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        // The branch a request takes is made ready in `call` (via `oneshot`).
+        Poll::Ready(Ok(()))
+    }
 
     /// `HEAD` goes around the compressor, since the predicate sees only the response and a
     /// `HEAD` answer has no body to encode; so do requests that refuse every coding.
-    fn layer(&self, inner: S) -> Self::Service {
-        let compressed = Compressed::new(
-            CompressionLayer::new()
-                .no_deflate()
-                .quality(CompressionLevel::Default)
-                .compress_when(worth_compressing())
-                .layer(inner.clone())
-                .map_response(|response| response.map(Body::new)),
-        );
-        let plain = Compressed::new(inner.map_response(vary_on_accept_encoding));
-        Compressed::new(tower::service_fn(move |request: Request<Body>| {
-            let uncompressed = request.method() == Method::HEAD || refuses_every_coding(&request);
-            let branch = if uncompressed { &plain } else { &compressed };
-            branch.clone().oneshot(request)
-        }))
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let uncompressed = request.method() == Method::HEAD || refuses_every_coding(&request);
+        let branch = match uncompressed {
+            true => Either::Right(self.plain.clone()),
+            false => Either::Left(self.compressed.clone()),
+        };
+        branch.oneshot(request)
     }
 }
 
 /// Which answers are worth compressing, judged from the response alone.
-fn worth_compressing() -> impl Predicate {
-    let has_body =
-        |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| !is_bodiless_status(status);
+fn worth_compressing() -> WorthCompressing {
     SizeAbove::new(MIN_SIZE)
         .and(NotForContentType::const_new("audio/"))
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::GRPC)
         .and(NotForContentType::SSE)
-        .and(has_body)
+        .and(has_body as fn(_, _, &_, &_) -> _)
+}
+
+fn has_body(status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions) -> bool {
+    !is_bodiless_status(status)
 }
 
 /// Whether the client takes none of the codings the gateway sends, identity included. It is
