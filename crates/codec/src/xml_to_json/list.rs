@@ -27,7 +27,7 @@ impl<R: BufRead> Document<'_, R> {
         flush: &mut impl FnMut(&mut Vec<u8>, u64) -> bool,
     ) -> Result<(), XmlError> {
         // The list element stays in its own tree while item trees come and go.
-        let mut list = std::mem::take(&mut self.tree);
+        let mut list = std::mem::replace(&mut self.tree, Tree::sized_for_an_object());
         let list_name = list.name(root).to_owned();
         let schema = self.writer.schema;
         let fields = schema.fields_of(&list_name);

@@ -170,7 +170,7 @@ pub fn stream_xml_to_json<R: BufRead>(
     let mut doc = Document {
         reader: Reader::from_reader(Fenced::new(input, max_object_bytes)),
         buf: Vec::with_capacity(4096),
-        tree: Tree::default(),
+        tree: Tree::sized_for_an_object(),
         budget: NodeBudget::new(node_cap(max_object_bytes)),
         max_object_bytes,
         writer: JsonWriter::new(schema, style),

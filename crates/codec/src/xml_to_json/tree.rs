@@ -53,6 +53,18 @@ pub(super) struct Tree {
 }
 
 impl Tree {
+    /// Room for one CUPI object (a port has about 30 fields and 1.2 kB of names and text), so
+    /// reading the first item of an answer does not grow the tree a piece at a time; later
+    /// items reuse it ([`Tree::clear`]).
+    pub(super) fn sized_for_an_object() -> Tree {
+        Tree {
+            strings: String::with_capacity(2048),
+            nodes: Vec::with_capacity(64),
+            open: Vec::with_capacity(8),
+            ..Tree::default()
+        }
+    }
+
     pub(super) fn clear(&mut self) {
         self.strings.clear();
         self.nodes.clear();
