@@ -9,7 +9,7 @@
 //! is slower than the logging: a stalled log shipper), the logging thread writes them
 //! itself, as every line was written before: memory stays bounded and the back-pressure is
 //! the same. Dropping the [`Flush`] guard writes what is left, so lines logged just before
-//! the process exits are not lost.
+//! the process exits are not lost; lines logged after it are written where they are made.
 //!
 //! # Example
 //!
@@ -95,7 +95,8 @@ impl<'a> MakeWriter<'a> for LogSink {
 impl Write for &LogSink {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         let mut pending = self.shared.lock_pending();
-        if pending.bytes.len() + line.len() > MAX_PENDING {
+        // Past the bound, or after the writer thread stopped (a line logged during shutdown).
+        if pending.closed || pending.bytes.len() + line.len() > MAX_PENDING {
             let mut target = self.shared.lock_target();
             let waiting = std::mem::take(&mut pending.bytes);
             drop(pending);
@@ -238,6 +239,16 @@ mod tests {
         let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
         assert_eq!(writes[0], b"first\n");
         assert_eq!(String::from_utf8_lossy(&writes[1]), expected);
+    }
+
+    #[test]
+    fn a_line_logged_after_the_flush_is_written_too() {
+        let recorder = Recorder::default();
+        let (sink, flush) = LogSink::new(recorder.clone());
+        (&sink).write_all(b"before\n").unwrap();
+        drop(flush);
+        (&sink).write_all(b"after\n").unwrap();
+        assert_eq!(recorder.writes.lock().unwrap().concat(), b"before\nafter\n");
     }
 
     #[test]
