@@ -144,11 +144,23 @@ struct SharedResponse {
 }
 
 impl SharedResponse {
+    /// A copy for each caller: status, version, headers and body, none of the upstream
+    /// response's extensions (hyper keeps its reason phrase there, which the server would
+    /// write back out).
     fn to_response(&self) -> Response<Body> {
-        let mut response = Response::new(Body::from(self.body.clone()));
+        SharedResponse {
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            ..*self
+        }
+        .into_response()
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
         *response.version_mut() = self.version;
-        *response.headers_mut() = self.headers.clone();
+        *response.headers_mut() = self.headers;
         response
     }
 }
@@ -228,17 +240,18 @@ where
             leader.sender.send_replace(Some(Outcome::NotShareable));
             Ok(Response::from_parts(parts, partial.into_body()))
         }
-        // Most reads have no twin in flight: no copy is kept for followers that never came.
-        Ok(Prefix::Complete(body)) if !leader.land() => {
-            Ok(Response::from_parts(parts, Body::from(body)))
-        }
         Ok(Prefix::Complete(body)) => {
-            let shared = Arc::new(SharedResponse {
+            let shared = SharedResponse {
                 status: parts.status,
                 version: parts.version,
                 headers: parts.headers,
                 body,
-            });
+            };
+            // Most reads have no twin in flight: no copy is kept for followers that never came.
+            if !leader.land() {
+                return Ok(shared.into_response());
+            }
+            let shared = Arc::new(shared);
             let response = shared.to_response();
             leader.sender.send_replace(Some(Outcome::Answered(shared)));
             Ok(response)

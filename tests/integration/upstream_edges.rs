@@ -1016,3 +1016,29 @@ async fn a_refusal_before_the_body_is_read_keeps_or_closes_the_connection_cleanl
     assert!(answer.starts_with("http/1.1 415"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
 }
+
+/// hyper keeps an upstream's non-standard reason phrase as an extension, and its server
+/// writes it back out; the gateway's answers carry the standard phrase whoever sent what
+/// (Tomcat, under Unity Connection, sends none at all).
+#[tokio::test]
+async fn the_upstream_reason_phrase_does_not_reach_the_client() {
+    for status_line in ["HTTP/1.1 200 Fine Thanks", "HTTP/1.1 200 "] {
+        let answer = format!(
+            "{status_line}\r\nContent-Type: application/xml\r\nContent-Length: 18\r\n\
+             Connection: close\r\n\r\n<Ports total=\"0\"/>"
+        );
+        let upstream = raw_upstream(vec![(Duration::ZERO, answer.into_bytes().leak())]).await;
+        let gateway = start_gateway(&upstream, GatewayOptions::default()).await;
+        let answer = raw_request(
+            &gateway,
+            "GET /vmrest/ports HTTP/1.1\r\nHost: gw\r\nAuthorization: Basic YTpi\r\n\
+             Accept: application/json\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            answer.lines().next(),
+            Some("HTTP/1.1 200 OK"),
+            "{status_line:?}"
+        );
+    }
+}
