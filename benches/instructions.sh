@@ -13,6 +13,9 @@
 # One caveat when reading them: valgrind counts every iteration of `rep movsb`, which glibc's
 # memcpy uses above a few kilobytes, as an instruction, so large copies weigh more here than
 # in time. Writes target/bench/instructions/*.out (cg_annotate reads them).
+#
+# Then the transcoder alone: `xml_to_json` of the same two lists in this build
+# (examples/transcode_count.rs), counted the same way, by differences between repeat counts.
 set -euo pipefail
 compare=${COMPARE_BINARY:+$(realpath "$COMPARE_BINARY")} # before the cd: relative to the caller
 cd "$(dirname "$0")/.."
@@ -66,3 +69,15 @@ for name in gateway ${compare:+compare}; do
   big=$(count "$name" 5 25)
   printf '%-8s %22s %26s\n' "$name" "$(( (small - base) / 100 ))" "$(( (big - base) / 20 ))"
 done
+
+echo "== cargo build --release --example transcode_count" >&2
+cargo build --release --quiet --example transcode_count
+transcode() { # ports, times -> prints the total
+  local out="$out_dir/transcode-$1-$2.out"
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" \
+    "$root/target/release/examples/transcode_count" "$1" "$2" >/dev/null 2>&1
+  grep -m1 '^summary:' "$out" | awk '{print $2}'
+}
+printf '%-8s %22s %26s\n' xml_to_json \
+  "$(( ($(transcode 2 1010) - $(transcode 2 10)) / 1000 ))" \
+  "$(( ($(transcode 1000 12) - $(transcode 1000 2)) / 10 ))"

@@ -37,6 +37,7 @@
 pub mod fuzzing;
 mod json_to_xml;
 mod number_text;
+mod scan;
 mod schema;
 pub mod sniff;
 mod xml_to_json;

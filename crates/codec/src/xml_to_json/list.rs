@@ -13,7 +13,7 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 
 use super::tree::{checked, resolve_reference, NodeId, Tree};
-use super::writer::{key, string, JsonWriter};
+use super::writer::{key, schema_key, string, JsonWriter};
 use super::{Document, XmlError};
 use crate::{FieldType, Schema};
 
@@ -189,7 +189,7 @@ impl ListWriter {
             self.close_items(out);
         } else if let Some(item) = schema.item_of_list(list_name).filter(|_| !self.cupi) {
             // Zero items still give the item key, when the list is known (not in CUPI's mode).
-            key(out, &mut self.first, "", item);
+            schema_key(out, &mut self.first, item);
             out.extend_from_slice(b"[]");
         }
         let text = self.text.trim();

@@ -14,6 +14,7 @@ use quick_xml::Reader;
 
 use super::{XmlError, MAX_DEPTH};
 use crate::is_xml_name;
+use crate::scan::Needles;
 use crate::sniff::is_utf8_name;
 
 /// Index of a node in [`Tree::nodes`].
@@ -343,6 +344,9 @@ fn char_ref_code(name: &str) -> Option<u32> {
     }
 }
 
+/// The bytes [`checked`] looks at closer: C0 controls, and the first byte of U+F000..U+FFFF.
+const NOT_XML_CHAR_STARTS: Needles = Needles::new(0x20, [0xEF, 0xEF]);
+
 /// `text`, if it has only characters XML 1.0 allows: no C0 controls other than tab, LF and
 /// CR, no U+FFFE or U+FFFF (surrogates cannot be in a `str`). Such a character is not text
 /// a CUPI value can hold, and JSON would carry it on as if it were.
@@ -352,8 +356,7 @@ fn char_ref_code(name: &str) -> Option<u32> {
 pub(super) fn checked(text: Cow<'_, str>) -> Result<Cow<'_, str>, XmlError> {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(offset) = bytes[from..].iter().position(|&b| b < 0x20 || b == 0xEF) {
-        let at = from + offset;
+    while let Some(at) = NOT_XML_CHAR_STARTS.find(bytes, from) {
         match bytes[at] {
             b'\t' | b'\n' | b'\r' => {}
             0xEF => {

@@ -13,6 +13,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::tree::{NodeId, Tree, NONE};
 use super::JsonStyle;
+use crate::scan::Needles;
 use crate::{FieldType, Schema};
 
 /// Distinct child names of one element past which they are indexed rather than searched.
@@ -133,7 +134,7 @@ impl<'a> JsonWriter<'a> {
         if is_list && !tree.has_children(id) && !self.cupi {
             // Zero items still give the item key, when the list is known (not in CUPI's mode).
             if let Some(item) = self.schema.item_of_list(name) {
-                key(out, &mut first, "", item);
+                schema_key(out, &mut first, item);
                 out.extend_from_slice(b"[]");
             }
         }
@@ -257,16 +258,31 @@ impl<'a> JsonWriter<'a> {
     }
 }
 
-/// `"prefix+name":`, after a comma unless it is the object's first key.
+/// `"prefix+name":`, after a comma unless it is the object's first key. `name` is one the
+/// tree read, so an XML name (checked as it was read), or `#text`: neither holds a character
+/// JSON escapes, so it is copied as it is.
 pub(super) fn key(out: &mut Vec<u8>, first: &mut bool, prefix: &str, name: &str) {
+    debug_assert!(name == "#text" || crate::is_xml_name(name), "{name:?}");
+    comma(out, first);
+    out.push(b'"');
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// `"name":` for a name the schema gives (a known list's item, when it has none): escaped,
+/// since an operator's OpenAPI document may name anything.
+pub(super) fn schema_key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
+    comma(out, first);
+    string(out, name);
+    out.push(b':');
+}
+
+fn comma(out: &mut Vec<u8>, first: &mut bool) {
     if !*first {
         out.push(b',');
     }
     *first = false;
-    out.push(b'"');
-    out.extend_from_slice(prefix.as_bytes());
-    escape_json_into(name, out);
-    out.extend_from_slice(b"\":");
 }
 
 pub(super) fn string(out: &mut Vec<u8>, text: &str) {
@@ -324,12 +340,8 @@ pub(super) fn is_json_number(text: &str) -> bool {
 fn escape_json_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     let mut start = 0;
-    // Most CUPI text needs no escape: find the next byte that does by table, copy runs whole.
-    while let Some(offset) = bytes[start..]
-        .iter()
-        .position(|&b| NEEDS_ESCAPE[b as usize])
-    {
-        let i = start + offset;
+    // Most CUPI text needs no escape: find the next byte that does, copy runs whole.
+    while let Some(i) = JSON_ESCAPES.find(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
         match bytes[i] {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -348,18 +360,8 @@ fn escape_json_into(text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// Bytes JSON strings cannot hold as they are: `"`, `\` and the C0 controls.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
+/// Bytes JSON strings cannot hold as they are: `"`, `\\` and the C0 controls.
+const JSON_ESCAPES: Needles = Needles::new(0x20, [b'"', b'\\']);
 
 #[cfg(test)]
 mod tests {
@@ -446,6 +448,18 @@ mod tests {
             ),
             r#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#
         );
+    }
+
+    /// Names the tree read are XML names and go out as they are; a name from the schema (an
+    /// operator's OpenAPI document) may be anything, and is escaped.
+    #[test]
+    fn a_schema_item_name_is_escaped_when_it_is_a_key() {
+        let mut schema = crate::Schema::new();
+        schema.add_list("L", "it\"em");
+        let json = crate::xml_to_json(br#"<L total="0"/>"#, &schema).unwrap();
+        assert_eq!(json, br#"{"@total":0,"it\"em":[]}"#);
+        let inner = crate::xml_to_json(br#"<A><L total="0"/></A>"#, &schema).unwrap();
+        assert_eq!(inner, br#"{"L":{"@total":0,"it\"em":[]}}"#);
     }
 
     #[test]
