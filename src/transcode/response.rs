@@ -21,7 +21,7 @@ use crate::content_coding::{self, BodyCoding, ClientCodings};
 use crate::content_type::BodyKind;
 use crate::error::{error_body, GatewayError};
 use crate::metrics::Metrics;
-use cupi_codec::{stream_xml_to_json, JsonStyle, Schema, XmlError};
+use cupi_codec::{JsonStyle, Schema, XmlError};
 
 /// How an answer that is not transcoded is passed on: its coding fitted to the client's
 /// `Accept-Encoding` when the gateway asked for identity in its place (`client`).
@@ -133,7 +133,7 @@ async fn xml_as_json(
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
         return Ok(Response::from_parts(parts, Body::empty()));
     }
-    match whole_xml_to_json(xml.clone(), to_json.schema.clone(), style, limit).await {
+    match transcode_whole(xml.clone(), to_json.schema.clone(), style, limit).await {
         Ok((json, fallbacks)) => {
             to_json.metrics.typed_fallbacks.inc_by(fallbacks as u64);
             Ok(with_body(parts, json_content_type(style), json))
@@ -154,7 +154,7 @@ async fn xml_as_json(
 
 /// A body held whole transcoded in one buffer, off the async workers when large; the JSON
 /// and how many values fell back to strings.
-async fn whole_xml_to_json(
+async fn transcode_whole(
     xml: bytes::Bytes,
     schema: Arc<Schema>,
     style: JsonStyle,
@@ -162,16 +162,8 @@ async fn whole_xml_to_json(
 ) -> Result<(Vec<u8>, usize), XmlError> {
     cpu_bound(xml.len(), move || {
         let mut json = Vec::with_capacity(xml.len());
-        let one_buffer = |_: &mut Vec<u8>, _| true;
-        stream_xml_to_json(
-            &xml[..],
-            &schema,
-            style,
-            limit as u64,
-            &mut json,
-            one_buffer,
-        )
-        .map(|fallbacks| (json, fallbacks))
+        cupi_codec::whole_xml_to_json(&xml, &schema, style, limit as u64, &mut json)
+            .map(|fallbacks| (json, fallbacks))
     })
     .await
 }

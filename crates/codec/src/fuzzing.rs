@@ -18,7 +18,10 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::{is_xml_name, json_to_xml, xml_to_json, FieldType, JsonError, Schema};
+use crate::{
+    is_xml_name, json_to_xml, stream_xml_to_json, xml_to_json, FieldType, JsonError, JsonStyle,
+    Schema, XmlError,
+};
 
 /// A table with every kind of rule the gateway's has (lists, always-arrays, each field type,
 /// roots by path), for fuzz targets that cannot load the gateway's OpenAPI document. The
@@ -67,7 +70,15 @@ pub const JSON_ROOTS: [Option<&str>; 2] = [None, Some("PortGroup")];
 ///   same JSON (skipped for the wrapped-form look-alike `docs/json-mapping.md` names). The way
 ///   back may refuse a character the lenient reader let through (`&#1;`), nothing else.
 pub fn check_xml_to_json(xml: &[u8], schema: &Schema) -> Result<(), String> {
-    let Ok(json) = xml_to_json(xml, schema) else {
+    let whole = xml_to_json(xml, schema);
+    let streamed = streamed_xml_to_json(xml, schema);
+    if streamed != whole {
+        let xml = lossy(xml);
+        return Err(format!(
+            "XML {xml:?} gave {whole:?} whole but {streamed:?} streamed"
+        ));
+    }
+    let Ok(json) = whole else {
         return Ok(());
     };
     let show = || format!("XML {:?} gave JSON {:?}", lossy(xml), lossy(&json));
@@ -81,6 +92,19 @@ pub fn check_xml_to_json(xml: &[u8], schema: &Schema) -> Result<(), String> {
     let root = first_element_name(xml).ok_or_else(|| format!("{}: no root element", show()))?;
     check_fixpoint(&json, &value, &root, schema, Strictness::Lenient)
         .map_err(|e| format!("{}: {e}", show()))
+}
+
+/// [`xml_to_json`] read as a stream in chunks of 7 bytes (so that tokens straddle them),
+/// the JSON of all the flushes together.
+fn streamed_xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
+    let input = std::io::BufReader::with_capacity(7, xml);
+    let (mut json, mut all) = (Vec::new(), Vec::new());
+    let typed = JsonStyle::Typed;
+    stream_xml_to_json(input, schema, typed, u64::MAX, &mut json, |json, _| {
+        all.append(json);
+        true
+    })?;
+    Ok(all)
 }
 
 /// JSON → XML on any bytes, with each of [`JSON_ROOTS`].

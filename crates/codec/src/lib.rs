@@ -45,6 +45,6 @@ mod xml_to_json;
 pub use json_to_xml::{is_xml_name, json_to_xml, JsonError};
 pub use schema::{FieldType, Fields, Schema};
 pub use xml_to_json::{
-    read_buffered, stream_xml_to_json, xml_to_cupi_json, xml_to_json, xml_to_json_counted,
-    JsonStyle, XmlError, MAX_DEPTH, MAX_NODES,
+    read_buffered, stream_xml_to_json, whole_xml_to_json, xml_to_cupi_json, xml_to_json,
+    xml_to_json_counted, JsonStyle, XmlError, MAX_DEPTH, MAX_NODES,
 };

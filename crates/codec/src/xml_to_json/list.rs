@@ -7,17 +7,16 @@
 //! and in CUPI's mode the first item of a name, held back until a second one shows whether it
 //! is an array or the bare object.
 
-use std::collections::HashSet;
-use std::io::BufRead;
-
 use quick_xml::events::{BytesStart, Event};
+use std::collections::HashSet;
 
+use super::source::Events;
 use super::tree::{checked, resolve_reference, NodeId, Tree};
 use super::writer::{key, schema_key, string, JsonWriter};
 use super::{Document, XmlError};
 use crate::{FieldType, Schema};
 
-impl<R: BufRead> Document<'_, R> {
+impl<E: Events> Document<'_, E> {
     /// A list, item by item: `{"@total":N,"Item":[…]}` with each item flushed as it is done.
     /// In CUPI's mode a single item is written bare, `{"@total":"1","Item":{…}}`.
     pub(super) fn list(
@@ -39,7 +38,7 @@ impl<R: BufRead> Document<'_, R> {
             }
             let ty = fields.and_then(|f| f.get(self.tree.name(item)).copied());
             items.item(out, &mut self.writer, &self.tree, item, ty)?;
-            if !flush(out, self.reader.buffer_position()) {
+            if !flush(out, self.events.position()) {
                 return Err(XmlError::Abandoned);
             }
         }
@@ -58,7 +57,7 @@ impl<R: BufRead> Document<'_, R> {
         loop {
             // Each item, and each token between items, has an allowance of its own; the text
             // kept from between items is bounded here.
-            self.reader.get_mut().restart();
+            self.events.restart();
             items.check_text(self.max_object_bytes)?;
             match self.next_event()? {
                 Event::Start(start) => return Ok(Some((start.into_owned(), false))),
@@ -205,7 +204,9 @@ impl ListWriter {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{convert, convert_cupi, schema};
-    use crate::{stream_xml_to_json, xml_to_cupi_json, xml_to_json, JsonStyle, XmlError};
+    use crate::{
+        stream_xml_to_json, whole_xml_to_json, xml_to_cupi_json, xml_to_json, JsonStyle, XmlError,
+    };
     use serde_json::{json, Value};
 
     #[test]
@@ -288,17 +289,31 @@ mod tests {
             convert(r#"<Ports total="1"> note <Port/> more </Ports>"#),
             json!({"@total": 1, "Port": [""], "#text": "note  more"})
         );
-        // One object may not exceed the byte limit.
+        // One object may not exceed the byte limit, read as a stream or whole; each list item
+        // has an allowance of its own.
+        let both = |xml: &str, limit: u64| {
+            let (mut streamed, mut whole) = (Vec::new(), Vec::new());
+            let typed = JsonStyle::Typed;
+            let from_stream = stream_xml_to_json(
+                xml.as_bytes(),
+                &schema(),
+                typed,
+                limit,
+                &mut streamed,
+                |_, _| true,
+            );
+            let from_whole = whole_xml_to_json(xml.as_bytes(), &schema(), typed, limit, &mut whole);
+            assert_eq!(from_stream, from_whole, "{xml}");
+            assert_eq!(streamed, whole, "{xml}");
+            from_whole
+        };
         let big = format!("<Port><A>{}</A></Port>", "x".repeat(1000));
-        let result = stream_xml_to_json(
-            big.as_bytes(),
-            &schema(),
-            JsonStyle::Typed,
-            100,
-            &mut Vec::new(),
-            |_, _| true,
-        );
-        assert_eq!(result, Err(XmlError::ObjectTooLarge(100)));
+        assert_eq!(both(&big, 100), Err(XmlError::ObjectTooLarge(100)));
+        let item = format!("<Port><A>{}</A></Port>", "x".repeat(60));
+        let list = format!("<Ports total=\"3\">{}</Ports>", item.repeat(3));
+        assert_eq!(both(&list, 100), Ok(0));
+        let bigger = list.replacen(&item, &big, 1);
+        assert_eq!(both(&bigger, 100), Err(XmlError::ObjectTooLarge(100)));
     }
 
     #[test]

@@ -17,18 +17,18 @@
 
 mod fence;
 mod list;
+mod source;
 mod tree;
 mod writer;
 
 use std::io::BufRead;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
 
 use crate::Schema;
 pub use fence::read_buffered;
-use fence::Fenced;
-use tree::{check_declaration, malformed, resolve_reference, NodeBudget, NodeId, Tree};
+use source::{Events, Streamed, Whole};
+use tree::{check_declaration, resolve_reference, NodeBudget, NodeId, Tree};
 use writer::JsonWriter;
 
 /// Elements nested deeper than this are refused: CUPI objects are three levels deep at most.
@@ -147,8 +147,21 @@ fn whole_document(
     style: JsonStyle,
 ) -> Result<(Vec<u8>, usize), XmlError> {
     let mut out = Vec::with_capacity(xml.len());
-    let fallbacks = stream_xml_to_json(xml, schema, style, u64::MAX, &mut out, |_, _| true)?;
+    let fallbacks = whole_xml_to_json(xml, schema, style, u64::MAX, &mut out)?;
     Ok((out, fallbacks))
+}
+
+/// [`stream_xml_to_json`] for a document already whole in memory, its JSON all in `out`:
+/// the same JSON and the same errors, read without copying each token into a buffer.
+pub fn whole_xml_to_json(
+    xml: &[u8],
+    schema: &Schema,
+    style: JsonStyle,
+    max_object_bytes: u64,
+    out: &mut Vec<u8>,
+) -> Result<usize, XmlError> {
+    let events = Whole::new(xml, max_object_bytes);
+    transcode(events, schema, style, max_object_bytes, out, |_, _| true)
 }
 
 /// Reads XML from `input` and writes JSON of `style` into `out`, calling
@@ -165,15 +178,27 @@ pub fn stream_xml_to_json<R: BufRead>(
     style: JsonStyle,
     max_object_bytes: u64,
     out: &mut Vec<u8>,
+    flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
+) -> Result<usize, XmlError> {
+    let events = Streamed::new(input, max_object_bytes);
+    transcode(events, schema, style, max_object_bytes, out, flush)
+}
+
+fn transcode<E: Events>(
+    events: E,
+    schema: &Schema,
+    style: JsonStyle,
+    max_object_bytes: u64,
+    out: &mut Vec<u8>,
     mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
 ) -> Result<usize, XmlError> {
     let mut doc = Document {
-        reader: Reader::from_reader(Fenced::new(input, max_object_bytes)),
-        buf: Vec::with_capacity(4096),
+        events,
         tree: Tree::sized_for_an_object(),
         budget: NodeBudget::new(node_cap(max_object_bytes)),
         max_object_bytes,
         writer: JsonWriter::new(schema, style),
+        event_start: 0,
     };
     let (root, is_empty) = doc.root()?;
     if doc.tree.is_list(root) && !is_empty {
@@ -185,30 +210,28 @@ pub fn stream_xml_to_json<R: BufRead>(
         doc.writer.value(out, &doc.tree, root, None);
     }
     doc.epilogue()?;
-    if !flush(out, doc.reader.buffer_position()) {
+    if !flush(out, doc.events.position()) {
         return Err(XmlError::Abandoned);
     }
     Ok(doc.writer.fallbacks)
 }
 
 /// The reading state of one document.
-struct Document<'s, R> {
-    reader: Reader<Fenced<R>>,
-    buf: Vec<u8>,
+struct Document<'s, E> {
+    events: E,
     tree: Tree,
     budget: NodeBudget,
     /// What one object may take of the input, and the text directly inside a list.
     max_object_bytes: u64,
     writer: JsonWriter<'s>,
+    /// Where the last event read began, for errors in it.
+    event_start: u64,
 }
 
-impl<R: BufRead> Document<'_, R> {
+impl<E: Events> Document<'_, E> {
     fn next_event(&mut self) -> Result<Event<'_>, XmlError> {
-        self.buf.clear();
-        let reader = &mut self.reader;
-        reader
-            .read_event_into(&mut self.buf)
-            .map_err(|e| malformed(reader, &e))
+        self.event_start = self.events.position();
+        self.events.next_event()
     }
 
     /// Skips the prolog and opens the root element: (its node, whether it is `<empty/>`).
@@ -239,24 +262,23 @@ impl<R: BufRead> Document<'_, R> {
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
         self.tree.clear();
         self.budget.reset();
-        let position = self.reader.buffer_position();
+        let position = self.event_start;
         self.tree.open(start, None, &mut self.budget, position)
     }
 
     fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {
         let Document {
-            reader,
-            buf,
+            events,
             tree,
             budget,
             ..
         } = self;
-        tree.read_content(reader, buf, id, depth, budget)
+        tree.read_content(events, id, depth, budget)
     }
 
     /// After the root: only whitespace, comments and processing instructions.
     fn epilogue(&mut self) -> Result<(), XmlError> {
-        self.reader.get_mut().restart();
+        self.events.restart();
         loop {
             match self.next_event()? {
                 Event::Eof => return Ok(()),

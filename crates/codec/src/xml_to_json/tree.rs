@@ -6,11 +6,10 @@
 //! once the buffers have grown to the size of one.
 
 use std::borrow::Cow;
-use std::io::BufRead;
 use std::ops::Range;
 
+use super::source::Events;
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
-use quick_xml::Reader;
 
 use super::{XmlError, MAX_DEPTH};
 use crate::is_xml_name;
@@ -136,7 +135,7 @@ impl Tree {
     /// `budget` before it is stored. quick-xml takes any bytes as a name; the XML `Name`
     /// production is checked here, since a name like `@a`, `#text` or an empty one would
     /// collide with the JSON keys of attributes and text, or could not be written back.
-    /// `position` is where the reader is, for [`XmlError::Malformed`].
+    /// `position` is where its start tag begins, for [`XmlError::Malformed`].
     pub(super) fn open(
         &mut self,
         start: &BytesStart<'_>,
@@ -226,10 +225,9 @@ impl Tree {
 
     /// Reads the content of `root` (already opened from its start tag) up to its end tag.
     /// `depth` is how deep `root` is in the document (1 for the document's root).
-    pub(super) fn read_content<R: BufRead>(
+    pub(super) fn read_content(
         &mut self,
-        reader: &mut Reader<R>,
-        buf: &mut Vec<u8>,
+        events: &mut impl Events,
         root: NodeId,
         depth: usize,
         budget: &mut NodeBudget,
@@ -237,10 +235,8 @@ impl Tree {
         self.open.clear();
         self.open.push(root);
         loop {
-            buf.clear();
-            let event = reader
-                .read_event_into(buf)
-                .map_err(|e| malformed(reader, &e))?;
+            let position = events.position();
+            let event = events.next_event()?;
             let top = *self.open.last().expect("an open element");
             match event {
                 // A child element, `<empty/>` ones counted as deep as the others.
@@ -248,7 +244,7 @@ impl Tree {
                     if depth + self.open.len() > MAX_DEPTH {
                         return Err(XmlError::TooDeep);
                     }
-                    let id = self.open(start, Some(top), budget, reader.buffer_position())?;
+                    let id = self.open(start, Some(top), budget, position)?;
                     if matches!(event, Event::Start(_)) {
                         self.open.push(id);
                     }
@@ -299,21 +295,6 @@ impl NodeBudget {
             .checked_sub(1)
             .ok_or(XmlError::TooManyNodes(self.max_nodes))?;
         Ok(())
-    }
-}
-
-/// What quick-xml refused, as the gateway's error.
-pub(super) fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlError {
-    match error {
-        quick_xml::Error::Encoding(_) => XmlError::InvalidUtf8,
-        quick_xml::Error::Io(io) => match super::fence::crossed(io) {
-            Some(allowance) => XmlError::ObjectTooLarge(allowance),
-            None => XmlError::Read(io.to_string()),
-        },
-        _ => XmlError::Malformed {
-            position: reader.error_position(),
-            message: error.to_string(),
-        },
     }
 }
 
@@ -423,7 +404,7 @@ mod tests {
 
     #[test]
     fn elements_and_attributes_count_against_one_budget() {
-        let mut reader = Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
+        let mut reader = quick_xml::Reader::from_str(r#"<a x="1"/><b/><c y="1" z="2"/>"#);
         let mut starts = Vec::new();
         while let Ok(Event::Empty(start)) = reader.read_event() {
             starts.push(start.into_owned());
