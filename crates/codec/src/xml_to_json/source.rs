@@ -111,3 +111,37 @@ fn malformed<R>(reader: &Reader<R>, error: &quick_xml::Error) -> XmlError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{stream_xml_to_json, whole_xml_to_json, JsonStyle, Schema, XmlError};
+
+    /// The two readers keep the allowance alike to the byte: at every limit from none to
+    /// well past the document (the node budget asks 16 bytes a node), both accept or both
+    /// refuse, with the same JSON or error; both outcomes are seen for each document.
+    #[test]
+    fn both_readers_refuse_at_the_same_limit() {
+        let schema = Schema::new();
+        for xml in [
+            "<A><B>xyz</B></A>",
+            r#"<Ports total="2"><Port><A>1</A></Port> <Port><A>22</A></Port></Ports>"#,
+            "<?xml version=\"1.0\"?><A a=\"v\">text &amp; more</A><!-- c -->",
+        ] {
+            let (mut accepted, mut too_large) = (false, false);
+            for limit in 0..200 {
+                let (mut streamed, mut whole) = (Vec::new(), Vec::new());
+                let typed = JsonStyle::Typed;
+                let flush = |_: &mut Vec<u8>, _| true;
+                let from_stream =
+                    stream_xml_to_json(xml.as_bytes(), &schema, typed, limit, &mut streamed, flush);
+                let from_whole =
+                    whole_xml_to_json(xml.as_bytes(), &schema, typed, limit, &mut whole);
+                assert_eq!(from_stream, from_whole, "{xml} within {limit} bytes");
+                assert_eq!(streamed, whole, "{xml} within {limit} bytes");
+                accepted |= from_whole.is_ok();
+                too_large |= from_whole == Err(XmlError::ObjectTooLarge(limit));
+            }
+            assert!(accepted && too_large, "{xml}");
+        }
+    }
+}
