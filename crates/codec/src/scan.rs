@@ -10,16 +10,19 @@
 pub(crate) struct Needles {
     below: u8,
     exact: [u8; 2],
+    /// `below` and `exact` in every byte of a word, made once.
+    below_word: u64,
+    exact_words: [u64; 2],
 }
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
-/// A word whose high bit is set in each byte of `word` below `bound` (at most 0x80). Bits
-/// above the lowest hit may be set wrongly by the subtraction's borrow; the lowest is exact,
-/// and the lowest is all [`Needles::find`] uses.
-fn bytes_below(word: u64, bound: u8) -> u64 {
-    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
+/// A word whose high bit is set in each byte of `word` below the byte `bounds` repeats (at
+/// most 0x80). Bits above the lowest hit may be set wrongly by the subtraction's borrow; the
+/// lowest is exact, and the lowest is all [`Needles::find`] uses.
+fn bytes_below(word: u64, bounds: u64) -> u64 {
+    word.wrapping_sub(bounds) & !word & HIGHS
 }
 
 impl Needles {
@@ -27,7 +30,12 @@ impl Needles {
     /// twice for one).
     pub(crate) const fn new(below: u8, exact: [u8; 2]) -> Self {
         assert!(below <= 0x80);
-        Needles { below, exact }
+        Needles {
+            below,
+            exact,
+            below_word: ONES * below as u64,
+            exact_words: [ONES * exact[0] as u64, ONES * exact[1] as u64],
+        }
     }
 
     fn is_needle(self, byte: u8) -> bool {
@@ -35,6 +43,7 @@ impl Needles {
     }
 
     /// Where the first needle at or after `from` is in `bytes`.
+    #[inline]
     pub(crate) fn find(self, bytes: &[u8], from: usize) -> Option<usize> {
         let mut at = from;
         while let Some(word) = bytes.get(at..at + 8) {
@@ -56,12 +65,13 @@ impl Needles {
     }
 
     /// The first needle of eight bytes.
+    #[inline]
     fn first_in(self, word: &[u8]) -> Option<usize> {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         // A needle byte `n` is a zero byte in `word ^ n`: below 1.
-        let hits = bytes_below(word, self.below)
-            | bytes_below(word ^ (ONES * u64::from(self.exact[0])), 1)
-            | bytes_below(word ^ (ONES * u64::from(self.exact[1])), 1);
+        let hits = bytes_below(word, self.below_word)
+            | bytes_below(word ^ self.exact_words[0], ONES)
+            | bytes_below(word ^ self.exact_words[1], ONES);
         (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
     }
 }
