@@ -11,7 +11,7 @@ use quick_xml::events::{BytesStart, Event};
 use std::collections::HashSet;
 
 use super::source::Events;
-use super::tree::{checked, resolve_reference, NodeId, Tree};
+use super::tree::{event_text, resolve_reference, NodeId, Tree};
 use super::writer::{key, schema_key, string, JsonWriter};
 use super::{Document, XmlError};
 use crate::{FieldType, Schema};
@@ -63,8 +63,8 @@ impl<E: Events> Document<'_, E> {
                 Event::Start(start) => return Ok(Some((start.into_owned(), false))),
                 Event::Empty(start) => return Ok(Some((start.into_owned(), true))),
                 Event::End(_) => return Ok(None),
-                Event::Text(t) => items.push_text(&checked(t.xml10_content())?),
-                Event::CData(c) => items.push_text(&checked(c.xml10_content())?),
+                Event::Text(t) => items.push_text(&event_text(&t, || t.xml10_content())?),
+                Event::CData(c) => items.push_text(&event_text(&c, || c.xml10_content())?),
                 Event::GeneralRef(r) => items.push_text(&resolve_reference(&r)?),
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}

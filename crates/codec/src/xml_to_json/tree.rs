@@ -256,8 +256,8 @@ impl Tree {
                         return Ok(());
                     }
                 }
-                Event::Text(t) => self.push_text(top, &checked(t.xml10_content())?),
-                Event::CData(c) => self.push_text(top, &checked(c.xml10_content())?),
+                Event::Text(t) => self.push_text(top, &event_text(&t, || t.xml10_content())?),
+                Event::CData(c) => self.push_text(top, &event_text(&c, || c.xml10_content())?),
                 Event::GeneralRef(r) => self.push_text(top, &resolve_reference(&r)?),
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -323,6 +323,20 @@ fn char_ref_code(name: &str) -> Option<u32> {
         Some(hex) => u32::from_str_radix(hex, 16).ok(),
         None => digits.parse().ok(),
     }
+}
+
+/// The text of a text or CDATA event, `raw`, as XML 1.0 reads it (line ends normalised, by
+/// `normalized`), if it has only characters XML 1.0 allows ([`checked`]). Text with no byte
+/// below 0x20 and no 0xEF (so no `\r` either), nearly all of CUPI's, is both already: one
+/// search, and it is taken as it is.
+pub(super) fn event_text<'a>(
+    raw: &'a str,
+    normalized: impl FnOnce() -> Cow<'a, str>,
+) -> Result<Cow<'a, str>, XmlError> {
+    if NOT_XML_CHAR_STARTS.find(raw.as_bytes(), 0).is_none() {
+        return Ok(Cow::Borrowed(raw));
+    }
+    checked(normalized())
 }
 
 /// The bytes [`checked`] looks at closer: C0 controls, and the first byte of U+F000..U+FFFF.
@@ -400,6 +414,24 @@ mod tests {
             );
         }
         assert_eq!(resolve_reference(&BytesRef::new("#x41")), Ok("A".into()));
+    }
+
+    /// Line ends are normalised as XML 1.0 says, in text and CDATA, in an object and directly
+    /// inside a list; text with no control character is taken as it is.
+    #[test]
+    fn line_ends_are_normalised_and_plain_text_kept() {
+        assert_eq!(
+            convert("<User><A>a\r\nb\rc\n</A><B><![CDATA[x\r\ny]]></B><C>plain é</C></User>"),
+            json!({"A": "a\nb\nc\n", "B": "x\ny", "C": "plain é"})
+        );
+        assert_eq!(
+            convert("<Ports total=\"1\">a\r\nb<Port/></Ports>"),
+            json!({"@total": 1, "Port": [""], "#text": "a\nb"})
+        );
+        assert_eq!(
+            event_text("no controls", || unreachable!("not normalised")),
+            Ok(Cow::Borrowed("no controls"))
+        );
     }
 
     #[test]
