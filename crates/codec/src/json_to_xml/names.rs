@@ -5,34 +5,40 @@
 
 /// The `Name` production of XML 1.0 (fifth edition).
 pub fn is_xml_name(name: &str) -> bool {
-    // CUPI's names, and nearly everyone's, are ASCII: a word-at-a-time test that they are,
-    // then one table look-up a byte, no decoding.
+    // CUPI's names, and nearly everyone's, are ASCII: one table look-up a byte, the flags of
+    // all bytes or-ed together (no branch a byte), no decoding; any other byte falls back to
+    // the production itself.
     let Some((&first, rest)) = name.as_bytes().split_first() else {
         return false;
     };
-    if !name.is_ascii() {
+    let flags = rest
+        .iter()
+        .fold(BYTE_FLAGS[usize::from(first)] & !NOT_FIRST, |flags, &b| {
+            flags | BYTE_FLAGS[usize::from(b)]
+        });
+    if flags & NON_ASCII != 0 {
         let mut chars = name.chars();
         return chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char);
     }
-    ASCII_NAME[usize::from(first)] == NAME_START
-        && rest.iter().all(|&b| ASCII_NAME[usize::from(b)] != NOT_NAME)
+    flags & NOT_NAME == 0 && BYTE_FLAGS[usize::from(first)] & NOT_FIRST == 0
 }
 
-const NOT_NAME: u8 = 0;
-/// May be in a name, but not first.
-const NAME: u8 = 1;
-const NAME_START: u8 = 2;
+/// An ASCII byte no name may hold.
+const NOT_NAME: u8 = 1;
+/// An ASCII byte a name may hold, but not first (a digit, `-`, `.`), or one it may not hold.
+const NOT_FIRST: u8 = 2;
+/// Not ASCII: for the production to decide.
+const NON_ASCII: u8 = 4;
 
-/// [`is_name_start_char`] and [`is_name_char`] for ASCII, as a table (of 256, so that a byte
-/// indexes it with no bounds check).
-const ASCII_NAME: [u8; 256] = {
-    let mut table = [NOT_NAME; 256];
+/// [`is_name_start_char`] and [`is_name_char`] for each byte, as flags.
+const BYTE_FLAGS: [u8; 256] = {
+    let mut table = [NON_ASCII; 256];
     let mut byte = 0;
     while byte < 128 {
         table[byte] = match byte as u8 {
-            b'A'..=b'Z' | b'a'..=b'z' | b'_' | b':' => NAME_START,
-            b'0'..=b'9' | b'-' | b'.' => NAME,
-            _ => NOT_NAME,
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' | b':' => 0,
+            b'0'..=b'9' | b'-' | b'.' => NOT_FIRST,
+            _ => NOT_NAME | NOT_FIRST,
         };
         byte += 1;
     }
