@@ -19,8 +19,8 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::{
-    is_xml_name, json_to_xml, stream_xml_to_json, xml_to_json, FieldType, JsonError, JsonStyle,
-    Schema, XmlError,
+    is_xml_name, json_to_xml, stream_xml_to_json, whole_xml_to_json, xml_to_json, FieldType,
+    JsonError, JsonStyle, Schema, XmlError,
 };
 
 /// A table with every kind of rule the gateway's has (lists, always-arrays, each field type,
@@ -70,14 +70,21 @@ pub const JSON_ROOTS: [Option<&str>; 2] = [None, Some("PortGroup")];
 ///   same JSON (skipped for the wrapped-form look-alike `docs/json-mapping.md` names). The way
 ///   back may refuse a character the lenient reader let through (`&#1;`), nothing else.
 pub fn check_xml_to_json(xml: &[u8], schema: &Schema) -> Result<(), String> {
-    let whole = xml_to_json(xml, schema);
-    let streamed = streamed_xml_to_json(xml, schema);
-    if streamed != whole {
-        let xml = lossy(xml);
-        return Err(format!(
-            "XML {xml:?} gave {whole:?} whole but {streamed:?} streamed"
-        ));
+    // The whole and the streamed reader agree, without a limit and within one that cuts
+    // most documents (each object's allowance, kept alike to the byte).
+    for limit in [u64::MAX, xml.len() as u64 / 2] {
+        let mut whole = Vec::new();
+        let whole =
+            whole_xml_to_json(xml, schema, JsonStyle::Typed, limit, &mut whole).map(|_| whole);
+        let streamed = streamed_xml_to_json(xml, schema, limit);
+        if streamed != whole {
+            let xml = lossy(xml);
+            return Err(format!(
+                "XML {xml:?} within {limit} bytes gave {whole:?} whole but {streamed:?} streamed"
+            ));
+        }
     }
+    let whole = xml_to_json(xml, schema);
     let Ok(json) = whole else {
         return Ok(());
     };
@@ -95,12 +102,12 @@ pub fn check_xml_to_json(xml: &[u8], schema: &Schema) -> Result<(), String> {
 }
 
 /// [`xml_to_json`] read as a stream in chunks of 7 bytes (so that tokens straddle them),
-/// the JSON of all the flushes together.
-fn streamed_xml_to_json(xml: &[u8], schema: &Schema) -> Result<Vec<u8>, XmlError> {
+/// each object within `limit` bytes, the JSON of all the flushes together.
+fn streamed_xml_to_json(xml: &[u8], schema: &Schema, limit: u64) -> Result<Vec<u8>, XmlError> {
     let input = std::io::BufReader::with_capacity(7, xml);
     let (mut json, mut all) = (Vec::new(), Vec::new());
     let typed = JsonStyle::Typed;
-    stream_xml_to_json(input, schema, typed, u64::MAX, &mut json, |json, _| {
+    stream_xml_to_json(input, schema, typed, limit, &mut json, |json, _| {
         all.append(json);
         true
     })?;

@@ -152,7 +152,9 @@ fn whole_document(
 }
 
 /// [`stream_xml_to_json`] for a document already whole in memory, its JSON all in `out`:
-/// the same JSON and the same errors, read without copying each token into a buffer.
+/// the same JSON and the same errors, read without copying each token into a buffer. A body
+/// that is refused is read again as a stream (see [`source::Whole`]), so that errors are the
+/// stream's to the byte; only bodies in error pay for it.
 pub fn whole_xml_to_json(
     xml: &[u8],
     schema: &Schema,
@@ -160,8 +162,14 @@ pub fn whole_xml_to_json(
     max_object_bytes: u64,
     out: &mut Vec<u8>,
 ) -> Result<usize, XmlError> {
+    let written = out.len();
     let events = Whole::new(xml, max_object_bytes);
-    transcode(events, schema, style, max_object_bytes, out, |_, _| true)
+    let whole = transcode(events, schema, style, max_object_bytes, out, |_, _| true);
+    if whole.is_ok() {
+        return whole;
+    }
+    out.truncate(written);
+    stream_xml_to_json(xml, schema, style, max_object_bytes, out, |_, _| true)
 }
 
 /// Reads XML from `input` and writes JSON of `style` into `out`, calling
