@@ -7,8 +7,9 @@
 //! and in CUPI's mode the first item of a name, held back until a second one shows whether it
 //! is an array or the bare object.
 
-use quick_xml::events::{BytesStart, Event};
 use std::collections::HashSet;
+
+use quick_xml::events::{BytesStart, Event};
 
 use super::source::Events;
 use super::tree::{event_text, resolve_reference, NodeId, Tree};

@@ -4,8 +4,10 @@
 //! every event: the fence stops quick-xml before a token outgrows the allowance, since such a
 //! token would be buffered whole. A body already whole in memory ([`Whole`]) needs no buffer:
 //! its events borrow from it, with no copy, and the allowance is checked after each event,
-//! since nothing more is held than the body itself. Both give the same JSON and the same
-//! errors (`cupi_codec::fuzzing::check_xml_to_json` compares them).
+//! since nothing more is held than the body itself. That check is a little stricter than the
+//! fence, and a body it refuses is read again as a stream, so both give the same JSON and the
+//! same errors (`cupi_codec::fuzzing::check_xml_to_json` compares them, with and without a
+//! limit).
 
 use std::io::BufRead;
 
