@@ -1,5 +1,8 @@
 //! What makes two requests the same request.
 
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::sync::OnceLock;
+
 use axum::body::Body;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
@@ -19,8 +22,14 @@ const IGNORED: &[&str] = &[
 ];
 
 /// Requests with equal keys get the same answer from the upstream.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Its hash is taken once, when it is made, with the process's seeded SipHash (the key is the
+/// client's to choose, so the map must not be open to collisions it chooses), and the map of
+/// flights reads it back with [`Prehashed`]: a request's key is looked up, inserted and
+/// removed, and hashed only the once.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Key {
+    hash: u64,
     method: Method,
     target: String,
     https: bool,
@@ -49,12 +58,51 @@ impl Key {
             .extensions()
             .get::<ConnectionInfo>()
             .is_some_and(|info| info.scheme == "https");
+        let (method, target) = (request.method().clone(), target_of(request.uri()));
+        let hash = seed().hash_one((&method, &target, https, &headers));
         Some(Key {
-            method: request.method().clone(),
-            target: target_of(request.uri()),
+            hash,
+            method,
+            target,
             https,
             headers,
         })
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The seed of every key's hash: one per process, random.
+fn seed() -> &'static RandomState {
+    static SEED: OnceLock<RandomState> = OnceLock::new();
+    SEED.get_or_init(RandomState::new)
+}
+
+/// The hasher of the map of flights: a [`Key`] hands it the hash it was made with.
+pub(super) type KeyHasher = BuildHasherDefault<Prehashed>;
+
+/// Passes on the one `u64` it is given.
+#[derive(Default)]
+pub(super) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    /// Not called: a [`Key`] writes its `u64` alone. Folds the bytes in rather than panic.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -51,7 +51,7 @@ use crate::content_type::{is_encoded, BodyKind};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use key::Key;
+use key::{Key, KeyHasher};
 
 /// Answers identical concurrent reads from one upstream request; above the retries, so
 /// followers share them too.
@@ -63,7 +63,7 @@ pub struct Coalesce {
 /// Shared by every clone: the requests in flight, by key.
 #[derive(Debug)]
 struct CoalesceState {
-    flights: Mutex<HashMap<Arc<Key>, Flight>>,
+    flights: Mutex<HashMap<Arc<Key>, Flight, KeyHasher>>,
     metrics: Arc<Metrics>,
     /// Holds the shared responses' bodies.
     budget: BodyBudget,
@@ -74,7 +74,7 @@ impl Coalesce {
     pub fn new(metrics: Arc<Metrics>, budget: BodyBudget) -> Self {
         Coalesce {
             state: Arc::new(CoalesceState {
-                flights: Mutex::new(HashMap::new()),
+                flights: Mutex::new(HashMap::default()),
                 metrics,
                 budget,
             }),
