@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cupi_gateway::config::{Cli, Command, HealthcheckArgs, LogFormat};
+use cupi_gateway::log_fields::TextFields;
 use cupi_gateway::log_sink::{self, LogSink};
 use cupi_gateway::server::shutdown_signal;
 use tracing_subscriber::EnvFilter;
@@ -60,7 +61,7 @@ fn init_logging(format: LogFormat) -> log_sink::Flush {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(sink);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(TextFields).init(),
         LogFormat::Json => builder.json().init(),
     }
     flush
