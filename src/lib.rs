@@ -51,7 +51,7 @@ pub mod error;
 mod header_weights;
 pub mod healthcheck;
 pub mod limit;
-pub mod log_fields;
+pub mod log_format;
 pub mod log_sink;
 pub mod metrics;
 pub mod middleware;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cupi_gateway::config::{Cli, Command, HealthcheckArgs, LogFormat};
-use cupi_gateway::log_fields::TextFields;
+use cupi_gateway::log_format::{TextFields, Timestamps};
 use cupi_gateway::log_sink::{self, LogSink};
 use cupi_gateway::server::shutdown_signal;
 use tracing_subscriber::EnvFilter;
@@ -59,6 +59,7 @@ fn init_logging(format: LogFormat) -> log_sink::Flush {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_timer(Timestamps)
         .with_writer(sink);
     match format {
         LogFormat::Text => builder.fmt_fields(TextFields).init(),
