@@ -73,13 +73,18 @@ impl FormatTime for Timestamps {
     }
 }
 
-/// The default timer's text up to the microseconds, when it was written within second `unix`
-/// (a line written across a second's end is not kept).
+/// The default timer's text up to the microseconds, when it was written within second `unix`:
+/// the clock reads that second again after it (so no step of the clock came between), and the
+/// text's own seconds agree.
 fn whole_second(unix: u64) -> Option<String> {
     let mut text = String::with_capacity(32);
     time::SystemTime
         .format_time(&mut Writer::new(&mut text))
         .ok()?;
+    let after = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    if after.as_secs() != unix {
+        return None;
+    }
     let dot = text.rfind('.')?;
     let seconds = text.get(dot - 2..dot)?.parse::<u64>().ok()?;
     if seconds != unix % 60 || !text.ends_with('Z') || text.len() != dot + 8 {
@@ -370,14 +375,23 @@ mod tests {
                 tracing::warn!(error = &outer as &(dyn Error + 'static), "failed");
                 tracing::warn!(error = &lone as &(dyn Error + 'static));
                 tracing::info!(text);
+                // Span fields go through the same formatter, recorded at once and later.
+                let span = tracing::info_span!("span", id = text, later = tracing::field::Empty);
+                span.record("later", text);
+                span.in_scope(|| tracing::info!(r#message = text, "in a span"));
             }
+            // A message of every other kind, and numbers Debug writes its own way.
+            tracing::info!(message = 5u64, other = -0.0f64);
+            tracing::info!(message = ?Some("x\x1b"), nan = f64::NAN, tiny = 1e-7f64);
+            tracing::info!(message = &outer as &(dyn Error + 'static), wide = i128::MIN);
         });
         let bytes = captured.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
     }
 
     /// Each line's time in the text of the default timer: a timestamp written between two of
-    /// the default's agrees with them to the second, and has the default's shape.
+    /// the default's agrees with them to the second, and has the default's shape, across two
+    /// ends of a second (so the kept text is replaced, up to two seconds of the test).
     #[test]
     fn timestamps_are_the_default_timers() {
         let format = |timer: &dyn FormatTime| {
@@ -385,8 +399,8 @@ mod tests {
             timer.format_time(&mut Writer::new(&mut text)).unwrap();
             text
         };
-        let mut checked = 0;
-        while checked < 1000 {
+        let (mut checked, mut seconds) = (0, Vec::<String>::new());
+        while checked < 1000 || seconds.len() < 3 {
             let before = format(&time::SystemTime);
             let ours = format(&Timestamps);
             let after = format(&time::SystemTime);
@@ -399,6 +413,9 @@ mod tests {
                 before[20..] <= ours[20..] && ours[20..] <= after[20..],
                 "{before} {ours} {after}"
             );
+            if seconds.last().map(String::as_str) != Some(&before[..19]) {
+                seconds.push(before[..19].to_owned());
+            }
             checked += 1;
         }
     }
