@@ -26,9 +26,6 @@ use super::{idle, AppService, ConnectionSettings};
 use crate::body::BodyFraming;
 use crate::connection::ConnectionInfo;
 
-/// At most this many request headers (hyper answers 431 beyond it).
-const MAX_HEADERS: usize = 100;
-
 /// At most this many bytes of request head: CUPI requests carry a few small headers (Basic
 /// auth, two session cookies), so 64 KiB is generous (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -46,7 +43,8 @@ pub(super) fn http_builder(settings: &ConnectionSettings) -> auto::Builder<Tokio
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
-        .max_headers(MAX_HEADERS)
+        // At most 100 request headers, hyper's own bound (431 beyond it), left unset: set, even
+        // to 100, hyper fills a vector of that many slots for every request head it parses.
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()

@@ -44,9 +44,6 @@ use tls::{TlsConfigError, TlsVerification};
 /// `upstream_protocol_error`).
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
-/// At most this many response headers, as for request headers (→ 502 `upstream_protocol_error`).
-const MAX_RESPONSE_HEADERS: usize = 100;
-
 /// Where and how to reach Unity Connection.
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {
@@ -99,7 +96,8 @@ impl Upstream {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .http1_max_buf_size(MAX_RESPONSE_HEAD_BYTES)
-            .http1_max_headers(MAX_RESPONSE_HEADERS)
+            // At most 100 response headers (→ 502 `upstream_protocol_error`): hyper's bound,
+            // unset for the reason the server's is (`server::connection`).
             .build(connector);
         let upstream = Upstream(Arc::new(Shared {
             client,

@@ -747,19 +747,26 @@ async fn oversized_heads_and_deep_nesting_are_refused_and_the_gateway_keeps_serv
         &answer[..answer.len().min(200)]
     );
 
-    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
-    let answer = raw_request(
-        &gateway,
-        &format!(
-            "GET /vmrest/ports HTTP/1.1\r\nHost: gw\r\n{many_headers}Connection: close\r\n\r\n"
-        ),
-    )
-    .await;
-    assert!(
-        answer.starts_with("HTTP/1.1 431"),
-        "{}",
-        &answer[..answer.len().min(200)]
-    );
+    // At most 100 headers: with Host and Connection, 98 more pass and 99 do not. hyper's own
+    // 431 carries none of the gateway's headers; past it, the upstream's 431 (the gateway
+    // adds its own headers to the hundred) does.
+    for (more, refused) in [(98, false), (99, true)] {
+        let many_headers: String = (0..more).map(|i| format!("X-H{i}: v\r\n")).collect();
+        let answer = raw_request(
+            &gateway,
+            &format!(
+                "GET /vmrest/ports HTTP/1.1\r\nHost: gw\r\n{many_headers}Connection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        let by_the_gateway = answer.starts_with("HTTP/1.1 431") && !answer.contains("x-request-id");
+        assert_eq!(
+            by_the_gateway,
+            refused,
+            "{more}: {}",
+            &answer[..answer.len().min(200)]
+        );
+    }
 
     let deep_json = format!(
         "{{\"User\": {}{}}}",
