@@ -31,7 +31,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Metric, Registry};
 
-use cupi_uri::PathTemplate;
+use cupi_uri::{PathTemplate, PathToMatch};
 
 use crate::own_paths::own_route;
 
@@ -239,7 +239,8 @@ impl Metrics {
 
     /// The route label of a request path.
     pub(crate) fn route_of(&self, path: &str) -> Route {
-        if let Some((_, label)) = self.routes.iter().find(|(t, _)| t.matches(path)) {
+        let to_match = PathToMatch::new(path);
+        if let Some((_, label)) = self.routes.iter().find(|(t, _)| t.matches_path(&to_match)) {
             return label.clone();
         }
         if let Some(own) = own_route(path) {

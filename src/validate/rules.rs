@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::params::QueryRules;
 use super::violation::{Subject, Violation, MAX_VIOLATIONS};
-use cupi_uri::PathTemplate;
+use cupi_uri::{PathTemplate, PathToMatch};
 
 /// Every described path's rules.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +56,8 @@ impl Rules {
 
     /// The rules of the described path `path` matches, if any.
     pub fn route(&self, path: &str) -> Option<&RouteRules> {
-        self.routes.iter().find(|r| r.template.matches(path))
+        let path = PathToMatch::new(path);
+        self.routes.iter().find(|r| r.template.matches_path(&path))
     }
 }
 

@@ -27,4 +27,4 @@ mod path_template;
 pub mod query_string;
 
 pub use path_guard::{check_path, is_vmrest};
-pub use path_template::PathTemplate;
+pub use path_template::{PathTemplate, PathToMatch};

@@ -55,8 +55,16 @@ impl PathTemplate {
 
     /// Whether `path` (query string allowed, ignored) matches the template.
     pub fn matches(&self, path: &str) -> bool {
-        let path = path.split('?').next().unwrap_or(path);
-        let mut segments = split(path);
+        self.matches_path(&PathToMatch::new(path))
+    }
+
+    /// [`PathTemplate::matches`] for a path read once to be matched against many templates:
+    /// one with another count of segments is passed over with no look at its text.
+    pub fn matches_path(&self, path: &PathToMatch<'_>) -> bool {
+        if path.segments != self.segments.len() {
+            return false;
+        }
+        let mut segments = split(path.path);
         for expected in &self.segments {
             let Some(actual) = segments.next() else {
                 return false;
@@ -70,6 +78,25 @@ impl PathTemplate {
             }
         }
         segments.next().is_none()
+    }
+}
+
+/// A request path, its query string cut off and its segments counted, to be matched against
+/// templates ([`PathTemplate::matches_path`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PathToMatch<'a> {
+    path: &'a str,
+    segments: usize,
+}
+
+impl<'a> PathToMatch<'a> {
+    /// Reads `path` (query string allowed, ignored).
+    pub fn new(path: &'a str) -> Self {
+        let path = path.split('?').next().unwrap_or(path);
+        // As many segments as `split` gives: one after each slash, a trailing one aside.
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        let segments = trimmed.bytes().filter(|&b| b == b'/').count();
+        PathToMatch { path, segments }
     }
 }
 
@@ -100,5 +127,53 @@ mod tests {
         assert_eq!(list.as_str(), "/vmrest/ports");
         assert!(item.same_shape(&PathTemplate::parse("/vmrest/PortGroups/{id}")));
         assert!(!item.same_shape(&list));
+    }
+
+    /// Counting segments first passes over exactly the templates the segment walk refuses.
+    #[test]
+    fn the_segment_count_refuses_only_what_the_walk_refuses() {
+        let walk = |template: &PathTemplate, path: &str| {
+            let mut segments = split(path.split('?').next().unwrap_or(path));
+            let all_match = template.segments.iter().all(|expected| {
+                segments.next().is_some_and(|actual| match expected {
+                    Segment::Literal(literal) => literal.eq_ignore_ascii_case(actual),
+                    Segment::Parameter => !actual.is_empty(),
+                })
+            });
+            all_match && segments.next().is_none()
+        };
+        let templates = [
+            "/vmrest/ports",
+            "/vmrest/ports/{id}",
+            "/",
+            "",
+            "/{a}/{b}",
+            "x/{y}",
+        ];
+        let paths = [
+            "",
+            "/",
+            "//",
+            "/vmrest",
+            "/vmrest/ports",
+            "/vmrest/ports/",
+            "/vmrest//ports",
+            "/vmrest/ports//",
+            "/vmrest/ports/a",
+            "/vmrest/ports/a/",
+            "/vmrest/ports?x=/a/b",
+            "/vmrest/ports/a?",
+            "x/y",
+            "x",
+            "/x/y/",
+            "?",
+            "/a/b/c",
+        ];
+        for template in templates.map(PathTemplate::parse) {
+            for path in paths {
+                let expected = walk(&template, path);
+                assert_eq!(template.matches(path), expected, "{template:?} {path:?}");
+            }
+        }
     }
 }
