@@ -86,7 +86,7 @@ fn whole_second(unix: u64) -> Option<String> {
         return None;
     }
     let dot = text.rfind('.')?;
-    let seconds = text.get(dot - 2..dot)?.parse::<u64>().ok()?;
+    let seconds = text.get(dot.checked_sub(2)?..dot)?.parse::<u64>().ok()?;
     if seconds != unix % 60 || !text.ends_with('Z') || text.len() != dot + 8 {
         return None;
     }
@@ -245,11 +245,9 @@ impl<W: Write> Write for Sanitizing<'_, W> {
         }
         for c in text.chars() {
             match c {
-                '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' => {
-                    write!(self.0, "\\x{:02x}", c as u32)?
-                }
-                c if is_terminal_control(c) => write!(self.0, "\\u{{{:x}}}", c as u32)?,
-                c => self.0.write_char(c)?,
+                c if !is_terminal_control(c) => self.0.write_char(c)?,
+                c if c.is_ascii() => write!(self.0, "\\x{:02x}", c as u32)?,
+                c => write!(self.0, "\\u{{{:x}}}", c as u32)?,
             }
         }
         Ok(())
