@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Instructions per request, counted, not timed: `bash benches/instructions.sh`.
+# Instructions and cache misses per request, counted, not timed: `bash benches/instructions.sh`.
 #
-# The release gateway runs under valgrind's cachegrind in front of the simulator (another
-# process, not counted) with --no-compression, and serves three mixes of (two-port, 1,000-port)
-# GETs with a JSON Accept, each on a new connection (curl): (5, 5), (5 + SMALL, 5) and (5, 25),
-# SMALL being 100 unless set (more of them halve the noise of a two-port count: about ±1,500
-# instructions at 100).
+# Each target runs under valgrind's cachegrind, with its cache simulation, in front of the
+# simulator (another process, not counted): the release gateway with --no-compression, and
+# the load benchmark's two floors (benches/floors/): bare-proxy, which only forwards, and
+# naive-transcoder, which reads each answer into a serde_json::Value. Each serves three mixes
+# of (two-port, 1,000-port) GETs with a JSON Accept, each on a new connection (curl): (5, 5),
+# (5 + SMALL, 5) and (5, 25), SMALL being 100 unless set (more of them halve the noise of a
+# two-port count: about ±1,500 instructions at 100).
 # Differences between the mixes' totals cancel start-up and shutdown, leaving the instructions
 # of one two-port request (connection included) and of one 1,000-port list (about 690 kB of
-# JSON). The same binary and inputs give the same counts within about 1%, whatever else the
-# machine runs, so a change can be compared on a shared machine: COMPARE_BINARY=/path/to/an
-# older cupi-gateway counts that build too, in the same run.
+# JSON), and the first-level cache misses of each: instruction fetches (I1) and data reads and
+# writes (D1) that miss the simulated 32 KiB caches. The misses are what the instruction count
+# leaves out: the gateway and the naive transcoder run about as many instructions a two-port
+# GET, and the gateway spends more time on it because it runs through twice the code and data
+# (docs/performance.md). The same binary and inputs give the same counts within about 1%,
+# whatever else the machine runs, so a change can be compared on a shared machine:
+# COMPARE_BINARY=/path/to/an older cupi-gateway counts that build too, in the same run.
 #
 # One caveat when reading them: valgrind counts every iteration of `rep movsb`, which glibc's
 # memcpy uses above a few kilobytes, as an instruction, so large copies weigh more here than
-# in time. Writes target/bench/instructions/*.out (cg_annotate reads them).
+# in time; and its caches are a model, not this machine's. Writes target/bench/instructions/*.out
+# (cg_annotate reads them, `--sort=I1mr` for the misses).
 #
 # Then the transcoder alone: `xml_to_json` of the same two lists in this build
 # (examples/transcode_count.rs), counted the same way, by differences between repeat counts;
@@ -30,6 +37,7 @@ if ! command -v valgrind >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
 small_requests=${SMALL:-100}
+build_workspace=1 # the floors too (benches/floors/, not a default member)
 source benches/common.sh
 auth_header="Authorization: Basic $(printf admin:password | base64)" # simulator defaults
 
@@ -47,31 +55,43 @@ get() { # gateway port, rows, count, cookie prefix
   done
 }
 
-# Total instructions of one gateway run serving $2 two-port and $3 1,000-port GETs.
-count() { # name, small, big -> prints the total
-  local name=$1 small=$2 big=$3 bin gateway_port out
-  bin=$binary
-  if [ "$name" = compare ]; then bin=$compare; fi
-  gateway_port=$(free_port)
+# Cachegrind's totals of one run of target $1 serving $2 two-port and $3 1,000-port GETs:
+# prints instructions, I1 misses and D1 misses (reads and writes).
+count() { # target, small, big
+  local name=$1 small=$2 big=$3 port out
+  local command
+  case $name in
+    gateway) command=("$binary" --no-compression) ;;
+    compare) command=("$compare" --no-compression) ;;
+    bare) command=("$root/target/release/bare-proxy") ;;
+    naive) command=("$root/target/release/naive-transcoder") ;;
+  esac
+  port=$(free_port)
   out="$out_dir/$name-$small-$big.out"
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" "$bin" \
-    --listen "127.0.0.1:$gateway_port" --upstream "$upstream" --no-compression \
-    >"$out_dir/$name.log" 2>&1 &
+  valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file="$out" "${command[@]}" \
+    --listen "127.0.0.1:$port" --upstream "$upstream" >"$out_dir/$name.log" 2>&1 &
   local pid=$!
-  wait_for_port "$gateway_port" "$pid"
-  get "$gateway_port" 2 "$small" s
-  get "$gateway_port" 1000 "$big" b
-  kill -INT "$pid"
+  wait_for_port "$port" "$pid"
+  get "$port" 2 "$small" s
+  get "$port" 1000 "$big" b
+  # TERM: the floors set no handler for INT, which a background job of a script ignores.
+  kill -TERM "$pid"
   wait "$pid" || true
-  grep -m1 '^summary:' "$out" | awk '{print $2}'
+  # events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw
+  grep -m1 '^summary:' "$out" | awk '{print $2, $3, $6 + $9}'
 }
 
-printf '%-8s %22s %26s\n' build 'per two-port GET' 'per 1,000-port list'
-for name in gateway ${compare:+compare}; do
-  base=$(count "$name" 5 5)
-  small=$(count "$name" $(( 5 + small_requests )) 5)
-  big=$(count "$name" 5 25)
-  printf '%-8s %22s %26s\n' "$name" "$(( (small - base) / small_requests ))" "$(( (big - base) / 20 ))"
+printf '%-11s %34s %34s\n' '' 'per two-port GET' 'per 1,000-port list'
+printf '%-11s %12s %10s %10s %12s %10s %10s\n' target instructions 'I1 misses' 'D1 misses' \
+  instructions 'I1 misses' 'D1 misses'
+for name in bare naive gateway ${compare:+compare}; do
+  read -r -a base < <(count "$name" 5 5)
+  read -r -a small < <(count "$name" $(( 5 + small_requests )) 5)
+  read -r -a big < <(count "$name" 5 25)
+  printf '%-11s %12s %10s %10s %12s %10s %10s\n' "$name" \
+    "$(( (small[0] - base[0]) / small_requests ))" "$(( (small[1] - base[1]) / small_requests ))" \
+    "$(( (small[2] - base[2]) / small_requests ))" "$(( (big[0] - base[0]) / 20 ))" \
+    "$(( (big[1] - base[1]) / 20 ))" "$(( (big[2] - base[2]) / 20 ))"
 done
 
 echo "== cargo build --release --example transcode_count" >&2
@@ -82,9 +102,9 @@ transcode() { # ports, times[, chunk] -> prints the total
     "$root/target/release/examples/transcode_count" "$@" >/dev/null 2>&1
   grep -m1 '^summary:' "$out" | awk '{print $2}'
 }
-printf '%-8s %22s %26s\n' xml_to_json \
-  "$(( ($(transcode 2 1010) - $(transcode 2 10)) / 1000 ))" \
+printf '%-11s %12s %21s %12s\n' xml_to_json \
+  "$(( ($(transcode 2 1010) - $(transcode 2 10)) / 1000 ))" '' \
   "$(( ($(transcode 1000 12) - $(transcode 1000 2)) / 10 ))"
 # The gateway streams a body past the first part read, as the 1,000-port list is: 16 KiB chunks.
-printf '%-8s %22s %26s\n' streamed - \
+printf '%-11s %12s %21s %12s\n' streamed - '' \
   "$(( ($(transcode 1000 12 16384) - $(transcode 1000 2 16384)) / 10 ))"
