@@ -14,9 +14,11 @@
 # writes (D1) that miss the simulated 32 KiB caches. The misses are what the instruction count
 # leaves out: the gateway and the naive transcoder run about as many instructions a two-port
 # GET, and the gateway spends more time on it because it runs through twice the code and data
-# (docs/performance.md). The same binary and inputs give the same counts within about 1%,
-# whatever else the machine runs, so a change can be compared on a shared machine:
-# COMPARE_BINARY=/path/to/an older cupi-gateway counts that build too, in the same run.
+# (docs/performance.md). The same binary and inputs give counts within a few percent (the
+# gateway's two-port GET moved 5% between runs: which of its threads wake when depends on
+# valgrind's scheduling) whatever else the machine runs, so a change can be compared on a
+# shared machine: COMPARE_BINARY=/path/to/an older cupi-gateway counts that build too, in
+# the same run.
 #
 # One caveat when reading them: valgrind counts every iteration of `rep movsb`, which glibc's
 # memcpy uses above a few kilobytes, as an instruction, so large copies weigh more here than
