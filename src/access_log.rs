@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
+use futures_util::FutureExt;
 use http::Request;
 
 use crate::metrics::Metrics;
@@ -74,10 +75,11 @@ impl Middleware for AccessLog {
                 .get::<TraceContext>()
                 .map(TraceContext::trace_id),
         );
-        let response = inner.call(request);
         let metrics = self.metrics.clone();
-        Box::pin(async move {
-            let response = response.await?;
+        // `map`, not an async block, which would hold the inner future twice (as captured
+        // and as awaited): this box is made for every request.
+        Box::pin(inner.call(request).map(move |response| {
+            let response = response?;
             let status = response.status().as_u16();
             let elapsed = started.elapsed().as_secs_f64();
             metrics.observe_request(metrics.route_of(&path), &method, status, elapsed);
@@ -94,7 +96,7 @@ impl Middleware for AccessLog {
                 "request"
             );
             Ok(response)
-        })
+        }))
     }
 }
 

@@ -36,7 +36,17 @@ pub async fn read_request_body(
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
     let too_large = GatewayError::PayloadTooLarge { limit };
-    read_whole(body, limit, budget, request_body_error, too_large).await
+    // Boxed, as every reader of a request body: it runs only when there is a body, and
+    // inline it would be most of the future of every layer that may read one, made for
+    // every request.
+    Box::pin(read_whole(
+        body,
+        limit,
+        budget,
+        request_body_error,
+        too_large,
+    ))
+    .await
 }
 
 /// Reads a client's body until it ends or `limit` bytes have come (failing as
@@ -58,7 +68,7 @@ pub(crate) async fn read_request_prefix_until(
     budget: &BodyBudget,
     enough: impl FnMut(&[u8]) -> bool,
 ) -> Result<Prefix, GatewayError> {
-    read_prefix(body, limit, budget, request_body_error, enough).await
+    Box::pin(read_prefix(body, limit, budget, request_body_error, enough)).await
 }
 
 /// Reads the upstream's whole body: 502 past `limit` or if it breaks off, 504 if it stalls,

@@ -111,13 +111,12 @@ impl BodyBudget {
         }
         let permit = match self.bytes.clone().try_acquire_many_owned(count) {
             Ok(permit) => permit,
-            Err(TryAcquireError::NoPermits) => {
-                let wait = self.bytes.clone().acquire_many_owned(count);
-                match tokio::time::timeout(BUDGET_WAIT, wait).await {
-                    Ok(Ok(permit)) => permit,
-                    _ => return Err(exhausted),
-                }
-            }
+            // Boxed: the wait's state is most of this future's, and every body reader
+            // holds this future, though a wait is rare.
+            Err(TryAcquireError::NoPermits) => match Box::pin(self.wait_for(count)).await {
+                Some(permit) => permit,
+                None => return Err(exhausted),
+            },
             Err(TryAcquireError::Closed) => return Err(exhausted),
         };
         self.in_use.inc_by(i64::from(count));
@@ -126,6 +125,12 @@ impl BodyBudget {
             None => held.permit = Some(permit),
         }
         Ok(())
+    }
+
+    /// `count` bytes once they are free, if that is within [`BUDGET_WAIT`].
+    async fn wait_for(&self, count: u32) -> Option<OwnedSemaphorePermit> {
+        let wait = self.bytes.clone().acquire_many_owned(count);
+        tokio::time::timeout(BUDGET_WAIT, wait).await.ok()?.ok()
     }
 
     /// Bytes reserved now, by every buffer together.

@@ -37,6 +37,7 @@
 mod key;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -213,50 +214,56 @@ impl Drop for Leader {
     }
 }
 
-async fn lead<S>(
+/// Sends the request on behalf of everyone who asks the same, and hands the answer to the
+/// followers when it can be shared: an async block, not an `async fn`, which would hold
+/// its arguments twice.
+#[expect(clippy::manual_async_fn, reason = "a smaller future")]
+fn lead<S>(
     mut inner: S,
     request: Request<Body>,
     mut leader: Leader,
-) -> Result<Response<Body>, GatewayError>
+) -> impl Future<Output = Result<Response<Body>, GatewayError>>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = GatewayError>,
 {
-    let answer = match inner.ready().await {
-        Ok(inner) => inner.call(request).await,
-        Err(error) => Err(error),
-    };
-    let response = match answer {
-        Ok(response) if is_shareable(&response) => response,
-        Ok(response) => {
-            leader.sender.send_replace(Some(Outcome::NotShareable));
-            return Ok(response);
-        }
-        Err(error) => return Err(fail(&leader, error)),
-    };
-    let (parts, body) = response.into_parts();
-    match read_response_prefix(body, PREFIX_LIMIT, &leader.state.budget).await {
-        // Too large to copy to each caller: the leader streams it, the others ask themselves.
-        Ok(partial @ Prefix::Partial { .. }) => {
-            leader.sender.send_replace(Some(Outcome::NotShareable));
-            Ok(Response::from_parts(parts, partial.into_body()))
-        }
-        Ok(Prefix::Complete(body)) => {
-            let shared = SharedResponse {
-                status: parts.status,
-                version: parts.version,
-                headers: parts.headers,
-                body,
-            };
-            // Most reads have no twin in flight: no copy is kept for followers that never came.
-            if !leader.land() {
-                return Ok(shared.into_response());
+    async move {
+        let answer = match inner.ready().await {
+            Ok(inner) => inner.call(request).await,
+            Err(error) => Err(error),
+        };
+        let response = match answer {
+            Ok(response) if is_shareable(&response) => response,
+            Ok(response) => {
+                leader.sender.send_replace(Some(Outcome::NotShareable));
+                return Ok(response);
             }
-            let shared = Arc::new(shared);
-            let response = shared.to_response();
-            leader.sender.send_replace(Some(Outcome::Answered(shared)));
-            Ok(response)
+            Err(error) => return Err(fail(&leader, error)),
+        };
+        let (parts, body) = response.into_parts();
+        match read_response_prefix(body, PREFIX_LIMIT, &leader.state.budget).await {
+            // Too large to copy to each caller: the leader streams it, the others ask themselves.
+            Ok(partial @ Prefix::Partial { .. }) => {
+                leader.sender.send_replace(Some(Outcome::NotShareable));
+                Ok(Response::from_parts(parts, partial.into_body()))
+            }
+            Ok(Prefix::Complete(body)) => {
+                let shared = SharedResponse {
+                    status: parts.status,
+                    version: parts.version,
+                    headers: parts.headers,
+                    body,
+                };
+                // Most reads have no twin in flight: no copy is kept for followers that never came.
+                if !leader.land() {
+                    return Ok(shared.into_response());
+                }
+                let shared = Arc::new(shared);
+                let response = shared.to_response();
+                leader.sender.send_replace(Some(Outcome::Answered(shared)));
+                Ok(response)
+            }
+            Err(error) => Err(fail(&leader, error)),
         }
-        Err(error) => Err(fail(&leader, error)),
     }
 }
 

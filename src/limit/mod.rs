@@ -160,7 +160,11 @@ async fn acquire(
     let deadline = Instant::now() + state.settings.max_wait;
     let permit = acquire_local(state).await?;
     let lease = match &state.settings.shared {
-        Some(shared) => shared.acquire(deadline).await.map_err(|_| busy(state))?,
+        // Boxed: a lease's state is large, and this future is made for every request, with
+        // a shared budget or without.
+        Some(shared) => Box::pin(shared.acquire(deadline))
+            .await
+            .map_err(|_| busy(state))?,
         None => None,
     };
     Ok((permit, lease))

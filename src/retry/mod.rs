@@ -72,15 +72,17 @@ impl Middleware for Retry {
             return Box::pin(inner.call(request));
         }
         let config = self.clone();
+        // The first attempt sends the request itself; what a retry needs of it is kept. The
+        // future holds the request once, in `next`, and takes it out only to send it.
+        let head = Head::of(&request);
+        let mut next = Some(request);
         Box::pin(async move {
             config.budget.deposit();
-            // The first attempt sends the request itself; what a retry needs of it is kept.
-            let head = Head::of(&request);
             let mut attempt = 0;
-            let mut next = Some(request);
             loop {
+                let ready = inner.ready().await?;
                 let request = next.take().unwrap_or_else(|| head.retry(attempt));
-                let response = inner.ready().await?.call(request).await?;
+                let response = ready.call(request).await?;
                 if response.status() != StatusCode::SERVICE_UNAVAILABLE
                     || attempt == config.max_retries
                     || !config.budget.withdraw()

@@ -22,6 +22,7 @@ pub use negotiate::Mode;
 pub(crate) use offload::cpu_bound;
 pub use request_xml::refuse_unreadable_xml;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -35,7 +36,7 @@ use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
 use cupi_codec::Schema;
 use negotiate::{Negotiation, ResponseFormat, UpstreamAccept};
-use request_json::transcode_request;
+use request_json::{ask_for_xml, has_nothing_to_transcode, transcode_request};
 use response::{head_as_json, transcode_response, Passed, ToJson};
 
 /// How many bytes the transcoder may buffer. Bodies that are passed through untouched are
@@ -77,55 +78,67 @@ impl Transcode {
         }
     }
 
-    /// The request transcoded on its way up, the answer on its way down.
-    async fn answer<S: Inner>(
+    /// The request transcoded on its way up, the answer on its way down: an async block,
+    /// not an `async fn`, which would hold its arguments twice.
+    #[expect(clippy::manual_async_fn, reason = "a smaller future")]
+    fn answer<S: Inner>(
         self,
         request: Request<Body>,
         mut inner: S,
-    ) -> Result<Response<Body>, GatewayError> {
-        // The one place the request's mode is decided; all below follows it.
-        let Negotiation { mode, format } = Negotiation::of(request.headers(), self.default_mode);
-        let is_head = request.method() == Method::HEAD;
-        let upstream_accept = negotiate::upstream_accept(request.headers());
-        // Asked for identity on the client's behalf, the upstream's codings are fitted to
-        // what the client takes; otherwise the client's own Accept-Encoding went up.
-        let client_codings = match upstream_accept {
-            UpstreamAccept::Xml(_) => Some(ClientCodings::of(request.headers())),
-            UpstreamAccept::ClientAsIs => None,
-        };
-        let (schema, limit) = (self.schema.clone(), self.limits.max_request_body);
-        let request =
-            transcode_request(request, upstream_accept, mode, schema, limit, &self.budget)
-                .await
-                .inspect_err(|e| {
+    ) -> impl Future<Output = Result<Response<Body>, GatewayError>> {
+        async move {
+            // The one place the request's mode is decided; all below follows it.
+            let Negotiation { mode, format } =
+                Negotiation::of(request.headers(), self.default_mode);
+            let is_head = request.method() == Method::HEAD;
+            let upstream_accept = negotiate::upstream_accept(request.headers());
+            // Asked for identity on the client's behalf, the upstream's codings are fitted to
+            // what the client takes; otherwise the client's own Accept-Encoding went up.
+            let client_codings = match upstream_accept {
+                UpstreamAccept::Xml(_) => Some(ClientCodings::of(request.headers())),
+                UpstreamAccept::ClientAsIs => None,
+            };
+            let request = if has_nothing_to_transcode(&request) {
+                let mut request = request;
+                ask_for_xml(&mut request, upstream_accept);
+                request
+            } else {
+                // Boxed: a body's transcoding is most of this future's state, which every
+                // request's future would carry inline, bodiless GETs too.
+                let (schema, limit) = (self.schema.clone(), self.limits.max_request_body);
+                let transcoded =
+                    transcode_request(request, upstream_accept, mode, schema, limit, &self.budget);
+                Box::pin(transcoded).await.inspect_err(|e| {
                     if let GatewayError::InvalidJson(_) = e {
                         self.metrics.transcode_error("request", "invalid_json");
                     }
-                })?;
-        let mut response = inner.call(request).await?;
-        // The body's form follows the client's `Accept`: shared caches must key on it.
-        response
-            .headers_mut()
-            .append(VARY, HeaderValue::from_static("accept"));
-        let passed_on = Passed {
-            client: client_codings.as_ref(),
-            has_body: !is_head,
-            limit: self.limits.max_response_body,
-            budget: &self.budget,
-        };
-        match (format, is_head) {
-            (ResponseFormat::Xml, _) => passed_on.fit(response).await,
-            (ResponseFormat::Json(style), true) => {
-                passed_on.fit(head_as_json(response, style)).await
-            }
-            (ResponseFormat::Json(style), false) => {
-                let to_json = ToJson {
-                    schema: &self.schema,
-                    style,
-                    limit: self.limits.max_response_body,
-                    metrics: &self.metrics,
-                };
-                transcode_response(response, to_json, passed_on).await
+                })?
+            };
+            let mut response = inner.call(request).await?;
+            // The body's form follows the client's `Accept`: shared caches must key on it.
+            response
+                .headers_mut()
+                .append(VARY, HeaderValue::from_static("accept"));
+            let passed_on = Passed {
+                client: client_codings.as_ref(),
+                has_body: !is_head,
+                limit: self.limits.max_response_body,
+                budget: &self.budget,
+            };
+            match (format, is_head) {
+                (ResponseFormat::Xml, _) => passed_on.fit(response).await,
+                (ResponseFormat::Json(style), true) => {
+                    passed_on.fit(head_as_json(response, style)).await
+                }
+                (ResponseFormat::Json(style), false) => {
+                    let to_json = ToJson {
+                        schema: &self.schema,
+                        style,
+                        limit: self.limits.max_response_body,
+                        metrics: &self.metrics,
+                    };
+                    transcode_response(response, to_json, passed_on).await
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use http::Request;
 use super::negotiate::{Mode, UpstreamAccept};
 use super::offload::cpu_bound;
 use super::request_xml::check_request_body;
-use crate::body::{read_request_body, read_request_prefix, Prefix};
+use crate::body::{is_bodiless_request, read_request_body, read_request_prefix, Prefix};
 use crate::budget::BodyBudget;
 use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
@@ -27,13 +27,7 @@ pub(super) async fn transcode_request(
     limit: usize,
     budget: &BodyBudget,
 ) -> Result<Request<Body>, GatewayError> {
-    if let UpstreamAccept::Xml(accept) = upstream_accept {
-        let headers = request.headers_mut();
-        headers.insert(ACCEPT, accept);
-        // XML is transcoded from plain text, so none compressed is asked for (one that comes
-        // anyway is decoded: see `content_coding`).
-        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    }
+    ask_for_xml(&mut request, upstream_accept);
     // XML request bodies go upstream untouched, but never with a DOCTYPE; any body not
     // labelled JSON may be XML to the server (see `request_xml`).
     if BodyKind::of(request.headers()) != BodyKind::Json {
@@ -61,6 +55,23 @@ pub(super) async fn transcode_request(
     }
     let json = read_request_body(body, limit, budget).await?;
     json_request_to_xml(parts, json, schema, limit).await
+}
+
+/// Whether [`transcode_request`] has nothing to do but [`ask_for_xml`]: no body, and none
+/// labelled JSON (a JSON label's coding and charset are checked, body or not).
+pub(super) fn has_nothing_to_transcode(request: &Request<Body>) -> bool {
+    is_bodiless_request(request) && BodyKind::of(request.headers()) != BodyKind::Json
+}
+
+/// Asks the upstream for XML when the client's answer is to be transcoded from it.
+pub(super) fn ask_for_xml(request: &mut Request<Body>, upstream_accept: UpstreamAccept) {
+    if let UpstreamAccept::Xml(accept) = upstream_accept {
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, accept);
+        // XML is transcoded from plain text, so none compressed is asked for (one that comes
+        // anyway is decoded: see `content_coding`).
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
 }
 
 /// CUPI mode, a body labelled JSON for a resource the document does not describe: Unity

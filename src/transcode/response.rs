@@ -41,7 +41,11 @@ impl Passed<'_> {
         match self.client {
             Some(client) => {
                 let (has_body, limit) = (self.has_body, self.limit);
-                content_coding::fit_for_client(response, client, has_body, limit, self.budget).await
+                // Boxed, as the other branches an answer rarely takes below: held inline,
+                // their state would be most of every request's transcoding future.
+                let fitted =
+                    content_coding::fit_for_client(response, client, has_body, limit, self.budget);
+                Box::pin(fitted).await
             }
             None => Ok(response),
         }
@@ -72,7 +76,8 @@ pub(super) async fn transcode_response(
     let kind = BodyKind::of(response.headers());
     if matches!(kind, BodyKind::Html | BodyKind::PlainText) && is_error(status) {
         let is_html = kind == BodyKind::Html;
-        return error_page_as_json(response, is_html, to_json.limit, passed_on.budget).await;
+        let page = error_page_as_json(response, is_html, to_json.limit, passed_on.budget);
+        return Box::pin(page).await;
     }
     if kind != BodyKind::Xml {
         return passed_on.fit(response).await;
@@ -125,7 +130,8 @@ async fn xml_as_json(
         Prefix::Complete(bytes) => bytes,
         Prefix::Partial { head, rest } => {
             let (schema, metrics) = (to_json.schema.clone(), to_json.metrics.clone());
-            return stream_response(parts, head, rest, schema, style, limit, metrics).await;
+            let streamed = stream_response(parts, head, rest, schema, style, limit, metrics);
+            return Box::pin(streamed).await;
         }
     };
     if xml.is_empty() {

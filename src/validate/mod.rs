@@ -84,16 +84,25 @@ impl Middleware for Validate {
     fn call<S: Inner>(&self, request: Request<Body>, mut inner: S) -> ResponseFuture {
         let config = self.clone();
         Box::pin(async move {
-            let request = check(request, &config).await?;
+            let request = match check_head(&request, &config)? {
+                None => request,
+                // Boxed: a body's reading and checking is most of this future's state, which
+                // every request's future would carry inline, bodiless GETs too.
+                Some((kind, rules)) => Box::pin(check_body(request, kind, rules, &config)).await?,
+            };
             inner.call(request).await
         })
     }
 }
 
-/// Returns the request (its body re-assembled if it was read) or why it is refused.
-async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body>, GatewayError> {
+/// Checks what of a request is known before its body is read: `None` when that is all
+/// there is to check, else the body's kind and the rules it is held to.
+fn check_head<'c>(
+    request: &Request<Body>,
+    config: &'c Validate,
+) -> Result<Option<(BodyKind, &'c BodyRules)>, GatewayError> {
     let Some(route) = config.rules.route(request.uri().path()) else {
-        return Ok(request);
+        return Ok(None);
     };
     if !route.allows(request.method()) {
         return Err(GatewayError::MethodNotAllowed {
@@ -109,10 +118,10 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
         }
     }
     let Some(body_rules) = route.bodies.get(request.method()) else {
-        return Ok(request);
+        return Ok(None);
     };
-    if is_bodiless_request(&request) {
-        return Ok(request);
+    if is_bodiless_request(request) {
+        return Ok(None);
     }
     // Whatever cannot be checked is refused: a body that skipped validation because of its
     // spelling would be a way around it.
@@ -129,6 +138,17 @@ async fn check(request: Request<Body>, config: &Validate) -> Result<Request<Body
             "a request body with a Content-Encoding cannot be checked: send it uncompressed".into(),
         ));
     }
+    Ok(Some((kind, body_rules)))
+}
+
+/// Reads the body [`check_head`] left to check and holds it to `body_rules`; the request
+/// with its body whole again, or why it is refused.
+async fn check_body(
+    request: Request<Body>,
+    kind: BodyKind,
+    body_rules: &BodyRules,
+    config: &Validate,
+) -> Result<Request<Body>, GatewayError> {
     let (parts, body) = request.into_parts();
     let bytes = read_request_body(body, config.max_body, &config.budget).await?;
     if kind != BodyKind::Json {
