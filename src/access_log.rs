@@ -77,7 +77,7 @@ impl Middleware for AccessLog {
         );
         let metrics = self.metrics.clone();
         // `map`, not an async block, which would hold the inner future twice (as captured
-        // and as awaited): this box is made for every request.
+        // and as awaited; `middleware`: the future's size).
         Box::pin(inner.call(request).map(move |response| {
             let response = response?;
             let status = response.status().as_u16();

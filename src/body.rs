@@ -36,9 +36,8 @@ pub async fn read_request_body(
     budget: &BodyBudget,
 ) -> Result<Bytes, GatewayError> {
     let too_large = GatewayError::PayloadTooLarge { limit };
-    // Boxed, as every reader of a request body: it runs only when there is a body, and
-    // inline it would be most of the future of every layer that may read one, made for
-    // every request.
+    // Boxed where reached, as every reader of a request body (`middleware`: the future's
+    // size).
     Box::pin(read_whole(
         body,
         limit,

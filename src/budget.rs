@@ -111,8 +111,7 @@ impl BodyBudget {
         }
         let permit = match self.bytes.clone().try_acquire_many_owned(count) {
             Ok(permit) => permit,
-            // Boxed: the wait's state is most of this future's, and every body reader
-            // holds this future, though a wait is rare.
+            // Boxed where reached: a rare wait (`middleware`: the future's size).
             Err(TryAcquireError::NoPermits) => match Box::pin(self.wait_for(count)).await {
                 Some(permit) => permit,
                 None => return Err(exhausted),

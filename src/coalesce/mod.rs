@@ -215,8 +215,7 @@ impl Drop for Leader {
 }
 
 /// Sends the request on behalf of everyone who asks the same, and hands the answer to the
-/// followers when it can be shared: an async block, not an `async fn`, which would hold
-/// its arguments twice.
+/// followers when it can be shared: an async block (`middleware`: the future's size).
 #[expect(clippy::manual_async_fn, reason = "a smaller future")]
 fn lead<S>(
     mut inner: S,

@@ -160,8 +160,7 @@ async fn acquire(
     let deadline = Instant::now() + state.settings.max_wait;
     let permit = acquire_local(state).await?;
     let lease = match &state.settings.shared {
-        // Boxed: a lease's state is large, and this future is made for every request, with
-        // a shared budget or without.
+        // Boxed where reached (`middleware`: the future's size).
         Some(shared) => Box::pin(shared.acquire(deadline))
             .await
             .map_err(|_| busy(state))?,

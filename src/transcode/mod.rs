@@ -78,8 +78,8 @@ impl Transcode {
         }
     }
 
-    /// The request transcoded on its way up, the answer on its way down: an async block,
-    /// not an `async fn`, which would hold its arguments twice.
+    /// The request transcoded on its way up, the answer on its way down: an async block
+    /// (`middleware`: the future's size).
     #[expect(clippy::manual_async_fn, reason = "a smaller future")]
     fn answer<S: Inner>(
         self,
@@ -103,8 +103,7 @@ impl Transcode {
                 ask_for_xml(&mut request, upstream_accept);
                 request
             } else {
-                // Boxed: a body's transcoding is most of this future's state, which every
-                // request's future would carry inline, bodiless GETs too.
+                // Boxed where reached (`middleware`: the future's size).
                 let (schema, limit) = (self.schema.clone(), self.limits.max_request_body);
                 let transcoded =
                     transcode_request(request, upstream_accept, mode, schema, limit, &self.budget);

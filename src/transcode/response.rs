@@ -41,8 +41,8 @@ impl Passed<'_> {
         match self.client {
             Some(client) => {
                 let (has_body, limit) = (self.has_body, self.limit);
-                // Boxed, as the other branches an answer rarely takes below: held inline,
-                // their state would be most of every request's transcoding future.
+                // Boxed where reached, as the other rare branches below (`middleware`: the
+                // future's size).
                 let fitted =
                     content_coding::fit_for_client(response, client, has_body, limit, self.budget);
                 Box::pin(fitted).await

@@ -86,8 +86,7 @@ impl Middleware for Validate {
         Box::pin(async move {
             let request = match check_head(&request, &config)? {
                 None => request,
-                // Boxed: a body's reading and checking is most of this future's state, which
-                // every request's future would carry inline, bodiless GETs too.
+                // Boxed where reached (`middleware`: the future's size).
                 Some((kind, rules)) => Box::pin(check_body(request, kind, rules, &config)).await?,
             };
             inner.call(request).await
