@@ -302,6 +302,88 @@ fn xml_document() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// A CUPI list: items that mostly share one shape of leaves (as a `<Ports>` answer's do, and
+/// as the transcoder's flat reading of items expects), each now and then departing from it in
+/// one of the ways that make an item not flat (an attribute, a child inside a child, a name
+/// twice, text beside the children), with indentation or not, then damage.
+fn xml_list() -> impl Strategy<Value = Vec<u8>> {
+    let list = prop::sample::select(vec![("Ports", "Port"), ("PortGroups", "PortGroup")]);
+    let field = prop::sample::select(vec![
+        "ObjectId",
+        "PortCount",
+        "EnableMWI",
+        "SipDoSRTP",
+        "CapAnswer",
+        "PortNumInGroup",
+        "MwiOnCode",
+        "DisplayName",
+        "errors",
+        "E",
+        "é",
+    ]);
+    let shape = prop::collection::vec(field, 0..8);
+    let departure = prop_oneof![
+        8 => Just(""),
+        1 => Just(" a=\"1\""),
+        1 => Just("<E>nested</E>"),
+        1 => Just("twice"),
+        1 => Just("mixed"),
+        1 => Just("item attribute"),
+        1 => Just("empty"),
+    ];
+    let item = (prop::collection::vec(text(), 8), departure, 0..8usize);
+    let indent = prop::sample::select(vec!["", "\n  ", " "]);
+    (
+        list,
+        shape,
+        prop::collection::vec(item, 0..5),
+        indent,
+        damage(XML_SPLICES),
+    )
+        .prop_map(|((list, item_name), shape, items, indent, edits)| {
+            let mut xml = format!("<{list} total=\"{}\">", items.len());
+            for (texts, departure, at) in items {
+                xml.push_str(indent);
+                let attribute = if departure == "item attribute" {
+                    " k=\"v\""
+                } else {
+                    ""
+                };
+                xml.push_str(&format!("<{item_name}{attribute}>"));
+                if departure == "empty" {
+                    xml.push_str(&texts[0]);
+                }
+                for (i, (name, text)) in shape.iter().zip(&texts).enumerate() {
+                    if departure == "empty" {
+                        break;
+                    }
+                    xml.push_str(indent);
+                    let here = i == at % shape.len().max(1);
+                    let attrs = if here && departure.starts_with(' ') {
+                        departure
+                    } else {
+                        ""
+                    };
+                    let inner = if here && departure.starts_with('<') {
+                        departure
+                    } else {
+                        ""
+                    };
+                    xml.push_str(&format!("<{name}{attrs}>{text}{inner}</{name}>"));
+                    if here && departure == "twice" {
+                        xml.push_str(&format!("<{name}>{text}</{name}>"));
+                    }
+                    if here && departure == "mixed" {
+                        xml.push_str("beside");
+                    }
+                }
+                xml.push_str(&format!("{indent}</{item_name}>"));
+            }
+            xml.push_str(&format!("{indent}</{list}>"));
+            apply(xml.into_bytes(), &edits)
+        })
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON from generated values. Objects are lists of pairs, so a key can occur twice.
 
@@ -522,6 +604,15 @@ fn path() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn xml_to_json_properties(xml in xml_document()) {
+        for schema in schemas() {
+            if let Err(failure) = check_xml_to_json(&xml, schema) {
+                return Err(TestCaseError::fail(failure));
+            }
+        }
+    }
+
+    #[test]
+    fn xml_list_properties(xml in xml_list()) {
         for schema in schemas() {
             if let Err(failure) = check_xml_to_json(&xml, schema) {
                 return Err(TestCaseError::fail(failure));

@@ -5,7 +5,8 @@
 //! within a register, no `unsafe`, no target features), and only the word with a hit is
 //! looked at closer.
 
-/// Bytes to look for: every byte below a bound, and two exact bytes.
+/// Bytes to look for: every byte below a bound, two exact bytes, and every byte that is not
+/// ASCII if asked ([`Needles::or_not_ascii`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Needles {
     below: u8,
@@ -13,6 +14,8 @@ pub(crate) struct Needles {
     /// `below` and `exact` in every byte of a word, made once.
     below_word: u64,
     exact_words: [u64; 2],
+    /// [`HIGHS`] when bytes from 0x80 up are needles too, else 0.
+    not_ascii: u64,
 }
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -35,11 +38,23 @@ impl Needles {
             exact,
             below_word: ONES * below as u64,
             exact_words: [ONES * exact[0] as u64, ONES * exact[1] as u64],
+            not_ascii: 0,
+        }
+    }
+
+    /// These needles and every byte from 0x80 up.
+    pub(crate) const fn or_not_ascii(self) -> Self {
+        Needles {
+            not_ascii: HIGHS,
+            ..self
         }
     }
 
     fn is_needle(self, byte: u8) -> bool {
-        byte < self.below || byte == self.exact[0] || byte == self.exact[1]
+        byte < self.below
+            || byte == self.exact[0]
+            || byte == self.exact[1]
+            || (self.not_ascii != 0 && byte >= 0x80)
     }
 
     /// Where the first needle at or after `from` is in `bytes`.
@@ -71,7 +86,8 @@ impl Needles {
         // A needle byte `n` is a zero byte in `word ^ n`: below 1.
         let hits = bytes_below(word, self.below_word)
             | bytes_below(word ^ self.exact_words[0], ONES)
-            | bytes_below(word ^ self.exact_words[1], ONES);
+            | bytes_below(word ^ self.exact_words[1], ONES)
+            | (word & self.not_ascii);
         (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
     }
 }
@@ -90,6 +106,8 @@ mod tests {
             Needles::new(0x80, [0x80, 0x80]),
             Needles::new(0, [b'a', 0xFF]),
             Needles::new(0, [0x00, 0x00]),
+            Needles::new(0x20, [b'"', b'\\']).or_not_ascii(),
+            Needles::new(0, [b'a', b'a']).or_not_ascii(),
         ];
         let alphabet = [
             0x00, 0x1F, 0x20, 0x21, b'"', b'\\', b'a', 0x7F, 0x80, 0xEE, 0xEF, 0xFF,

@@ -9,12 +9,13 @@
 
 use std::collections::HashSet;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 
+use super::flat::{FlatItems, Read};
 use super::source::Events;
 use super::tree::{event_text, resolve_reference, NodeId, Tree};
 use super::writer::{key, schema_key, string, JsonWriter};
-use super::{Document, XmlError};
+use super::{open_root, Document, XmlError};
 use crate::{FieldType, Schema};
 
 impl<E: Events> Document<'_, E> {
@@ -26,19 +27,40 @@ impl<E: Events> Document<'_, E> {
         out: &mut Vec<u8>,
         flush: &mut impl FnMut(&mut Vec<u8>, u64) -> bool,
     ) -> Result<(), XmlError> {
-        // The list element stays in its own tree while item trees come and go.
-        let mut list = std::mem::replace(&mut self.tree, Tree::sized_for_an_object());
+        // The list element stays in its own tree while item trees come and go. Items read
+        // flat leave theirs holding just the item's element: it grows only for one that is not.
+        let mut list = std::mem::take(&mut self.tree);
         let list_name = list.name(root).to_owned();
         let schema = self.writer.schema;
         let fields = schema.fields_of(&list_name);
         let mut items = ListWriter::open(out, &mut self.writer, &list, root);
-        while let Some((start, is_empty)) = self.next_item(&list_name, &mut items)? {
-            let item = self.open_root(&start)?;
-            if !is_empty {
-                self.read_content(item, 2)?;
+        let mut flat = FlatItems::sized_for_an_item();
+        while let Some((item, is_empty)) = self.next_item(&list_name, &mut items)? {
+            let read = match (is_empty, self.flat_items) {
+                (false, true) => {
+                    let Document {
+                        events,
+                        tree,
+                        budget,
+                        writer,
+                        ..
+                    } = self;
+                    flat.read(item, events, tree, budget, writer)?
+                }
+                (false, false) => {
+                    self.read_content(item, 2)?;
+                    Read::Tree
+                }
+                (true, _) => Read::Tree,
+            };
+            let name = self.tree.name(item);
+            match read {
+                Read::Flat => items.item_json(out, name, &flat.json)?,
+                Read::Tree => {
+                    let ty = fields.and_then(|f| f.get(name).copied());
+                    items.item(out, &mut self.writer, &self.tree, item, ty)?;
+                }
             }
-            let ty = fields.and_then(|f| f.get(self.tree.name(item)).copied());
-            items.item(out, &mut self.writer, &self.tree, item, ty)?;
             if !flush(out, self.events.position()) {
                 return Err(XmlError::Abandoned);
             }
@@ -48,29 +70,51 @@ impl<E: Events> Document<'_, E> {
         Ok(())
     }
 
-    /// Reads up to the next item's start tag, keeping the text on the way; `None` at the
-    /// list's end tag.
+    /// Reads up to the next item's start tag, keeping the text on the way, and opens the
+    /// item in a fresh tree: (its node, whether it is `<empty/>`); `None` at the list's end
+    /// tag.
     fn next_item(
         &mut self,
         list_name: &str,
         items: &mut ListWriter,
-    ) -> Result<Option<(BytesStart<'static>, bool)>, XmlError> {
+    ) -> Result<Option<(NodeId, bool)>, XmlError> {
         loop {
             // Each item, and each token between items, has an allowance of its own; the text
             // kept from between items is bounded here.
             self.events.restart();
             items.check_text(self.max_object_bytes)?;
-            match self.next_event()? {
-                Event::Start(start) => return Ok(Some((start.into_owned(), false))),
-                Event::Empty(start) => return Ok(Some((start.into_owned(), true))),
+            let Document {
+                events,
+                tree,
+                budget,
+                event_start,
+                ..
+            } = self;
+            *event_start = events.position();
+            let (start, is_empty) = match events.next_event()? {
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
                 Event::End(_) => return Ok(None),
-                Event::Text(t) => items.push_text(&event_text(&t, || t.xml10_content())?),
-                Event::CData(c) => items.push_text(&event_text(&c, || c.xml10_content())?),
-                Event::GeneralRef(r) => items.push_text(&resolve_reference(&r)?),
+                Event::Text(t) => {
+                    items.push_text(&event_text(&t, || t.xml10_content())?);
+                    continue;
+                }
+                Event::CData(c) => {
+                    items.push_text(&event_text(&c, || c.xml10_content())?);
+                    continue;
+                }
+                Event::GeneralRef(r) => {
+                    items.push_text(&resolve_reference(&r)?);
+                    continue;
+                }
                 Event::DocType(_) => return Err(XmlError::Doctype),
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
                 Event::Eof => return Err(XmlError::Truncated(list_name.to_owned())),
-            }
+            };
+            return Ok(Some((
+                open_root(tree, budget, &start, *event_start)?,
+                is_empty,
+            )));
         }
     }
 }
@@ -124,6 +168,17 @@ impl ListWriter {
             self.holding = true;
         } else {
             writer.value(out, tree, item, ty);
+        }
+        Ok(())
+    }
+
+    /// Writes one item read flat, its JSON `json`, after the key or comma it needs.
+    fn item_json(&mut self, out: &mut Vec<u8>, name: &str, json: &[u8]) -> Result<(), XmlError> {
+        if self.begin_item(out, name)? {
+            self.held.extend_from_slice(json);
+            self.holding = true;
+        } else {
+            out.extend_from_slice(json);
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 //! into a small reusable [`tree::Tree`] and then written. The response as a whole is not: a
 //! CUPI list (`<Ports total="…">`, the only kind of response that grows large) is written item
 //! by item ([`list`]), each item's JSON handed on before the next is read. Memory follows the largest
-//! item, not the list.
+//! item, not the list. An item whose shape is known as it is read (leaves named once, no
+//! attributes: CUPI's items) needs no tree, and is written as it is read ([`flat`]).
 //!
 //! Two styles ([`JsonStyle`]): the typed contract, and CUPI's own JSON mode for existing CUPI
 //! scripts. In CUPI's mode a list of one is the bare item, which a stream cannot know until
@@ -16,6 +17,7 @@
 //! and character references are resolved, so no entity expansion can blow up or reach a file.
 
 mod fence;
+mod flat;
 mod list;
 mod source;
 mod tree;
@@ -172,6 +174,23 @@ pub fn whole_xml_to_json(
     stream_xml_to_json(xml, schema, style, max_object_bytes, out, |_, _| true)
 }
 
+/// [`whole_xml_to_json`] with every list item read into a tree, none flat: what the flat
+/// reading of items ([`flat`]) must give, for the fuzzing properties to compare.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn xml_to_json_by_tree(
+    xml: &[u8],
+    schema: &Schema,
+    style: JsonStyle,
+    max_object_bytes: u64,
+) -> Result<Vec<u8>, XmlError> {
+    let mut out = Vec::new();
+    let events = Streamed::new(xml, max_object_bytes);
+    let mut doc = Document::new(events, schema, style, max_object_bytes);
+    doc.flat_items = false;
+    doc.transcode(&mut out, |_, _| true)?;
+    Ok(out)
+}
+
 /// Reads XML from `input` and writes JSON of `style` into `out`, calling
 /// `flush(out, bytes_read)` after each list item (and at the end) so the caller can hand on
 /// what `out` holds and clear it; a `false` from `flush` stops the work
@@ -198,30 +217,22 @@ fn transcode<E: Events>(
     style: JsonStyle,
     max_object_bytes: u64,
     out: &mut Vec<u8>,
-    mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
+    flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
 ) -> Result<usize, XmlError> {
-    let mut doc = Document {
-        events,
-        tree: Tree::sized_for_an_object(),
-        budget: NodeBudget::new(node_cap(max_object_bytes)),
-        max_object_bytes,
-        writer: JsonWriter::new(schema, style),
-        event_start: 0,
-    };
-    let (root, is_empty) = doc.root()?;
-    if doc.tree.is_list(root) && !is_empty {
-        doc.list(root, out, &mut flush)?;
-    } else {
-        if !is_empty {
-            doc.read_content(root, 1)?;
-        }
-        doc.writer.value(out, &doc.tree, root, None);
-    }
-    doc.epilogue()?;
-    if !flush(out, doc.events.position()) {
-        return Err(XmlError::Abandoned);
-    }
-    Ok(doc.writer.fallbacks)
+    Document::new(events, schema, style, max_object_bytes).transcode(out, flush)
+}
+
+/// Starts `tree` afresh at `start`, which began at `position`: the document's root, or one
+/// list item.
+fn open_root(
+    tree: &mut Tree,
+    budget: &mut NodeBudget,
+    start: &BytesStart<'_>,
+    position: u64,
+) -> Result<NodeId, XmlError> {
+    tree.clear();
+    budget.reset();
+    tree.open(start, None, budget, position)
 }
 
 /// The reading state of one document.
@@ -234,9 +245,44 @@ struct Document<'s, E> {
     writer: JsonWriter<'s>,
     /// Where the last event read began, for errors in it.
     event_start: u64,
+    /// Whether list items are read flat where they can be ([`flat`]); else into a tree.
+    flat_items: bool,
 }
 
-impl<E: Events> Document<'_, E> {
+impl<'s, E: Events> Document<'s, E> {
+    fn new(events: E, schema: &'s Schema, style: JsonStyle, max_object_bytes: u64) -> Self {
+        Document {
+            events,
+            tree: Tree::sized_for_an_object(),
+            budget: NodeBudget::new(node_cap(max_object_bytes)),
+            max_object_bytes,
+            writer: JsonWriter::new(schema, style),
+            event_start: 0,
+            flat_items: true,
+        }
+    }
+
+    fn transcode(
+        mut self,
+        out: &mut Vec<u8>,
+        mut flush: impl FnMut(&mut Vec<u8>, u64) -> bool,
+    ) -> Result<usize, XmlError> {
+        let (root, is_empty) = self.root()?;
+        if self.tree.is_list(root) && !is_empty {
+            self.list(root, out, &mut flush)?;
+        } else {
+            if !is_empty {
+                self.read_content(root, 1)?;
+            }
+            self.writer.value(out, &self.tree, root, None);
+        }
+        self.epilogue()?;
+        if !flush(out, self.events.position()) {
+            return Err(XmlError::Abandoned);
+        }
+        Ok(self.writer.fallbacks)
+    }
+
     fn next_event(&mut self) -> Result<Event<'_>, XmlError> {
         self.event_start = self.events.position();
         self.events.next_event()
@@ -266,12 +312,8 @@ impl<E: Events> Document<'_, E> {
         }
     }
 
-    /// Starts a fresh tree at `start`: the document's root, or one list item.
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
-        self.tree.clear();
-        self.budget.reset();
-        let position = self.event_start;
-        self.tree.open(start, None, &mut self.budget, position)
+        open_root(&mut self.tree, &mut self.budget, start, self.event_start)
     }
 
     fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {

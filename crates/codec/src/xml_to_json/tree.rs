@@ -168,12 +168,23 @@ impl Tree {
             let value = self.push_str(&checked(value)?);
             self.attrs.push((name, value));
         }
+        Ok(self.link_under(parent, name, first_attr..self.attrs.len()))
+    }
+
+    /// Adds an element named by the span `name`, with the attributes `attrs`, after the last
+    /// child of `parent` (or as a root).
+    fn link_under(
+        &mut self,
+        parent: Option<NodeId>,
+        name: Range<usize>,
+        attrs: Range<usize>,
+    ) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(Element {
             name,
             text: 0..0,
             more_text: NONE,
-            attrs: first_attr..self.attrs.len(),
+            attrs,
             first_child: NONE,
             last_child: NONE,
             next_sibling: NONE,
@@ -192,7 +203,7 @@ impl Tree {
             }
             self.nodes[parent].last_child = id;
         }
-        Ok(id)
+        id
     }
 
     /// Appends text to an element's own text.
@@ -234,36 +245,76 @@ impl Tree {
     ) -> Result<(), XmlError> {
         self.open.clear();
         self.open.push(root);
+        self.read_open(events, depth, budget)
+    }
+
+    /// Reads on until every element open (the root first) is closed.
+    pub(super) fn read_open(
+        &mut self,
+        events: &mut impl Events,
+        depth: usize,
+        budget: &mut NodeBudget,
+    ) -> Result<(), XmlError> {
         loop {
             let position = events.position();
             let event = events.next_event()?;
-            let top = *self.open.last().expect("an open element");
-            match event {
-                // A child element, `<empty/>` ones counted as deep as the others.
-                Event::Start(ref start) | Event::Empty(ref start) => {
-                    if depth + self.open.len() > MAX_DEPTH {
-                        return Err(XmlError::TooDeep);
-                    }
-                    let id = self.open(start, Some(top), budget, position)?;
-                    if matches!(event, Event::Start(_)) {
-                        self.open.push(id);
-                    }
-                }
-                Event::End(_) => {
-                    // quick-xml has already checked that the end tag matches the start tag.
-                    self.open.pop();
-                    if self.open.is_empty() {
-                        return Ok(());
-                    }
-                }
-                Event::Text(t) => self.push_text(top, &event_text(&t, || t.xml10_content())?),
-                Event::CData(c) => self.push_text(top, &event_text(&c, || c.xml10_content())?),
-                Event::GeneralRef(r) => self.push_text(top, &resolve_reference(&r)?),
-                Event::DocType(_) => return Err(XmlError::Doctype),
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-                Event::Eof => return Err(XmlError::Truncated(self.name(top).to_owned())),
+            if self.take(event, position, depth, budget)? {
+                return Ok(());
             }
         }
+    }
+
+    /// Takes one event, which began at `position`, into the open elements; true when it
+    /// closed the last of them.
+    #[inline]
+    pub(super) fn take(
+        &mut self,
+        event: Event<'_>,
+        position: u64,
+        depth: usize,
+        budget: &mut NodeBudget,
+    ) -> Result<bool, XmlError> {
+        let top = *self.open.last().expect("an open element");
+        match event {
+            // A child element, `<empty/>` ones counted as deep as the others.
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                if depth + self.open.len() > MAX_DEPTH {
+                    return Err(XmlError::TooDeep);
+                }
+                let id = self.open(start, Some(top), budget, position)?;
+                if matches!(event, Event::Start(_)) {
+                    self.open.push(id);
+                }
+            }
+            Event::End(_) => {
+                // quick-xml has already checked that the end tag matches the start tag.
+                self.open.pop();
+                return Ok(self.open.is_empty());
+            }
+            Event::Text(t) => self.push_text(top, &event_text(&t, || t.xml10_content())?),
+            Event::CData(c) => self.push_text(top, &event_text(&c, || c.xml10_content())?),
+            Event::GeneralRef(r) => self.push_text(top, &resolve_reference(&r)?),
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => return Err(XmlError::Truncated(self.name(top).to_owned())),
+        }
+        Ok(false)
+    }
+
+    /// Adds a child with no attribute and only `text` under `parent`, already checked and
+    /// charged to the budget (by [`super::flat`], handing over an item it began).
+    pub(super) fn add_leaf(&mut self, parent: NodeId, name: &str, text: &str) -> NodeId {
+        let name = self.push_str(name);
+        let attrs = self.attrs.len()..self.attrs.len();
+        let id = self.link_under(Some(parent), name, attrs);
+        self.push_text(id, text);
+        id
+    }
+
+    /// Makes `open` the open elements, outermost first, for [`Tree::read_open`].
+    pub(super) fn reopen(&mut self, open: &[NodeId]) {
+        self.open.clear();
+        self.open.extend_from_slice(open);
     }
 }
 

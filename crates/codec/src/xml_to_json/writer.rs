@@ -230,9 +230,23 @@ impl<'a> JsonWriter<'a> {
     /// canonical form, so that writing it back gives the same text; anything else stays a string.
     /// In CUPI's mode every value is a string, `""` for an empty element.
     pub(super) fn scalar(&mut self, out: &mut Vec<u8>, text: &str, ty: Option<FieldType>) {
+        self.scalar_text(out, Text::Any(text), ty);
+    }
+
+    /// [`JsonWriter::scalar`] of a text that may be known to need no escape.
+    pub(super) fn scalar_text(&mut self, out: &mut Vec<u8>, text: Text<'_>, ty: Option<FieldType>) {
+        let string = |out: &mut Vec<u8>| match text {
+            Text::Plain(plain) => {
+                out.push(b'"');
+                out.extend_from_slice(plain.as_bytes());
+                out.push(b'"');
+            }
+            Text::Any(text) => string(out, text),
+        };
         if self.cupi {
-            return string(out, text);
+            return string(out);
         }
+        let text = text.as_str();
         match ty {
             Some(FieldType::Boolean | FieldType::Integer | FieldType::Number)
                 if text.is_empty() =>
@@ -251,9 +265,25 @@ impl<'a> JsonWriter<'a> {
             }
             Some(FieldType::Boolean | FieldType::Integer | FieldType::Number) => {
                 self.fallbacks += 1;
-                string(out, text)
+                string(out)
             }
-            _ => string(out, text),
+            _ => string(out),
+        }
+    }
+}
+
+/// A value's text, and whether it is known to hold nothing a JSON string escapes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Text<'t> {
+    /// No `"`, `\\` or control character: copied into the string as it is.
+    Plain(&'t str),
+    Any(&'t str),
+}
+
+impl<'t> Text<'t> {
+    fn as_str(self) -> &'t str {
+        match self {
+            Text::Plain(text) | Text::Any(text) => text,
         }
     }
 }
