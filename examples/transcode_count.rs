@@ -2,11 +2,14 @@
 //! rather than timing them (`benches/instructions.sh` runs it under cachegrind twice and takes
 //! the difference, so start-up, the OpenAPI document's parse above all, cancels out). With a
 //! third argument, the list is streamed to the transcoder in chunks of that many bytes, as the
-//! gateway streams a body too large to hold; without it, it is read whole.
+//! gateway streams a body too large to hold; without it, it is read whole. With `read` instead,
+//! quick-xml only reads the list's events, as `benches/transcode.rs`'s floor does: no
+//! transcoder can do less.
 //!
 //! ```text
 //! cargo run --release --example transcode_count -- 2 1000
 //! cargo run --release --example transcode_count -- 1000 10 16384
+//! cargo run --release --example transcode_count -- 1000 10 read
 //! ```
 
 use std::io::{self, BufRead};
@@ -16,14 +19,23 @@ use cupi_gateway::openapi::ApiSpec;
 use cupi_simulator::generated_ports_xml;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
-    let (Some(Ok(ports)), Some(Ok(times))) = (args.next(), args.next()) else {
-        eprintln!("usage: transcode_count PORTS TIMES [CHUNK]");
+    let mut args = std::env::args().skip(1);
+    let mut number = || args.next().map(|a| a.parse::<usize>());
+    let (Some(Ok(ports)), Some(Ok(times))) = (number(), number()) else {
+        eprintln!("usage: transcode_count PORTS TIMES [CHUNK | read]");
         std::process::exit(2);
     };
-    let chunk = args.next().and_then(Result::ok);
+    let third = args.next();
     let spec = ApiSpec::embedded().expect("the embedded OpenAPI document");
     let xml = generated_ports_xml(ports).into_bytes();
+    if third.as_deref() == Some("read") {
+        let events: usize = (0..times)
+            .map(|_| quick_xml_read(std::hint::black_box(&xml)))
+            .sum();
+        println!("{} bytes of XML, {events} events in all", xml.len());
+        return;
+    }
+    let chunk = third.and_then(|chunk| chunk.parse().ok());
     let mut json_bytes = 0;
     for _ in 0..times {
         let xml = std::hint::black_box(&xml);
@@ -54,6 +66,23 @@ fn main() {
         "{} bytes of XML, {json_bytes} bytes of JSON in all",
         xml.len()
     );
+}
+
+/// quick-xml reading every event borrowed from `xml`, none of them used (the floor of
+/// `benches/transcode.rs`): the events read.
+fn quick_xml_read(xml: &[u8]) -> usize {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut events = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => return events,
+            Ok(event) => {
+                std::hint::black_box(event);
+                events += 1;
+            }
+            Err(e) => panic!("quick-xml: {e}"),
+        }
+    }
 }
 
 /// A body in memory, handed on `chunk` bytes at a time with no copy, as the gateway hands on
