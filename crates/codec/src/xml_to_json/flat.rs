@@ -162,6 +162,9 @@ impl<'s> FlatItems<'s> {
         self.strings.clear();
         self.lead.clear();
         self.json.push(b'{');
+        // Values the flat JSON counted as kept strings; the tree counts them again if it
+        // takes over.
+        let fallbacks = writer.fallbacks;
         let mut first = true;
         // Whether the last child's end tag is awaited.
         let mut in_child = false;
@@ -214,7 +217,8 @@ impl<'s> FlatItems<'s> {
                 // A child in a child, a doctype, the end of the input: the tree's to take.
                 _ => Stop::Event(event, position),
             };
-            // The tree takes over where the flat reading stopped.
+            // The tree takes over where the flat reading stopped; the flat JSON is dropped.
+            writer.fallbacks = fallbacks;
             let open = self.hand_over(item, in_child, tree);
             tree.reopen(&open);
             match stop {
@@ -375,4 +379,36 @@ fn push_str(strings: &mut String, text: &str) -> Range<usize> {
     let start = strings.len();
     strings.push_str(text);
     start..strings.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::xml_to_json::{whole_xml_to_json, xml_to_json_by_tree};
+    use crate::{FieldType, JsonStyle, Schema};
+
+    /// Found by a review: an item that stops being flat after a child whose text was kept as a
+    /// string counted that value twice, once as written flat and once by the tree.
+    #[test]
+    fn an_item_handed_to_the_tree_counts_its_kept_strings_once() {
+        let mut schema = Schema::new();
+        schema.add_list("L", "P");
+        let fields = [("I", FieldType::Integer), ("B", FieldType::Boolean)];
+        let fields: HashMap<_, _> = fields.map(|(n, t)| (n.to_owned(), t)).into();
+        schema.add_object("P", fields);
+        for (xml, kept) in [
+            (r#"<L total="1"><P><I>x</I><I>1</I></P></L>"#, 1),
+            (r#"<L total="1"><P><I>x</I><Z a="1"/></P></L>"#, 1),
+            (r#"<L total="1"><P><I>x</I><Z><Y/></Z></P></L>"#, 1),
+            (r#"<L total="1"><P><B>yes</B><I>x</I>t</P></L>"#, 2),
+        ] {
+            let mut json = Vec::new();
+            let typed = JsonStyle::Typed;
+            let counted = whole_xml_to_json(xml.as_bytes(), &schema, typed, u64::MAX, &mut json);
+            assert_eq!(counted, Ok(kept), "{xml}");
+            let by_tree = xml_to_json_by_tree(xml.as_bytes(), &schema, typed, u64::MAX);
+            assert_eq!(by_tree, Ok((json, kept)), "{xml}");
+        }
+    }
 }

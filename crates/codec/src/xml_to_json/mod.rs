@@ -182,13 +182,13 @@ pub(crate) fn xml_to_json_by_tree(
     schema: &Schema,
     style: JsonStyle,
     max_object_bytes: u64,
-) -> Result<Vec<u8>, XmlError> {
+) -> Result<(Vec<u8>, usize), XmlError> {
     let mut out = Vec::new();
     let events = Streamed::new(xml, max_object_bytes);
     let mut doc = Document::new(events, schema, style, max_object_bytes);
     doc.flat_items = false;
-    doc.transcode(&mut out, |_, _| true)?;
-    Ok(out)
+    let fallbacks = doc.transcode(&mut out, |_, _| true)?;
+    Ok((out, fallbacks))
 }
 
 /// Reads XML from `input` and writes JSON of `style` into `out`, calling
