@@ -23,7 +23,7 @@ use quick_xml::events::{BytesStart, Event};
 use rustc_hash::FxBuildHasher;
 
 use super::source::Events;
-use super::tree::{event_text, resolve_reference, NodeBudget, NodeId, Tree};
+use super::tree::{event_text, push_str, resolve_reference, NodeBudget, NodeId, Tree};
 use super::writer::{key, JsonWriter, Text};
 use super::{XmlError, MAX_DEPTH};
 use crate::scan::Needles;
@@ -174,48 +174,39 @@ impl<'s> FlatItems<'s> {
             let stop = match event {
                 Event::Start(ref start) | Event::Empty(ref start) if !in_child => {
                     if !self.begin_child(start, &mut first) {
-                        Stop::Event(event, position)
+                        Some(Stop::Event(event, position))
                     } else {
                         budget.charge()?;
                         in_child = matches!(event, Event::Start(_));
                         if !in_child {
                             self.write_last_child(writer);
                         }
-                        continue;
+                        None
                     }
                 }
                 Event::End(_) if in_child => {
                     self.write_last_child(writer);
                     in_child = false;
-                    continue;
+                    None
                 }
                 // With no child, the item is a scalar, for the tree to write.
-                Event::End(_) if self.children.is_empty() => Stop::Event(event, position),
+                Event::End(_) if self.children.is_empty() => Some(Stop::Event(event, position)),
                 Event::End(_) => {
                     self.json.push(b'}');
                     self.keep_shape();
                     return Ok(Read::Flat);
                 }
-                Event::Text(ref t) if in_child && self.plain(t) => continue,
-                Event::CData(ref c) if in_child && self.plain(c) => continue,
-                Event::Text(t) => {
-                    match self.text(event_text(&t, || t.xml10_content())?, in_child) {
-                        None => continue,
-                        Some(stop) => stop,
-                    }
-                }
-                Event::CData(c) => match self.text(event_text(&c, || c.xml10_content())?, in_child)
-                {
-                    None => continue,
-                    Some(stop) => stop,
-                },
-                Event::GeneralRef(r) => match self.text(resolve_reference(&r)?.into(), in_child) {
-                    None => continue,
-                    Some(stop) => stop,
-                },
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+                Event::Text(ref t) if in_child && self.plain(t) => None,
+                Event::CData(ref c) if in_child && self.plain(c) => None,
+                Event::Text(t) => self.text(event_text(&t, || t.xml10_content())?, in_child),
+                Event::CData(c) => self.text(event_text(&c, || c.xml10_content())?, in_child),
+                Event::GeneralRef(r) => self.text(resolve_reference(&r)?.into(), in_child),
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => None,
                 // A child in a child, a doctype, the end of the input: the tree's to take.
-                _ => Stop::Event(event, position),
+                _ => Some(Stop::Event(event, position)),
+            };
+            let Some(stop) = stop else {
+                continue;
             };
             // The tree takes over where the flat reading stopped; the flat JSON is dropped.
             writer.fallbacks = fallbacks;
@@ -373,12 +364,6 @@ impl<'s> FlatItems<'s> {
         }
         open
     }
-}
-
-fn push_str(strings: &mut String, text: &str) -> Range<usize> {
-    let start = strings.len();
-    strings.push_str(text);
-    start..strings.len()
 }
 
 #[cfg(test)]

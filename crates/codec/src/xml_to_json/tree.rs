@@ -229,9 +229,7 @@ impl Tree {
     }
 
     fn push_str(&mut self, text: &str) -> Range<usize> {
-        let start = self.strings.len();
-        self.strings.push_str(text);
-        start..self.strings.len()
+        push_str(&mut self.strings, text)
     }
 
     /// Reads the content of `root` (already opened from its start tag) up to its end tag.
@@ -316,6 +314,13 @@ impl Tree {
         self.open.clear();
         self.open.extend_from_slice(open);
     }
+}
+
+/// Appends `text` to `strings`, giving its span there.
+pub(super) fn push_str(strings: &mut String, text: &str) -> Range<usize> {
+    let start = strings.len();
+    strings.push_str(text);
+    start..strings.len()
 }
 
 /// What one tree may cost: [`super::MAX_NODES`] elements plus attributes. (Its bytes are
