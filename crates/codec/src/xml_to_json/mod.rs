@@ -174,8 +174,9 @@ pub fn whole_xml_to_json(
     stream_xml_to_json(xml, schema, style, max_object_bytes, out, |_, _| true)
 }
 
-/// [`whole_xml_to_json`] with every list item read into a tree, none flat: what the flat
-/// reading of items ([`flat`]) must give, for the fuzzing properties to compare.
+/// The JSON and the count of values kept as strings that [`stream_xml_to_json`] gives with
+/// every list item read into a tree, none flat: what the flat reading of items ([`flat`])
+/// must give, for the fuzzing properties to compare.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn xml_to_json_by_tree(
     xml: &[u8],
@@ -308,12 +309,9 @@ impl<'s, E: Events> Document<'s, E> {
                 }
                 _ => return Err(XmlError::TrailingContent),
             };
-            return Ok((self.open_root(&start)?, is_empty));
+            let root = open_root(&mut self.tree, &mut self.budget, &start, self.event_start)?;
+            return Ok((root, is_empty));
         }
-    }
-
-    fn open_root(&mut self, start: &BytesStart<'_>) -> Result<NodeId, XmlError> {
-        open_root(&mut self.tree, &mut self.budget, start, self.event_start)
     }
 
     fn read_content(&mut self, id: NodeId, depth: usize) -> Result<(), XmlError> {
