@@ -26,14 +26,20 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Removes hop-by-hop headers, including any header the `Connection` header names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    // Most messages name none: no list is made for them.
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
@@ -48,11 +54,8 @@ pub(crate) fn prepare_request(
     client_authority: Option<&Authority>,
 ) {
     remove_hop_by_hop(headers);
-    headers.remove(header::HOST);
     // The upstream is the server's own name for itself: Tomcat builds URIs from it.
-    if let Ok(host) = HeaderValue::from_str(upstream.authority().as_str()) {
-        headers.insert(header::HOST, host);
-    }
+    headers.insert(header::HOST, upstream.host().clone());
     match client_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
         Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
         None => headers.remove(&X_FORWARDED_HOST),
@@ -61,21 +64,28 @@ pub(crate) fn prepare_request(
         X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(connection.scheme),
     );
-    if let Some(remote) = connection.remote {
-        let client_ip = remote.ip().to_string();
+    if let Some(client_ip) = &connection.forwarded_for {
         // Append to what earlier proxies wrote, as each hop does.
         let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {client_ip}"),
-            None => client_ip,
+            Some(earlier) => {
+                HeaderValue::from_bytes(&[earlier.as_bytes(), b", ", client_ip.as_bytes()].concat())
+                    .ok()
+            }
+            None => Some(client_ip.clone()),
         };
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let Some(value) = value {
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
     }
 }
 
-/// Makes the upstream's headers fit for the client.
-pub(crate) fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gateway: Option<&str>) {
+/// Makes the upstream's headers fit for the client. `gateway` is the scheme and authority the
+/// client reached the gateway at, for a `Location` that points at the upstream.
+pub(crate) fn prepare_response(
+    headers: &mut HeaderMap,
+    upstream: &Origin,
+    gateway: Option<(&str, &Authority)>,
+) {
     remove_hop_by_hop(headers);
     remove_cors(headers);
     let Some(location) = headers.get(header::LOCATION) else {
@@ -90,7 +100,7 @@ pub(crate) fn prepare_response(headers: &mut HeaderMap, upstream: &Origin, gatew
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     // Without a usable Host from the client, a relative reference still resolves to us.
     let rewritten = match gateway {
-        Some(origin) => format!("{origin}{path}"),
+        Some((scheme, authority)) => format!("{scheme}://{authority}{path}"),
         None => path.to_owned(),
     };
     if let Ok(value) = HeaderValue::from_str(&rewritten) {
@@ -152,10 +162,8 @@ mod tests {
             ("cookie", "JSESSIONID=abc; JSESSIONIDSSO=def"),
             ("x-forwarded-for", "10.0.0.1"),
         ]);
-        let connection = ConnectionInfo {
-            remote: Some("192.0.2.7:5555".parse::<SocketAddr>().unwrap()),
-            scheme: "http",
-        };
+        let connection =
+            ConnectionInfo::new("192.0.2.7:5555".parse::<SocketAddr>().unwrap(), "http");
         let client = client_authority(&headers, &Uri::from_static("/"));
         prepare_request(&mut headers, &upstream, &connection, client.as_ref());
         assert_eq!(headers["host"], "cuc.example.com:8443");
@@ -174,14 +182,19 @@ mod tests {
         let upstream: Origin = "https://cuc.example.com".parse().unwrap();
         let rewrite = |location: &str, gateway: Option<&str>| {
             let mut headers = map(&[("location", location), ("transfer-encoding", "chunked")]);
-            prepare_response(&mut headers, &upstream, gateway);
+            let authority = gateway.map(|a| a.parse::<Authority>().unwrap());
+            prepare_response(
+                &mut headers,
+                &upstream,
+                authority.as_ref().map(|a| ("http", a)),
+            );
             assert!(!headers.contains_key("transfer-encoding"));
             headers["location"].to_str().unwrap().to_owned()
         };
         assert_eq!(
             rewrite(
                 "https://cuc.example.com:443/vmrest/users/1?x=y",
-                Some("http://gw:8080")
+                Some("gw:8080")
             ),
             "http://gw:8080/vmrest/users/1?x=y"
         );
@@ -190,13 +203,10 @@ mod tests {
             "/vmrest/users/1"
         );
         assert_eq!(
-            rewrite("https://elsewhere.example.com/a", Some("http://gw")),
+            rewrite("https://elsewhere.example.com/a", Some("gw")),
             "https://elsewhere.example.com/a"
         );
-        assert_eq!(
-            rewrite("/vmrest/users/1", Some("http://gw")),
-            "/vmrest/users/1"
-        );
+        assert_eq!(rewrite("/vmrest/users/1", Some("gw")), "/vmrest/users/1");
     }
 
     #[test]

@@ -70,12 +70,9 @@ impl Service<Request<Body>> for Proxy {
             let connection = request
                 .extensions()
                 .get::<ConnectionInfo>()
-                .copied()
+                .cloned()
                 .unwrap_or_default();
             let client_authority = headers::client_authority(request.headers(), request.uri());
-            let gateway_origin = client_authority
-                .as_ref()
-                .map(|authority| format!("{}://{authority}", connection.scheme));
             // hyper sends an empty chunked body for a body it cannot see the end of; a request
             // that came without one goes upstream without one.
             let bodiless = is_bodiless_request(&request);
@@ -116,11 +113,8 @@ impl Service<Request<Body>> for Proxy {
             }
 
             let (mut parts, body) = response.into_parts();
-            headers::prepare_response(
-                &mut parts.headers,
-                upstream.origin(),
-                gateway_origin.as_deref(),
-            );
+            let gateway = client_authority.as_ref().map(|a| (connection.scheme, a));
+            headers::prepare_response(&mut parts.headers, upstream.origin(), gateway);
             Ok(Response::from_parts(parts, body))
         })
     }

@@ -126,7 +126,7 @@ impl Head {
             uri: request.uri().clone(),
             version: request.version(),
             headers: request.headers().clone(),
-            connection: extensions.get::<ConnectionInfo>().copied(),
+            connection: extensions.get::<ConnectionInfo>().cloned(),
             framing: extensions.get::<BodyFraming>().copied(),
             trace: extensions.get::<TraceContext>().cloned(),
         }
@@ -142,8 +142,8 @@ impl Head {
         *copy.version_mut() = self.version;
         *copy.headers_mut() = self.headers.clone();
         let extensions = copy.extensions_mut();
-        if let Some(info) = self.connection {
-            extensions.insert(info);
+        if let Some(info) = &self.connection {
+            extensions.insert(info.clone());
         }
         if let Some(framing) = self.framing {
             extensions.insert(framing);

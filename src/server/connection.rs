@@ -75,10 +75,7 @@ impl Connection {
         app: impl AppService,
     ) {
         let _open = OpenConnection::count(&self.settings.open_connections);
-        let info = ConnectionInfo {
-            remote: Some(self.remote),
-            scheme: if tls.is_some() { "https" } else { "http" },
-        };
+        let info = ConnectionInfo::new(self.remote, if tls.is_some() { "https" } else { "http" });
         // Each stage is boxed where it starts, and bound before it is awaited (a temporary
         // in a `match` would keep its room in this future): the task stays a few hundred
         // bytes, since tokio moves a task's future by value as it spawns and finishes it,
@@ -142,7 +139,7 @@ fn request_service(
         let framing = BodyFraming::at_arrival(request.body());
         // Its pace (idle gap, minimum rate) is the app's: `body_rate`.
         let mut request = request.map(|body| Body::new(tracker.track(body)));
-        request.extensions_mut().insert(info);
+        request.extensions_mut().insert(info.clone());
         request.extensions_mut().insert(framing);
         let answer = app.clone().oneshot(request);
         async move {

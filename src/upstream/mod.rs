@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri};
+use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -187,6 +187,8 @@ fn check_head_size<B>(response: &Response<B>) -> Result<(), GatewayError> {
 pub struct Origin {
     scheme: Scheme,
     authority: Authority,
+    /// The authority as the `Host` header every forwarded request carries.
+    host: HeaderValue,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -220,7 +222,13 @@ impl FromStr for Origin {
         if !path_is_empty {
             return Err(OriginError::Path);
         }
-        Ok(Origin { scheme, authority })
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|e| OriginError::Invalid(e.to_string()))?;
+        Ok(Origin {
+            scheme,
+            authority,
+            host,
+        })
     }
 }
 
@@ -231,6 +239,11 @@ impl Origin {
 
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// The `Host` header of requests to this origin.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The port, explicit or the scheme's default.
