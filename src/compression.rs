@@ -102,9 +102,11 @@ where
     }
 
     /// `HEAD` goes around the compressor, since the predicate sees only the response and a
-    /// `HEAD` answer has no body to encode; so do requests that refuse every coding.
+    /// `HEAD` answer has no body to encode; so do requests that take none of the codings the
+    /// gateway sends (most that are not from a browser name none), which would be answered
+    /// in identity anyway, and refusals of every coding.
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let uncompressed = request.method() == Method::HEAD || refuses_every_coding(&request);
+        let uncompressed = request.method() == Method::HEAD || takes_no_coding_we_send(&request);
         let branch = match uncompressed {
             true => Either::Right(self.plain.clone()),
             false => Either::Left(self.compressed.clone()),
@@ -127,12 +129,12 @@ fn has_body(status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions) -> bo
     !is_bodiless_status(status)
 }
 
-/// Whether the client takes none of the codings the gateway sends, identity included. It is
-/// sent identity anyway, as RFC 9110 §12.5.3 advises: tower-http would answer 406 with the
-/// refused answer's body, a status the OpenAPI document names for no operation.
-fn refuses_every_coding(request: &Request<Body>) -> bool {
+/// Whether the client takes none of the codings the gateway sends. It is sent identity; even
+/// when it refuses identity too, as RFC 9110 §12.5.3 advises: tower-http would answer 406
+/// with the refused answer's body, a status the OpenAPI document names for no operation.
+fn takes_no_coding_we_send(request: &Request<Body>) -> bool {
     let client = ClientCodings::of(request.headers());
-    client.refuses_identity() && !CODINGS.iter().any(|coding| client.accepts(coding))
+    !CODINGS.iter().any(|coding| client.accepts(coding))
 }
 
 /// Marks an answer as chosen by `Accept-Encoding`, for the caches between gateway and client.

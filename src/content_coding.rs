@@ -126,14 +126,6 @@ impl ClientCodings {
         }
     }
 
-    /// Whether the client refuses an unencoded body (RFC 9110 §12.5.3): `identity;q=0`, or
-    /// `*;q=0` without `identity` named. Unlike other codings, identity is taken when unlisted.
-    pub(crate) fn refuses_identity(&self) -> bool {
-        self.weight_of("identity")
-            .or_else(|| self.weight_of("*"))
-            .is_some_and(|q| q <= 0.0)
-    }
-
     /// The highest weight `name` (lower case, canonical) is listed with, if it is.
     fn weight_of(&self, name: &str) -> Option<f32> {
         weighted_values(self.accept_encoding.iter())
@@ -521,20 +513,6 @@ mod tests {
         assert!(takes(&["gzip;q=0, *"], "deflate"));
         assert!(!takes(&["*;q=0"], "br"));
         assert!(takes(&["identity", "br"], "br"), "two headers");
-    }
-
-    #[test]
-    fn identity_is_refused_only_by_a_zero_weight() {
-        let refuses = |values: &[&'static str]| {
-            ClientCodings::of(&headers("accept-encoding", values)).refuses_identity()
-        };
-        assert!(!refuses(&[]));
-        assert!(!refuses(&["gzip"]), "unlisted identity is taken");
-        assert!(!refuses(&["gzip;q=0"]));
-        assert!(refuses(&["identity;q=0"]));
-        assert!(refuses(&["*;q=0"]));
-        assert!(refuses(&["br, *;q=0"]));
-        assert!(!refuses(&["identity;q=0.1, *;q=0"]), "named beats the star");
     }
 
     #[test]
