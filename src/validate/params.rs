@@ -97,18 +97,20 @@ impl ParamRule {
     /// Why `value` is not allowed, if it is not.
     fn why_refused(&self, value: &str) -> Option<String> {
         let name = &self.name;
-        let quoted = quote(value);
+        // Quoted only for a refusal: most values pass.
+        let quoted = || quote(value);
         match &self.value {
             ValueRule::Text { pattern: None } => None,
             ValueRule::Text {
                 pattern: Some(pattern),
             } => (!pattern.is_match(value)).then(|| {
                 format!(
-                    "{name} {quoted} does not match the pattern of {name} in the API description"
+                    "{name} {} does not match the pattern of {name} in the API description",
+                    quoted()
                 )
             }),
             ValueRule::Boolean => (!matches!(value, "true" | "false"))
-                .then(|| format!("{name} must be true or false, got {quoted}")),
+                .then(|| format!("{name} must be true or false, got {}", quoted())),
             ValueRule::Number {
                 integer,
                 minimum,
@@ -126,7 +128,7 @@ impl ParamRule {
                         (None, Some(max)) => format!(" of at most {max}"),
                         (None, None) => String::new(),
                     };
-                    format!("{name} must be {kind}{range}, got {quoted}")
+                    format!("{name} must be {kind}{range}, got {}", quoted())
                 })
             }
         }
