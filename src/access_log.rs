@@ -3,6 +3,10 @@
 //! goes with them in `traceparent`, so a client's report or trace, the gateway's log and Unity
 //! Connection's log can be matched.
 //!
+//! The outermost of the gateway's layers gives each request those ids ([`request_id::assign`],
+//! [`TraceContext::adopt`]) and writes them on its answer: the layers that need them are all
+//! inside it, and one layer doing all three costs a request one future, not three.
+//!
 //! Only the method and the path are logged: never headers (Basic credentials, session
 //! cookies), never the query string (search values may be personal data), never bodies.
 //!
@@ -36,9 +40,10 @@ use http::Request;
 
 use crate::metrics::Metrics;
 use crate::middleware::{Inner, Middleware, ResponseFuture};
-use crate::trace_context::{TraceContext, TraceId};
+use crate::request_id::{self, X_REQUEST_ID};
+use crate::trace_context::{TraceContext, TRACEPARENT};
 
-/// Logs and counts each request when its response head is ready.
+/// Gives each request its ids, and logs and counts it when its response head is ready.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     metrics: Arc<Metrics>,
@@ -56,38 +61,29 @@ impl Middleware for AccessLog {
 
     fn call<S: Inner<Infallible>>(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         mut inner: S,
     ) -> ResponseFuture<Infallible> {
         let started = Instant::now();
+        let request_id = request_id::assign(&mut request);
+        let trace = TraceContext::adopt(&mut request);
+        let (trace_id, traceparent) = (trace.trace_id(), trace.traceparent());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
-        // The gateway's own hex, never the client's bytes: safe to log unquoted.
-        let trace_id = TraceIdOrDash(
-            request
-                .extensions()
-                .get::<TraceContext>()
-                .map(TraceContext::trace_id),
-        );
         let metrics = self.metrics.clone();
         // `map`, not an async block, which would hold the inner future twice (as captured
         // and as awaited; `middleware`: the future's size).
         Box::pin(inner.call(request).map(move |response| {
-            let response = response?;
+            let mut response = response?;
             let status = response.status().as_u16();
             let elapsed = started.elapsed().as_secs_f64();
             metrics.observe_request(metrics.route_of(&path), &method, status, elapsed);
             // Client-controlled values are recorded as `&str`, which the text format writes
-            // quoted and escaped (and JSON as strings), so none can forge another field.
+            // quoted and escaped (and JSON as strings), so none can forge another field. The
+            // id is plain visible ASCII (`request_id::is_fit`) or the gateway's UUID.
             tracing::info!(
                 target: "cupi_gateway::access",
-                request_id = request_id.as_str(),
+                request_id = request_id.to_str().unwrap_or("-"),
                 trace_id = %trace_id,
                 method = method.as_str(),
                 path = path.as_str(),
@@ -95,20 +91,13 @@ impl Middleware for AccessLog {
                 elapsed_ms = elapsed * 1000.0,
                 "request"
             );
+            let headers = response.headers_mut();
+            // An id the answer carries already (the upstream's own) is left as it is.
+            if !headers.contains_key(&X_REQUEST_ID) {
+                headers.insert(X_REQUEST_ID.clone(), request_id);
+            }
+            headers.insert(TRACEPARENT.clone(), traceparent);
             Ok(response)
         }))
-    }
-}
-
-/// The trace id as the log writes it, `-` when the request has none; formatted by the log
-/// itself, so no `String` is made for it.
-struct TraceIdOrDash(Option<TraceId>);
-
-impl std::fmt::Display for TraceIdOrDash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(id) => id.fmt(f),
-            None => f.write_str("-"),
-        }
     }
 }

@@ -57,7 +57,6 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::access_log::AccessLog;
 use crate::budget::{BodyBudget, BodySettings};
@@ -69,11 +68,10 @@ use crate::metrics::Metrics;
 use crate::middleware::{BoxFuture, Middleware};
 use crate::openapi::ApiSpec;
 use crate::proxy::Proxy;
-use crate::request_id::{drop_unfit_request_id, RandomRequestId};
 use crate::retry::Retry;
 use crate::routes;
 use crate::target::{self, Destination};
-use crate::trace_context::{TraceContextLayer, TRACEPARENT, TRACESTATE};
+use crate::trace_context::{TRACEPARENT, TRACESTATE};
 use crate::transcode::{Limits, Mode, Transcode};
 use crate::upstream::Upstream;
 use crate::validate::Validate;
@@ -153,18 +151,13 @@ pub fn app_with_metrics(
         request_timeout: settings.request_timeout,
         own,
     };
-    // Every request gets an id (the client's own `x-request-id` is kept if it is a plain id):
-    // it is logged, returned to the client, and forwarded upstream with the other headers.
     let request_rate = settings.bodies.request_rate;
     let app = ServiceBuilder::new()
         // Every client body keeps a minimum pace, whichever layer reads it (→ 408).
         .map_request(move |request: Request<Body>| request.map(|body| request_rate.apply(body)))
-        .map_request(drop_unfit_request_id::<Body>)
-        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        // Every request continues the client's trace or starts one (see `trace_context`);
-        // before the access log, which writes its trace id.
-        .layer(TraceContextLayer)
+        // Every request gets an id (the client's own `x-request-id` if it is a plain id) and
+        // continues the client's trace or starts one (see `trace_context`): both are logged,
+        // returned to the client, and forwarded upstream with the other headers.
         .layer(AccessLog::new(metrics.clone()).into_layer())
         .option_layer(cors(&settings.cors_allowed_origins))
         // Inside the access log, so it logs the bytes that went on the wire; every answer,

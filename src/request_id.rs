@@ -1,45 +1,48 @@
-//! Which client-sent `x-request-id` the gateway keeps.
+//! The request id: the client's own `x-request-id` when it is a plain id, a fresh UUID
+//! otherwise ([`assign`]).
 //!
 //! A client's own id is kept so its report can be matched with the gateway's and Unity
 //! Connection's logs. But the id is written to every log line of the request, returned to
 //! the client and forwarded upstream, so one that could not be a plain id (longer than
-//! [`MAX_REQUEST_ID_LEN`] bytes, or holding spaces, control or non-ASCII bytes) is dropped
-//! here, before `SetRequestIdLayer`, which then gives the request a fresh UUID like any
-//! request without one ([`RandomRequestId`]).
+//! [`MAX_REQUEST_ID_LEN`] bytes, or holding spaces, control or non-ASCII bytes) is replaced,
+//! as is a pair: which one the logs and the upstream would see is not the client's to decide.
 //!
 //! # Example
 //!
 //! ```
-//! use cupi_gateway::request_id::drop_unfit_request_id;
+//! use cupi_gateway::request_id::assign;
 //!
-//! let request = http::Request::get("/")
-//!     .header("x-request-id", "a b")
-//!     .body(())
-//!     .unwrap();
-//! assert!(!drop_unfit_request_id(request).headers().contains_key("x-request-id"));
+//! let mut kept = http::Request::get("/").header("x-request-id", "abc-1").body(()).unwrap();
+//! assert_eq!(assign(&mut kept), "abc-1");
+//! let mut replaced = http::Request::get("/").header("x-request-id", "a b").body(()).unwrap();
+//! let id = assign(&mut replaced);
+//! assert_eq!(id.len(), 36); // a UUID
+//! assert_eq!(replaced.headers()["x-request-id"], id);
 //! ```
 
-use http::{HeaderValue, Request};
-use tower_http::request_id::{MakeRequestId, RequestId};
+use http::{HeaderName, HeaderValue, Request};
 
 /// Longest `x-request-id` kept: room for any UUID, ULID or trace id with a prefix.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
-static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+/// The header that carries the id, both ways and upstream.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Removes the request's `x-request-id` unless it is exactly one fit value (see [`is_fit`]):
-/// with two, which one the logs and the upstream would see is not the client's to decide.
-pub fn drop_unfit_request_id<B>(mut request: Request<B>) -> Request<B> {
+/// Gives `request` its id: the client's `x-request-id` if it sent exactly one fit value (see
+/// [`is_fit`]), else a random UUID put in its place. Returns the id, for the answer.
+pub fn assign<B>(request: &mut Request<B>) -> HeaderValue {
     let mut ids = request.headers().get_all(&X_REQUEST_ID).iter();
-    let keep = match (ids.next(), ids.next()) {
-        (None, _) => return request,
-        (Some(id), None) => is_fit(id),
-        (Some(_), Some(_)) => false,
-    };
-    if !keep {
-        request.headers_mut().remove(&X_REQUEST_ID);
+    if let (Some(id), None) = (ids.next(), ids.next()) {
+        if is_fit(id) {
+            return id.clone();
+        }
     }
+    let id = random_uuid();
+    // `insert` replaces every value the client sent.
     request
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), id.clone());
+    id
 }
 
 /// 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII characters (`!` to `~`): no space, tab, control
@@ -51,20 +54,14 @@ pub fn is_fit(id: &HeaderValue) -> bool {
         && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// Makes random (version 4) UUIDs as request ids, from [`crate::random`]'s pool rather than a
-/// system call per id, written in place rather than through a `String`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let mut bytes = [0u8; 16];
-        crate::random::fill(&mut bytes);
-        Some(RequestId::new(uuid_v4(bytes)))
-    }
+/// A random (version 4) UUID, from [`crate::random`]'s pool rather than a system call per
+/// id, written in place rather than through a `String`.
+fn random_uuid() -> HeaderValue {
+    let mut bytes = [0u8; 16];
+    crate::random::fill(&mut bytes);
+    uuid_v4(bytes)
 }
 
-/// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (RFC 9562), from 16 random bytes.
 fn uuid_v4(mut bytes: [u8; 16]) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
@@ -87,23 +84,27 @@ fn uuid_v4(mut bytes: [u8; 16]) -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn kept(ids: &[&[u8]]) -> Option<String> {
+    /// The id `assign` gives a request with `ids`, and whether it is the client's.
+    fn assigned(ids: &[&[u8]]) -> (String, bool) {
         let mut request = Request::new(());
         for id in ids {
             let value = HeaderValue::from_bytes(id).unwrap();
             request.headers_mut().append(&X_REQUEST_ID, value);
         }
-        let request = drop_unfit_request_id(request);
-        let id = request.headers().get(&X_REQUEST_ID)?;
-        Some(id.to_str().unwrap().to_owned())
+        let id = assign(&mut request);
+        let sent: Vec<_> = request.headers().get_all(&X_REQUEST_ID).iter().collect();
+        assert_eq!(sent, [&id], "one id goes on, the one returned");
+        let id = id.to_str().unwrap().to_owned();
+        let kept = ids.contains(&id.as_bytes());
+        (id, kept)
     }
 
     #[test]
-    fn plain_ids_are_kept_and_others_dropped() {
+    fn plain_ids_are_kept_and_others_replaced() {
         let longest = "a".repeat(MAX_REQUEST_ID_LEN);
-        assert_eq!(kept(&[b"abc-123"]).as_deref(), Some("abc-123"));
-        assert_eq!(kept(&[longest.as_bytes()]), Some(longest.clone()));
-        assert_eq!(kept(&[]), None);
+        assert_eq!(assigned(&[b"abc-123"]), ("abc-123".to_owned(), true));
+        assert_eq!(assigned(&[longest.as_bytes()]), (longest.clone(), true));
+        assert!(!assigned(&[]).1);
         let too_long = format!("{longest}a");
         let unfits: [&[u8]; 7] = [
             too_long.as_bytes(),
@@ -115,19 +116,18 @@ mod tests {
             b"id\xff",
         ];
         for unfit in unfits {
-            assert_eq!(kept(&[unfit]), None, "{:?}", String::from_utf8_lossy(unfit));
+            let (id, kept) = assigned(&[unfit]);
+            assert!(!kept, "{:?}", String::from_utf8_lossy(unfit));
+            assert_eq!(id.len(), 36, "{id}");
         }
-        assert_eq!(kept(&[b"one", b"two"]), None);
+        assert!(!assigned(&[b"one", b"two"]).1);
     }
 
     #[test]
     fn request_ids_are_distinct_version_4_uuids() {
-        let request = Request::new(());
-        let mut make = RandomRequestId;
-        let a = make.make_request_id(&request).unwrap();
-        let b = make.make_request_id(&request).unwrap();
-        let a = a.header_value().to_str().unwrap();
-        assert_ne!(a, b.header_value().to_str().unwrap());
+        let (a, b) = (random_uuid(), random_uuid());
+        let a = a.to_str().unwrap();
+        assert_ne!(a, b.to_str().unwrap());
         let groups: Vec<_> = a.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
         assert!(a

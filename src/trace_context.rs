@@ -7,9 +7,10 @@
 //! trace. Either way the `traceparent` sent upstream is also returned to the client, and the
 //! access log writes the trace id beside the request id, so the three logs join.
 //!
-//! [`TraceContext`] is the one type that carries this: [`TraceContextLayer`] puts it in the
-//! request's extensions (where the access log, the proxy, and a future span exporter read it)
-//! and removes the client's headers, so only the checked values go on.
+//! [`TraceContext`] is the one type that carries this: [`TraceContext::adopt`] (called by the
+//! access log, first of the layers) puts it in the request's extensions (where the access
+//! log, the proxy, and a future span exporter read it) and removes the client's headers, so
+//! only the checked values go on.
 //!
 //! Parsing follows the spec: lowercase hex only, all-zero ids refused, version `ff` refused,
 //! version `00` exactly 55 characters, a later version read by its version-00 prefix and
@@ -32,11 +33,9 @@
 //! ```
 
 use std::fmt;
-use std::task::{Context, Poll};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response};
-use tower::{Layer, Service};
+use http::Request;
 
 /// The request header naming the caller's trace and span.
 pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -144,6 +143,17 @@ impl TraceContext {
                 tracestate: None,
             },
         }
+    }
+
+    /// Gives `request` its context in place of its trace headers, which go no further: the
+    /// proxy writes the context's own. Returns the context, whose `traceparent` the answer
+    /// carries.
+    pub fn adopt<B>(request: &mut Request<B>) -> TraceContext {
+        let context = TraceContext::continue_or_start(request.headers());
+        request.headers_mut().remove(&TRACEPARENT);
+        request.headers_mut().remove(&TRACESTATE);
+        request.extensions_mut().insert(context.clone());
+        context
     }
 
     /// The same trace and caller with a fresh span id: a retry is a new upstream request,
@@ -360,56 +370,6 @@ fn random_non_zero<const N: usize>() -> [u8; N] {
         crate::random::fill(&mut bytes);
     }
     bytes
-}
-
-/// Gives every request a [`TraceContext`] extension in place of its trace headers, and
-/// returns the context's `traceparent` to the client.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TraceContextLayer;
-
-impl<S> Layer<S> for TraceContextLayer {
-    type Service = TraceContextService<S>;
-
-    fn layer(&self, inner: S) -> TraceContextService<S> {
-        TraceContextService { inner }
-    }
-}
-
-/// Built by [`TraceContextLayer`].
-#[derive(Clone, Debug)]
-pub struct TraceContextService<S> {
-    inner: S,
-}
-
-impl<S, B, R> Service<Request<B>> for TraceContextService<S>
-where
-    S: Service<Request<B>, Response = Response<R>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<R>;
-    type Error = S::Error;
-    type Future = crate::middleware::BoxFuture<Result<Response<R>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let context = TraceContext::continue_or_start(request.headers());
-        let traceparent = context.traceparent();
-        // Only the checked values go on, from the extension (see `proxy`).
-        request.headers_mut().remove(&TRACEPARENT);
-        request.headers_mut().remove(&TRACESTATE);
-        request.extensions_mut().insert(context);
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = response.await?;
-            response
-                .headers_mut()
-                .insert(TRACEPARENT.clone(), traceparent);
-            Ok(response)
-        })
-    }
 }
 
 #[cfg(test)]
