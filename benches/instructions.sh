@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions and cache misses per request, counted, not timed: `bash benches/instructions.sh`.
+# Instructions, cache misses and mispredicted branches per request, counted, not timed:
+# `bash benches/instructions.sh`.
 #
 # Each target runs under valgrind's cachegrind, with its cache simulation, in front of the
 # simulator (another process, not counted): the release gateway with --no-compression, and
@@ -11,10 +12,11 @@
 # Differences between the mixes' totals cancel start-up and shutdown, leaving the instructions
 # of one two-port request (connection included) and of one 1,000-port list (about 690 kB of
 # JSON), and the first-level cache misses of each: instruction fetches (I1) and data reads and
-# writes (D1) that miss the simulated 32 KiB caches. The misses are what the instruction count
+# writes (D1) that miss the simulated 32 KiB caches, and the branches cachegrind's simple
+# predictor mispredicts (conditional and indirect). The misses are what the instruction count
 # leaves out: the gateway and the naive transcoder run about as many instructions a two-port
 # GET, and the gateway spends more time on it because it runs through twice the code and data
-# (docs/performance.md). The same binary and inputs give counts within a few percent (the
+# and mispredicts more (docs/performance.md). The same binary and inputs give counts within a few percent (the
 # gateway's two-port GET moved 5% between runs: which of its threads wake when depends on
 # valgrind's scheduling) whatever else the machine runs, so a change can be compared on a
 # shared machine: COMPARE_BINARY=/path/to/an older cupi-gateway counts that build too, in
@@ -59,7 +61,8 @@ get() { # gateway port, rows, count, cookie prefix
 }
 
 # Cachegrind's totals of one run of target $1 serving $2 two-port and $3 1,000-port GETs:
-# prints instructions, I1 misses and D1 misses (reads and writes).
+# prints instructions, I1 misses, D1 misses (reads and writes) and mispredicted branches
+# (conditional and indirect).
 count() { # target, small, big
   local name=$1 small=$2 big=$3 port out
   local command
@@ -71,7 +74,7 @@ count() { # target, small, big
   esac
   port=$(free_port)
   out="$out_dir/$name-$small-$big.out"
-  valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file="$out" "${command[@]}" \
+  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file="$out" "${command[@]}" \
     --listen "127.0.0.1:$port" --upstream "$upstream" >"$out_dir/$name.log" 2>&1 &
   local pid=$!
   wait_for_port "$port" "$pid"
@@ -80,21 +83,22 @@ count() { # target, small, big
   # TERM: the floors set no handler for INT, which a background job of a script ignores.
   kill -TERM "$pid"
   wait "$pid" || true
-  # events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw
-  grep -m1 '^summary:' "$out" | awk '{print $2, $3, $6 + $9}'
+  # events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw Bc Bcm Bi Bim
+  grep -m1 '^summary:' "$out" | awk '{print $2, $3, $6 + $9, $12 + $14}'
 }
 
-printf '%-11s %34s %34s\n' '' 'per two-port GET' 'per 1,000-port list'
-printf '%-11s %12s %10s %10s %12s %10s %10s\n' target instructions 'I1 misses' 'D1 misses' \
-  instructions 'I1 misses' 'D1 misses'
+printf '%-11s %45s %45s\n' '' 'per two-port GET' 'per 1,000-port list'
+printf '%-11s %12s %10s %10s %10s %12s %10s %10s %10s\n' target instructions 'I1 misses' \
+  'D1 misses' mispredict instructions 'I1 misses' 'D1 misses' mispredict
 for name in bare naive gateway ${compare:+compare}; do
   read -r -a base < <(count "$name" 5 5)
   read -r -a small < <(count "$name" $(( 5 + small_requests )) 5)
   read -r -a big < <(count "$name" 5 25)
-  printf '%-11s %12s %10s %10s %12s %10s %10s\n' "$name" \
+  printf '%-11s %12s %10s %10s %10s %12s %10s %10s %10s\n' "$name" \
     "$(( (small[0] - base[0]) / small_requests ))" "$(( (small[1] - base[1]) / small_requests ))" \
-    "$(( (small[2] - base[2]) / small_requests ))" "$(( (big[0] - base[0]) / 20 ))" \
-    "$(( (big[1] - base[1]) / 20 ))" "$(( (big[2] - base[2]) / 20 ))"
+    "$(( (small[2] - base[2]) / small_requests ))" "$(( (small[3] - base[3]) / small_requests ))" \
+    "$(( (big[0] - base[0]) / 20 ))" "$(( (big[1] - base[1]) / 20 ))" \
+    "$(( (big[2] - base[2]) / 20 ))" "$(( (big[3] - base[3]) / 20 ))"
 done
 
 echo "== cargo build --release --example transcode_count" >&2
