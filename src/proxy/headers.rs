@@ -26,7 +26,10 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Removes hop-by-hop headers, including any header the `Connection` header names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages name none: no list is made for them.
+    // Most messages carry none: one look at their few names costs less than nine removals.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -43,6 +46,12 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
+}
+
+/// Whether `name` is hop-by-hop whatever the message says: [`HOP_BY_HOP`] (`Connection`
+/// among them) and `Upgrade`.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == header::UPGRADE
 }
 
 /// Makes the client's headers fit for the upstream. `client_authority` is the gateway's
@@ -175,6 +184,30 @@ mod tests {
         for gone in ["connection", "x-custom-hop", "te", "proxy-authorization"] {
             assert!(!headers.contains_key(gone), "{gone} should be removed");
         }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_with_or_without_a_connection_header() {
+        let left = |pairs: &[(&str, &str)]| {
+            let mut headers = map(pairs);
+            remove_hop_by_hop(&mut headers);
+            let mut names: Vec<_> = headers.keys().map(|n| n.as_str().to_owned()).collect();
+            names.sort_unstable();
+            names
+        };
+        assert_eq!(left(&[("upgrade", "h2c"), ("accept", "*/*")]), ["accept"]);
+        assert_eq!(
+            left(&[("keep-alive", "5"), ("te", "trailers")]),
+            [] as [&str; 0]
+        );
+        let none = [("accept", "*/*"), ("x-custom", "1"), ("cookie", "s=1")];
+        assert_eq!(left(&none), ["accept", "cookie", "x-custom"]);
+        let named = [
+            ("connection", "x-custom"),
+            ("x-custom", "1"),
+            ("accept", "*/*"),
+        ];
+        assert_eq!(left(&named), ["accept"]);
     }
 
     #[test]
