@@ -7,10 +7,12 @@ use http::Uri;
 use crate::connection::ConnectionInfo;
 use crate::upstream::Origin;
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
-/// proxy-auth pair, which is for the proxy and never for the server behind it.
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1, `Upgrade` among
+/// them: the gateway switches no protocol for the upstream), plus the proxy-auth pair, which
+/// is for the proxy and never for the server behind it.
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
+    header::UPGRADE,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHENTICATE,
@@ -27,7 +29,7 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 /// Removes hop-by-hop headers, including any header the `Connection` header names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one look at their few names costs less than nine removals.
-    if !headers.keys().any(is_hop_by_hop) {
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
         return;
     }
     if headers.contains_key(header::CONNECTION) {
@@ -45,13 +47,6 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in &HOP_BY_HOP {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
-}
-
-/// Whether `name` is hop-by-hop whatever the message says: [`HOP_BY_HOP`] (`Connection`
-/// among them) and `Upgrade`.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name) || name == header::UPGRADE
 }
 
 /// Makes the client's headers fit for the upstream. `client_authority` is the gateway's
