@@ -62,6 +62,7 @@ fn random_uuid() -> HeaderValue {
     uuid_v4(bytes)
 }
 
+/// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (RFC 9562), from 16 random bytes.
 fn uuid_v4(mut bytes: [u8; 16]) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
