@@ -28,6 +28,12 @@ use crate::error::{BoxError, GatewayError};
 /// CUPI response fits whole, so its faults always get a clean JSON error; a larger one streams.
 pub const PREFIX_LIMIT: usize = 256 * 1024;
 
+/// How large an XML answer may be and still be read whole before it is transcoded, when the
+/// budget has room for it at once: a document in one piece is read a third faster than a
+/// stream (its events borrowed, not copied; no tasks or channels between), and a fault anywhere
+/// in it still gets a clean JSON error. Larger answers, or any when the budget is short, stream.
+pub const WHOLE_LIMIT: usize = 4 * 1024 * 1024;
+
 /// Reads a client's whole body: 413 past `limit`, 408 if it stalls, 400 if it breaks off,
 /// 503 if the `budget` has no room for it.
 pub async fn read_request_body(
@@ -127,6 +133,49 @@ pub(crate) async fn read_response_prefix(
     read_prefix(body, limit, budget, upstream_body_error, whole).await
 }
 
+/// Reads on after an upstream body's first part (`head` read, `rest` to come) while all of it
+/// stays within `limit` bytes and the `budget` has room for it now: [`Prefix::Complete`] if the
+/// body ends within, else [`Prefix::Partial`] with everything read so far. A body whose
+/// `length` (its `Content-Length`) is past `limit` is not read on; one within gets its room in
+/// one piece. It never waits for the budget: its caller can stream the rest instead.
+pub(crate) async fn read_response_on(
+    head: Bytes,
+    mut rest: Body,
+    length: Option<u64>,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<Prefix, GatewayError> {
+    let length = length.unwrap_or(head.len() as u64);
+    let Some(expected) = usize::try_from(length).ok().filter(|&n| n <= limit) else {
+        return Ok(Prefix::Partial { head, rest });
+    };
+    let mut joined = Joined::new(budget, limit);
+    joined.expected = expected;
+    joined.first = head;
+    while let Some(frame) = rest.frame().await {
+        let frame = frame.map_err(|e| upstream_body_error(e.into_inner()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if joined.len() + data.len() > limit || !joined.try_push(&data) {
+            let head = joined.into_bytes();
+            let rest = Prefix::Partial { head: data, rest }.into_body();
+            return Ok(Prefix::Partial { head, rest });
+        }
+    }
+    Ok(Prefix::Complete(joined.into_bytes()))
+}
+
+/// The length a message's `Content-Length` gives its body, if it gives one.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// For [`read_prefix`]: no first part is enough, only the whole body or `limit` bytes of it.
 fn whole(_: &[u8]) -> bool {
     false
@@ -165,6 +214,8 @@ struct Joined<'a> {
     budget: &'a BodyBudget,
     /// How large the buffer may need to grow (it then stops growing in doublings).
     limit: usize,
+    /// How large the body says it is, if it says: the buffer's first size (0: unknown).
+    expected: usize,
     first: Bytes,
     joined: Vec<u8>,
     reservation: Reservation,
@@ -175,6 +226,7 @@ impl<'a> Joined<'a> {
         Joined {
             budget,
             limit,
+            expected: 0,
             first: Bytes::new(),
             joined: Vec::new(),
             reservation: budget.empty(),
@@ -182,25 +234,53 @@ impl<'a> Joined<'a> {
     }
 
     async fn push(&mut self, chunk: Bytes) -> Result<(), GatewayError> {
+        let growth = self.growth(chunk.len());
+        self.budget.reserve(&mut self.reservation, growth).await?;
+        self.append(chunk, growth);
+        Ok(())
+    }
+
+    /// [`Joined::push`] if the budget has room now; `false`, and nothing taken, if not.
+    fn try_push(&mut self, chunk: &Bytes) -> bool {
+        let growth = self.growth(chunk.len());
+        if !self.budget.try_reserve(&mut self.reservation, growth) {
+            return false;
+        }
+        self.append(chunk.clone(), growth);
+        true
+    }
+
+    /// The bytes the buffer must grow by to take `added` more (0: it has room, or this is the
+    /// first chunk, which is kept as it is).
+    fn growth(&self, added: usize) -> usize {
+        if self.first.is_empty() && self.joined.is_empty() {
+            return 0;
+        }
+        let needed = self.len() + added;
+        let capacity = self.joined.capacity();
+        if needed <= capacity {
+            return 0;
+        }
+        let doubled = capacity.saturating_mul(2).min(self.limit);
+        needed.max(doubled).max(self.expected) - capacity
+    }
+
+    /// Adds `chunk`, the buffer grown by `growth` bytes, already reserved.
+    fn append(&mut self, chunk: Bytes, growth: usize) {
         if self.first.is_empty() && self.joined.is_empty() {
             self.first = chunk;
-            return Ok(());
+            return;
         }
-        let needed = self.len() + chunk.len();
-        let capacity = self.joined.capacity();
-        if needed > capacity {
-            let grown = needed.max(capacity.saturating_mul(2).min(self.limit));
-            self.budget
-                .reserve(&mut self.reservation, grown - capacity)
-                .await?;
-            self.joined.reserve_exact(grown - self.joined.len());
+        if growth > 0 {
+            let capacity = self.joined.capacity();
+            self.joined
+                .reserve_exact(capacity + growth - self.joined.len());
         }
         if !self.first.is_empty() {
             self.joined
                 .extend_from_slice(&std::mem::take(&mut self.first));
         }
         self.joined.extend_from_slice(&chunk);
-        Ok(())
     }
 
     fn len(&self) -> usize {

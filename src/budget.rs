@@ -21,6 +21,7 @@
 //! budget.reserve(&mut held, 1000).await.unwrap();
 //! assert_eq!(budget.in_use(), 1000);
 //! assert!(budget.reserve(&mut held, 100).await.is_err()); // 1100 > 1024
+//! assert!(!budget.try_reserve(&mut held, 100)); // the same, without the wait
 //! drop(held);
 //! assert_eq!(budget.in_use(), 0);
 //! # });
@@ -118,12 +119,24 @@ impl BodyBudget {
             },
             Err(TryAcquireError::Closed) => return Err(exhausted),
         };
-        self.in_use.inc_by(i64::from(count));
-        match &mut held.permit {
-            Some(permits) => permits.merge(permit),
-            None => held.permit = Some(permit),
-        }
+        held.add(permit);
         Ok(())
+    }
+
+    /// Adds `bytes` to `held` if they are free now: `false`, and nothing held, if not. For a
+    /// buffer that has another way to go on (a large answer that can stream instead).
+    pub fn try_reserve(&self, held: &mut Reservation, bytes: usize) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let Ok(count) = u32::try_from(bytes) else {
+            return false;
+        };
+        let Ok(permit) = self.bytes.clone().try_acquire_many_owned(count) else {
+            return false;
+        };
+        held.add(permit);
+        true
     }
 
     /// `count` bytes once they are free, if that is within [`BUDGET_WAIT`].
@@ -135,6 +148,17 @@ impl BodyBudget {
     /// Bytes reserved now, by every buffer together.
     pub fn in_use(&self) -> usize {
         self.total - self.bytes.available_permits()
+    }
+}
+
+impl Reservation {
+    fn add(&mut self, permit: OwnedSemaphorePermit) {
+        let count = i64::try_from(permit.num_permits()).unwrap_or(i64::MAX);
+        self.in_use.inc_by(count);
+        match &mut self.permit {
+            Some(permits) => permits.merge(permit),
+            None => self.permit = Some(permit),
+        }
     }
 }
 

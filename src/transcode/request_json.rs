@@ -11,7 +11,9 @@ use http::Request;
 use super::negotiate::{Mode, UpstreamAccept};
 use super::offload::cpu_bound;
 use super::request_xml::check_request_body;
-use crate::body::{is_bodiless_request, read_request_body, read_request_prefix, Prefix};
+use crate::body::{
+    declared_length, is_bodiless_request, read_request_body, read_request_prefix, Prefix,
+};
 use crate::budget::BodyBudget;
 use crate::content_type::{self, BodyKind};
 use crate::error::GatewayError;
@@ -169,8 +171,4 @@ async fn json_request_to_xml(
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(xml.len()));
     Ok(Request::from_parts(parts, Body::from(xml)))
-}
-
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }

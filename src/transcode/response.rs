@@ -14,7 +14,8 @@ use super::offload::cpu_bound;
 use super::stream::stream_response;
 use super::xml_error::upstream_xml_error;
 use crate::body::{
-    is_bodiless_status, read_response_body, read_response_prefix, Prefix, PREFIX_LIMIT,
+    declared_length, is_bodiless_status, read_response_body, read_response_on,
+    read_response_prefix, Prefix, PREFIX_LIMIT, WHOLE_LIMIT,
 };
 use crate::budget::BodyBudget;
 use crate::content_coding::{self, BodyCoding, ClientCodings};
@@ -116,8 +117,8 @@ async fn error_page_as_json(
     Ok(json_error(parts, status, &message))
 }
 
-/// An XML answer as JSON: transcoded whole when its body fits the first part read, streamed
-/// item by item otherwise (see `stream`).
+/// An XML answer as JSON: transcoded whole when its body is within [`WHOLE_LIMIT`] and the
+/// budget holds it, streamed item by item otherwise (see `stream`).
 async fn xml_as_json(
     response: Response<Body>,
     to_json: ToJson<'_>,
@@ -126,7 +127,14 @@ async fn xml_as_json(
     let (style, limit) = (to_json.style, to_json.limit);
     let response = content_coding::decoded_for_transcoding(response, limit)?;
     let (mut parts, body) = response.into_parts();
-    let xml = match read_response_prefix(body, PREFIX_LIMIT, budget).await? {
+    let mut prefix = read_response_prefix(body, PREFIX_LIMIT, budget).await?;
+    if let Prefix::Partial { head, rest } = prefix {
+        // Boxed where reached: a large answer (`middleware`: the future's size).
+        let length = declared_length(&parts.headers);
+        let read_on = read_response_on(head, rest, length, WHOLE_LIMIT, budget);
+        prefix = Box::pin(read_on).await?;
+    }
+    let xml = match prefix {
         Prefix::Complete(bytes) => bytes,
         Prefix::Partial { head, rest } => {
             let (schema, metrics) = (to_json.schema.clone(), to_json.metrics.clone());

@@ -1,4 +1,5 @@
-//! Streaming a large XML response out as JSON.
+//! Streaming a large XML response out as JSON: one past
+//! [`WHOLE_LIMIT`](crate::body::WHOLE_LIMIT), or any the body budget cannot hold whole.
 //!
 //! The transcoder is synchronous code over a [`BufRead`], so it runs on tokio's blocking pool
 //! (it is CPU work, and must not hold up the async workers) between two channels: a pump task

@@ -159,18 +159,18 @@ async fn errors_keep_the_one_error_shape_and_head_says_which_json_it_would_be() 
     assert_eq!(response.headers()["content-type"], CUPI_CONTENT_TYPE);
 }
 
-/// Lists larger than the part read before answering are streamed; the held-back first item
-/// must come out the same there, as an array's head or as the bare object.
+/// Lists larger than the size read whole are streamed; the held-back first item must come out
+/// the same there, as an array's head or as the bare object.
 #[tokio::test]
 async fn streamed_lists_give_the_same_cupi_json_as_whole_ones() {
     let spec = ApiSpec::embedded().unwrap();
-    let many = cupi_simulator::generated_ports_xml(1000);
+    let many = cupi_simulator::generated_ports_xml(4000);
     let one = format!(
         r#"<Ports total="1"><Port><ObjectId>a</ObjectId><DisplayName>{}</DisplayName><CapEnabled>true</CapEnabled></Port></Ports>"#,
-        "x".repeat(2 * cupi_gateway::body::PREFIX_LIMIT)
+        "x".repeat(cupi_gateway::body::WHOLE_LIMIT)
     );
     for xml in [many, one] {
-        assert!(xml.len() > cupi_gateway::body::PREFIX_LIMIT);
+        assert!(xml.len() > cupi_gateway::body::WHOLE_LIMIT);
         let expected = cupi_codec::xml_to_cupi_json(xml.as_bytes(), spec.schema()).unwrap();
         let upstream =
             FakeUpstream::start(move |_| respond(200, "application/xml", xml.clone())).await;
@@ -185,8 +185,8 @@ async fn streamed_lists_give_the_same_cupi_json_as_whole_ones() {
         let value: Value = serde_json::from_slice(&body).unwrap();
         match &value["Port"] {
             Value::Array(ports) => {
-                assert_eq!(value["@total"], "1000");
-                assert_eq!(ports.len(), 1000);
+                assert_eq!(value["@total"], "4000");
+                assert_eq!(ports.len(), 4000);
                 assert_eq!(ports[0]["CapEnabled"], "true");
             }
             Value::Object(port) => {

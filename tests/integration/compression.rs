@@ -338,16 +338,17 @@ async fn stalling_upstream(
 
 #[tokio::test]
 async fn the_first_items_of_a_stalled_list_arrive_compressed_before_the_rest() {
-    let list = generated_ports_xml(1000);
+    let list = generated_ports_xml(4000);
     let first_id = list
         .split_once("<ObjectId>")
         .and_then(|(_, rest)| rest.split_once("</ObjectId>"))
         .unwrap()
         .0
         .to_owned();
-    // Past the part read before answering, so the head is out and items are streaming.
+    // Past the part read before answering, so the head is out and items are streaming (the
+    // list is too large to be read whole).
     let split = cupi_gateway::body::PREFIX_LIMIT + 64 * 1024;
-    assert!(list.len() > 2 * split);
+    assert!(list.len() > cupi_gateway::body::WHOLE_LIMIT);
     let resume = Arc::new(tokio::sync::Notify::new());
     let upstream = stalling_upstream(list.into_bytes(), split, resume.clone()).await;
     let options = GatewayOptions {
@@ -384,5 +385,5 @@ async fn the_first_items_of_a_stalled_list_arrive_compressed_before_the_rest() {
         decoder.write_all(&chunk).unwrap();
     }
     let json: serde_json::Value = serde_json::from_slice(&decoder.finish().unwrap()).unwrap();
-    assert_eq!(json["Port"].as_array().unwrap().len(), 1000);
+    assert_eq!(json["Port"].as_array().unwrap().len(), 4000);
 }

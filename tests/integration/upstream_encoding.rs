@@ -537,15 +537,15 @@ async fn a_gigabyte_gzip_bomb_is_502_too_large_in_bounded_memory() {
     }
 }
 
-#[tokio::test]
-async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
-    // Many small items: no one object is too large, but the whole decodes past the limit.
+/// A gateway with `--max-response-body limit` in front of an upstream that answers a
+/// gzip-compressed list of `items` small port groups: no one object is too large, but the
+/// whole decodes past the limit.
+async fn decoded_list_past(limit: usize, items: usize) -> (String, reqwest::Response) {
     let item = "<PortGroup><DisplayName>pg</DisplayName></PortGroup>";
     let list = format!(
         "<PortGroups total=\"1\">{}</PortGroups>",
-        item.repeat(40_000)
+        item.repeat(items)
     );
-    let limit = 1024 * 1024;
     assert!(list.len() > limit);
     let body = gzip(list.as_bytes());
     let upstream = FakeUpstream::start(move |_| {
@@ -564,7 +564,27 @@ async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
         &[("accept", "application/json")],
     )
     .await;
-    // Past the first 256 KB the answer is under way: the limit can only cut it off.
+    (gateway, response)
+}
+
+#[tokio::test]
+async fn a_decoded_list_past_the_limit_is_a_clean_502_when_it_would_be_read_whole() {
+    let limit = 1024 * 1024;
+    assert!(limit < cupi_gateway::body::WHOLE_LIMIT);
+    let (gateway, response) = decoded_list_past(limit, 40_000).await;
+    // Read on past the first part, to be read whole: the limit is found before the answer.
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "upstream_response_too_large");
+    let aborted = crate::support::metric(&gateway, "cupi_gateway_responses_aborted_total").await;
+    assert_eq!(aborted, 0.0);
+}
+
+#[tokio::test]
+async fn a_decoded_list_past_the_limit_is_cut_off_after_its_head() {
+    let limit = cupi_gateway::body::WHOLE_LIMIT + 1024 * 1024;
+    let (gateway, response) = decoded_list_past(limit, 120_000).await;
+    // Past the size read whole the answer streams: its head is out after the first part, and
+    // the limit can only cut it off.
     assert_eq!(response.status(), 200);
     assert!(
         response.bytes().await.is_err(),
